@@ -1,0 +1,34 @@
+// The contract between the axon and the inference engine: image bytes in, roadwork probability out.
+
+/** Result of scoring one image. `score` is the calibrated probability of roadwork, in (0,1), never exactly 0.5. */
+export interface ScoreResult {
+  score: number;
+  /** Version of the model bundle that produced the score (for prediction records and metrics). */
+  modelVersion: string;
+  /** True when the answer came from the image-hash cache. */
+  cached: boolean;
+}
+
+export interface ScoreOptions {
+  /** Aborts waiting (queueing/batching) when the caller's deadline passes. */
+  signal?: AbortSignal;
+}
+
+export interface Scorer {
+  /** Version of the model currently serving. */
+  readonly modelVersion: string;
+  /** Scores encoded image bytes (JPEG/PNG/WebP). Rejects with ImageInputError for undecodable or hostile images. */
+  score(image: Uint8Array, options?: ScoreOptions): Promise<ScoreResult>;
+  close(): Promise<void>;
+}
+
+/** The image itself is unusable: not an image, truncated, too many pixels. The caller answers 400 with `message`. */
+export class ImageInputError extends Error {
+  override readonly name = "ImageInputError";
+  constructor(
+    message: string,
+    readonly reason: "not_image" | "corrupt" | "too_many_pixels" | "too_small" | "unsupported",
+  ) {
+    super(message);
+  }
+}
