@@ -1,0 +1,431 @@
+// A loopback Hugging Face Hub implementing the endpoints @huggingface/hub 2.x calls for whoami, repo info/create,
+// preupload, LFS batch + basic upload, NDJSON commit, tree listing and file resolve — with the same request and
+// response shapes, plus injectable faults (status codes, slow responses, malformed JSON, concurrent pushes).
+import { createHash, randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface FakeToken {
+  user: string;
+  role: "read" | "write" | "admin" | "fineGrained";
+  orgs?: string[];
+  fineGrained?: { scoped: { entity: { type: string; name: string }; permissions: string[] }[] };
+}
+
+interface StoredFile {
+  content: Uint8Array;
+  lfs: boolean;
+}
+
+interface Commit {
+  oid: string;
+  files: Map<string, StoredFile>;
+}
+
+interface Repo {
+  private: boolean;
+  commits: Commit[];
+}
+
+export interface Fault {
+  method?: string;
+  /** Matches when the request path contains this. */
+  path: string | RegExp;
+  times?: number;
+  status?: number;
+  body?: string;
+  contentType?: string;
+  delayMs?: number;
+}
+
+export interface RequestLog {
+  method: string;
+  path: string;
+  status: number;
+}
+
+const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+const gitOid = (b: Uint8Array) => createHash("sha1").update(`blob ${b.byteLength}\0`).update(b).digest("hex");
+const lfsPointer = (b: Uint8Array) =>
+  new TextEncoder().encode(
+    `version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(b)}\nsize ${b.byteLength}\n`,
+  );
+
+export class FakeHub {
+  readonly repos = new Map<string, Repo>();
+  readonly lfs = new Map<string, Uint8Array>();
+  readonly tokens = new Map<string, FakeToken>();
+  readonly requests: RequestLog[] = [];
+  private faults: (Fault & { left: number })[] = [];
+  /** Runs once right before the next commit is applied (to simulate a concurrent push). */
+  beforeNextCommit: ((hub: FakeHub, repo: string) => void) | undefined;
+  private server: Server | undefined;
+  url = "";
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error) => {
+        if (!res.headersSent) this.json(res, 500, { error: String(error) });
+        else res.destroy();
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((r) => this.server?.close(() => r()) ?? r());
+  }
+
+  addToken(token: string, info: FakeToken): void {
+    this.tokens.set(token, info);
+  }
+
+  inject(fault: Fault): void {
+    this.faults.push({ ...fault, left: fault.times ?? 1 });
+  }
+
+  /** Creates a repo directly (e.g. a pre-existing private one). */
+  createRepo(name: string, opts: { private?: boolean } = {}): void {
+    const init = new Map<string, StoredFile>([
+      [
+        ".gitattributes",
+        { content: new TextEncoder().encode("*.onnx filter=lfs diff=lfs merge=lfs -text\n"), lfs: false },
+      ],
+    ]);
+    this.repos.set(name, {
+      private: opts.private ?? false,
+      commits: [{ oid: randomBytes(20).toString("hex"), files: init }],
+    });
+  }
+
+  /** Pushes a commit as another client would. */
+  pushCommit(name: string, files: Record<string, Uint8Array>): string {
+    const repo = this.repos.get(name)!;
+    const next = new Map(this.head(repo).files);
+    for (const [p, c] of Object.entries(files)) next.set(p, { content: c, lfs: p.endsWith(".onnx") });
+    const oid = randomBytes(20).toString("hex");
+    repo.commits.push({ oid, files: next });
+    return oid;
+  }
+
+  head(repo: Repo): Commit {
+    return repo.commits[repo.commits.length - 1]!;
+  }
+
+  headFiles(name: string): Map<string, StoredFile> | undefined {
+    const r = this.repos.get(name);
+    return r ? this.head(r).files : undefined;
+  }
+
+  commitCount(name: string): number {
+    return this.repos.get(name)?.commits.length ?? 0;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", this.url);
+    const method = req.method ?? "GET";
+    const body = await readBody(req);
+    const path = decodeURIComponent(url.pathname);
+    res.on("finish", () => this.requests.push({ method, path, status: res.statusCode }));
+
+    const fault = this.faults.find(
+      (f) =>
+        f.left > 0 &&
+        (!f.method || f.method === method) &&
+        (typeof f.path === "string" ? path.includes(f.path) : f.path.test(path)),
+    );
+    if (fault) {
+      fault.left--;
+      if (fault.delayMs) await new Promise((r) => setTimeout(r, fault.delayMs));
+      if (fault.status || fault.body !== undefined) {
+        res.writeHead(fault.status ?? 200, { "content-type": fault.contentType ?? "application/json" });
+        res.end(fault.body ?? JSON.stringify({ error: `injected ${fault.status}` }));
+        return;
+      }
+      if (res.destroyed) return;
+    }
+
+    const token = (req.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
+    const who = this.tokens.get(token);
+    let m: RegExpMatchArray | null;
+
+    if (method === "GET" && path === "/api/whoami-v2") {
+      if (!who) return this.json(res, 401, { error: "Invalid credentials in Authorization header" });
+      return this.json(res, 200, {
+        type: "user",
+        id: `id-${who.user}`,
+        name: who.user,
+        fullname: who.user,
+        email: `${who.user}@example.test`,
+        emailVerified: true,
+        isPro: false,
+        canPay: false,
+        avatarUrl: "",
+        periodEnd: null,
+        billingMode: "prepaid",
+        orgs: (who.orgs ?? []).map((o) => ({ type: "org", id: `id-${o}`, name: o, fullname: o })),
+        auth: {
+          type: "access_token",
+          accessToken: {
+            displayName: "test",
+            role: who.role,
+            createdAt: "2026-01-01T00:00:00.000Z",
+            ...(who.fineGrained ? { fineGrained: who.fineGrained } : {}),
+          },
+        },
+      });
+    }
+
+    if (method === "POST" && path === "/api/repos/create") {
+      if (!who) return this.json(res, 401, { error: "Invalid credentials" });
+      if (!this.canWrite(who, String(JSON.parse(body.toString()).organization)))
+        return this.json(res, 403, { error: "You don't have the rights to create a model under this namespace" });
+      const p = JSON.parse(body.toString()) as {
+        name: string;
+        organization: string;
+        visibility?: string;
+        type: string;
+      };
+      const name = `${p.organization}/${p.name}`;
+      if (this.repos.has(name))
+        return this.json(res, 409, { error: "You already created this model repo", url: `${this.url}/${name}` });
+      this.createRepo(name, { private: p.visibility === "private" });
+      return this.json(res, 200, { url: `${this.url}/${name}`, name, id: `id-${name}` });
+    }
+
+    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/)) && method === "GET") {
+      const repo = this.readable(m[1]!, who);
+      if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
+      const head = this.head(repo);
+      return this.json(res, 200, {
+        _id: `id-${m[1]}`,
+        id: m[1],
+        private: repo.private,
+        sha: head.oid,
+        pipeline_tag: "image-classification",
+        downloads: 0,
+        gated: false,
+        likes: 0,
+        lastModified: "2026-11-22T00:00:00.000Z",
+        siblings: [...head.files.keys()].map((rfilename) => ({ rfilename })),
+      });
+    }
+
+    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/)) && method === "POST") {
+      const repo = this.writable(m[1]!, who, res);
+      if (!repo) return;
+      const p = JSON.parse(body.toString()) as { files: { path: string; size: number; sample: string }[] };
+      return this.json(res, 200, {
+        files: p.files.map((f) => ({
+          path: f.path,
+          uploadMode: isLfs(f.path, f.size) ? "lfs" : "regular",
+          shouldIgnore: false,
+        })),
+      });
+    }
+
+    if ((m = path.match(/^\/([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/)) && method === "POST") {
+      const repo = this.writable(m[1]!, who, res);
+      if (!repo) return;
+      const p = JSON.parse(body.toString()) as {
+        operation: string;
+        transfers: string[];
+        objects: { oid: string; size: number }[];
+      };
+      if (p.operation !== "upload" || !p.transfers.includes("basic"))
+        return this.json(res, 422, { message: "bad batch" });
+      res.writeHead(200, { "content-type": "application/vnd.git-lfs+json" });
+      res.end(
+        JSON.stringify({
+          transfer: "basic",
+          objects: p.objects.map((o) =>
+            this.lfs.has(o.oid)
+              ? { oid: o.oid, size: o.size }
+              : {
+                  oid: o.oid,
+                  size: o.size,
+                  authenticated: true,
+                  actions: { upload: { href: `${this.url}/_lfs/${o.oid}?size=${o.size}`, expires_in: 3600 } },
+                },
+          ),
+        }),
+      );
+      return;
+    }
+
+    if ((m = path.match(/^\/_lfs\/([0-9a-f]{64})$/)) && method === "PUT") {
+      if (sha256(body) !== m[1] || String(body.byteLength) !== url.searchParams.get("size")) {
+        return this.json(res, 400, { error: "sha256 or size mismatch" });
+      }
+      this.lfs.set(m[1]!, new Uint8Array(body));
+      res.writeHead(200, { etag: `"${m[1]}"` });
+      res.end();
+      return;
+    }
+
+    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/commit\/([^/]+)$/)) && method === "POST") {
+      const name = m[1]!;
+      const repo = this.writable(name, who, res);
+      if (!repo) return;
+      if (req.headers["content-type"] !== "application/x-ndjson")
+        return this.json(res, 400, { error: "expected ndjson" });
+      const lines = body
+        .toString()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { key: string; value: Record<string, unknown> });
+      const header = lines[0];
+      if (header?.key !== "header") return this.json(res, 400, { error: "first line must be the header" });
+      if (this.beforeNextCommit) {
+        const hook = this.beforeNextCommit;
+        this.beforeNextCommit = undefined;
+        hook(this, name);
+      }
+      const parent = header.value.parentCommit as string | undefined;
+      if (parent && parent !== this.head(repo).oid) {
+        return this.json(res, 412, { error: "A commit has happened since. Please refresh and try again." });
+      }
+      const files = new Map(this.head(repo).files);
+      for (const op of lines.slice(1)) {
+        const v = op.value as { path: string; content?: string; encoding?: string; oid?: string; size?: number };
+        if (op.key === "file") {
+          files.set(v.path, { content: new Uint8Array(Buffer.from(v.content ?? "", "base64")), lfs: false });
+        } else if (op.key === "lfsFile") {
+          const blob = this.lfs.get(v.oid ?? "");
+          if (!blob || blob.byteLength !== v.size)
+            return this.json(res, 422, { error: `LFS object ${v.oid} was not uploaded` });
+          files.set(v.path, { content: blob, lfs: true });
+        } else if (op.key === "deletedFile") {
+          if (!files.delete(v.path)) return this.json(res, 404, { error: `${v.path} does not exist` });
+        } else {
+          return this.json(res, 400, { error: `unknown key ${op.key}` });
+        }
+      }
+      const oid = randomBytes(20).toString("hex");
+      repo.commits.push({ oid, files });
+      return this.json(res, 200, {
+        success: true,
+        commitOid: oid,
+        commitUrl: `${this.url}/${name}/commit/${oid}`,
+        hookOutput: "",
+      });
+    }
+
+    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/)) && method === "GET") {
+      const repo = this.readable(m[1]!, who);
+      if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
+      const commit = this.revision(repo, m[2]!);
+      if (!commit) return this.json(res, 404, { error: "Revision not found" }, { "x-error-code": "RevisionNotFound" });
+      const entries = [...commit.files.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([p, f]) =>
+          f.lfs
+            ? {
+                type: "file",
+                path: p,
+                size: f.content.byteLength,
+                oid: gitOid(lfsPointer(f.content)),
+                lfs: {
+                  oid: sha256(f.content),
+                  size: f.content.byteLength,
+                  pointerSize: lfsPointer(f.content).byteLength,
+                },
+              }
+            : { type: "file", path: p, size: f.content.byteLength, oid: gitOid(f.content) },
+        );
+      return this.json(res, 200, entries);
+    }
+
+    if ((m = path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/)) && method === "GET") {
+      const repo = this.readable(m[1]!, who);
+      if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
+      const commit = this.revision(repo, m[2]!);
+      const file = commit?.files.get(m[3]!);
+      if (!file) return this.json(res, 404, { error: "Entry not found" }, { "x-error-code": "EntryNotFound" });
+      const total = file.content.byteLength;
+      const etag = `"${file.lfs ? sha256(file.content) : gitOid(file.content)}"`;
+      const headers: Record<string, string> = {
+        etag,
+        "content-type": "application/octet-stream",
+        "accept-ranges": "bytes",
+      };
+      if (file.lfs) Object.assign(headers, { "x-linked-size": String(total), "x-linked-etag": etag });
+      const range = /^bytes=(\d+)-(\d*)$/.exec(String(req.headers.range ?? ""));
+      if (range) {
+        const start = Number(range[1]);
+        const end = Math.min(total - 1, range[2] ? Number(range[2]) : total - 1);
+        res.writeHead(206, { ...headers, "content-range": `bytes ${start}-${end}/${total}` });
+        res.end(Buffer.from(file.content.subarray(start, end + 1)));
+        return;
+      }
+      res.writeHead(200, headers);
+      res.end(Buffer.from(file.content));
+      return;
+    }
+
+    this.json(res, 404, { error: `no route ${method} ${path}` });
+  }
+
+  private revision(repo: Repo, rev: string): Commit | undefined {
+    if (rev === "main" || rev === "HEAD") return this.head(repo);
+    return repo.commits.find((c) => c.oid === rev);
+  }
+
+  private readable(name: string, who: FakeToken | undefined): Repo | undefined {
+    const repo = this.repos.get(name);
+    if (!repo) return undefined;
+    if (repo.private && !(who && this.canRead(who, name.split("/")[0]!))) return undefined;
+    return repo;
+  }
+
+  private writable(name: string, who: FakeToken | undefined, res: ServerResponse): Repo | undefined {
+    if (!who) {
+      this.json(res, 401, { error: "Invalid credentials" });
+      return undefined;
+    }
+    const repo = this.repos.get(name);
+    if (!repo) {
+      this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
+      return undefined;
+    }
+    if (!this.canWrite(who, name.split("/")[0]!)) {
+      this.json(res, 403, { error: "You don't have the rights to write to this repo" });
+      return undefined;
+    }
+    return repo;
+  }
+
+  private canRead(who: FakeToken, ns: string): boolean {
+    return (
+      who.user === ns ||
+      (who.orgs ?? []).includes(ns) ||
+      Boolean(who.fineGrained?.scoped.some((s) => s.entity.name === ns))
+    );
+  }
+
+  private canWrite(who: FakeToken, ns: string): boolean {
+    if (who.role === "read") return false;
+    if (who.role === "fineGrained") {
+      return Boolean(who.fineGrained?.scoped.some((s) => s.entity.name === ns && s.permissions.includes("repo.write")));
+    }
+    return who.user === ns || (who.orgs ?? []).includes(ns);
+  }
+
+  private json(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): void {
+    res.writeHead(status, { "content-type": "application/json; charset=utf-8", ...headers });
+    res.end(JSON.stringify(value));
+  }
+}
+
+function isLfs(path: string, size: number): boolean {
+  return /\.(onnx|bin|safetensors|pt|npz)$/.test(path) || size >= 10 * 1024 * 1024;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
