@@ -14,6 +14,8 @@ export const SnapshotNeuronSchema = z.object({
   incentive: z.number().finite().min(0).max(1).optional(),
   emission: z.number().finite().min(0).optional(),
   lastUpdate: z.number().int().min(0).optional(),
+  /** Block the uid was (re)registered at; with ImmunityPeriod it gives the immunity left. */
+  blockAtRegistration: z.number().int().min(0).optional(),
   axon: z
     .object({
       ip: z.string(),

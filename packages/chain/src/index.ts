@@ -1,0 +1,57 @@
+// @roadwork/chain: subtensor access through @polkadot/api. Importing this module has no side effects.
+export {
+  type ConnectOptions,
+  connectSubtensor,
+  ENDPOINTS,
+  type ReconnectPolicy,
+  type SubtensorConnection,
+} from "./connection.ts";
+export { type ChainIp, chainIpProblem, ipToString, parseIp } from "./ip.ts";
+export { type ChainLogger, silentLogger, stderrLogger } from "./logger.ts";
+export {
+  type AxonInfo,
+  ChainDataError,
+  decodeRuntimeApiResult,
+  type Hyperparameters,
+  normaliseHotkey,
+  type ReadOptions,
+  readAxon,
+  readHead,
+  readHyperparameters,
+  readMetagraph,
+  readOwnUid,
+  SS58_PREFIX,
+} from "./metagraph-reader.ts";
+export {
+  MetagraphSnapshot,
+  type MetagraphSnapshotData,
+  MetagraphSnapshotSchema,
+  type SnapshotNeuron,
+} from "./metagraph-snapshot.ts";
+export {
+  type MetagraphChange,
+  type MetagraphSource,
+  MetagraphWatcher,
+  type MetagraphWatcherOptions,
+} from "./metagraph-watcher.ts";
+export { RUNTIME_API_RESULTS, registerSubtensorTypes, SUBTENSOR_RUNTIME_TYPES } from "./runtime-types.ts";
+export {
+  AXON_PROTOCOL,
+  type DesiredAxon,
+  describeDispatchError,
+  type EncodedServeAxon,
+  type EnsureServingResult,
+  encodeServeAxon,
+  ensureServing,
+  planServeAxon,
+  type RateLimitStatus,
+  ServeAxonError,
+  type ServeAxonParams,
+  type ServePlan,
+  serveParams,
+  servingRateLimitStatus,
+  submitServeAxon,
+  versionAsInt,
+} from "./serve-axon.ts";
+export { checkSignedExtensions, type SignedExtensionCheck, SUBTENSOR_SIGNED_EXTENSIONS } from "./signed-extensions.ts";
+export { ChainTimeoutError, withTimeout } from "./timeout.ts";
