@@ -1,0 +1,136 @@
+// The request body: content-type gate, lossless JSON parse, pydantic-like field validation, body-hash check, image.
+import { z } from "zod";
+import { DEFAULT_TIMEOUT_S, EMPTY_BODY_HASH } from "./constants.ts";
+import { ProtocolError, ProtocolErrorWithBody } from "./errors.ts";
+import { isJsonObject, type JsonObject, JsonSyntaxError, parseJson, toPlain } from "./json-bigint.ts";
+
+/** A validated ImageSynapse body. `fields` is the body as received (key order and number text intact). */
+export interface ParsedSynapseBody {
+  readonly fields: JsonObject;
+  /** base64 JPEG; "" when absent (pydantic default). */
+  readonly image: string;
+  /** Seconds, Python default 12 when absent or null. */
+  readonly timeout: number;
+  readonly testnetLabel: number;
+  /** The dendrite TerminalInfo object as received, when present. */
+  readonly dendrite?: JsonObject;
+  readonly axon?: JsonObject;
+}
+
+// pydantic v2 lax mode: ints accept integral floats and integer strings; floats accept numbers and numeric strings.
+const INT_STRING = /^\s*[+-]?\d+\s*$/;
+const FLOAT_STRING = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+const intLike = z.union([z.number().int(), z.bigint(), z.string().regex(INT_STRING)], {
+  error: "Input should be a valid integer",
+});
+const floatLike = z.union([z.number(), z.bigint(), z.string().regex(FLOAT_STRING)], {
+  error: "Input should be a valid number",
+});
+const str = z.string({ error: "Input should be a valid string" });
+
+export const TerminalInfoSchema = z.looseObject({
+  status_code: intLike.nullish(),
+  status_message: str.nullish(),
+  process_time: floatLike.nullish(),
+  ip: str.nullish(),
+  port: intLike.nullish(),
+  version: intLike.nullish(),
+  nonce: intLike.nullish(),
+  uuid: str.nullish(),
+  hotkey: str.nullish(),
+  signature: str.nullish(),
+});
+
+/**
+ * ImageSynapse fields (natix `ImageSynapse` over bittensor `Synapse`). Base fields are Optional in Python and may be
+ * null; `dendrite`/`axon` may not (a null there crashes the Python dendrite), nor may the three ImageSynapse fields.
+ */
+export const ImageSynapseSchema = z.looseObject({
+  name: str.nullish(),
+  timeout: floatLike.nullish(),
+  total_size: intLike.nullish(),
+  header_size: intLike.nullish(),
+  dendrite: TerminalInfoSchema.optional(),
+  axon: TerminalInfoSchema.optional(),
+  computed_body_hash: str.nullish(),
+  testnet_label: intLike.optional(),
+  image: str.optional(),
+  prediction: floatLike.optional(),
+});
+
+const JSON_MIME = /^application\/(?:json|[^\s/;]+\+json)$/;
+
+/** FastAPI reads the body as JSON only for a missing content-type, application/json or application/*+json. */
+export function isJsonContentType(contentType: string | undefined): boolean {
+  if (contentType === undefined || contentType.trim() === "") return true;
+  const mime = contentType.split(";")[0]!.trim().toLowerCase();
+  return JSON_MIME.test(mime);
+}
+
+/** Parses the JSON body into a validated, echo-able object (a JSON object whose known fields have valid types). */
+export function parseSynapseBody(raw: string, contentType: string | undefined): ParsedSynapseBody {
+  if (!isJsonContentType(contentType)) {
+    throw new ProtocolError(415, `Unsupported content-type ${contentType!.slice(0, 100)}: send application/json`);
+  }
+  if (raw.trim() === "") throw new ProtocolError(400, "Request body is empty: expected a JSON object");
+  let parsed: ReturnType<typeof parseJson>;
+  try {
+    parsed = parseJson(raw);
+  } catch (e) {
+    if (!(e instanceof JsonSyntaxError)) throw e;
+    const body = JSON.stringify({
+      detail: [
+        { type: "json_invalid", loc: ["body", e.pos], msg: "JSON decode error", input: {}, ctx: { error: e.msg } },
+      ],
+    });
+    throw new ProtocolErrorWithBody(422, `JSON decode error: ${e.msg} at char ${e.pos}`, body);
+  }
+  if (!isJsonObject(parsed)) throw new ProtocolError(400, "Request body must be a JSON object");
+  const plain = validateSynapseFields(parsed);
+  const timeout = plain.timeout == null ? DEFAULT_TIMEOUT_S : Number(plain.timeout);
+  const dendrite = parsed.get("dendrite");
+  const axon = parsed.get("axon");
+  return {
+    fields: parsed,
+    image: plain.image ?? "",
+    timeout,
+    testnetLabel: plain.testnet_label === undefined ? -1 : Number(plain.testnet_label),
+    ...(isJsonObject(dendrite) ? { dendrite } : {}),
+    ...(isJsonObject(axon) ? { axon } : {}),
+  };
+}
+
+/** Validates the known fields of a parsed JSON object; throws ProtocolError(400) naming the first bad field. */
+export function validateSynapseFields(obj: JsonObject): z.infer<typeof ImageSynapseSchema> {
+  const result = ImageSynapseSchema.safeParse(toPlain(obj));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.map(String).join(".") || "(body)";
+  throw new ProtocolError(400, `Invalid request body: ${path}: ${issue.message}`);
+}
+
+/**
+ * bittensor `verify_body_integrity`: the header must equal the synapse's body hash, which for ImageSynapse
+ * (`required_hash_fields = ()`) is always sha3_256(""). Python answers 500 here by accident; we answer 400.
+ */
+export function checkBodyHash(headerHash: string | undefined, _body?: ParsedSynapseBody): void {
+  if (headerHash !== undefined && headerHash !== EMPTY_BODY_HASH) {
+    throw new ProtocolError(
+      400,
+      `Hash mismatch between header body hash ${headerHash} and parsed body hash ${EMPTY_BODY_HASH}`,
+    );
+  }
+}
+
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** The image bytes from standard, padded, single-line base64; anything else is a 400. */
+export function decodeImageField(body: ParsedSynapseBody): Uint8Array {
+  const text = body.image;
+  if (text === "") throw new ProtocolError(400, "image is empty");
+  if (!BASE64_RE.test(text)) throw new ProtocolError(400, "image is not valid base64");
+  const bytes = Buffer.from(text, "base64");
+  // Non-zero padding bits decode silently; re-encoding exposes them.
+  if (bytes.toString("base64") !== text) throw new ProtocolError(400, "image is not valid base64");
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
