@@ -83,6 +83,11 @@ export class FakeHub {
     this.tokens.set(token, info);
   }
 
+  clearFaults(): void {
+    this.faults = [];
+    this.beforeNextCommit = undefined;
+  }
+
   inject(fault: Fault): void {
     this.faults.push({ ...fault, left: fault.times ?? 1 });
   }
@@ -196,7 +201,8 @@ export class FakeHub {
       return this.json(res, 200, { url: `${this.url}/${name}`, name, id: `id-${name}` });
     }
 
-    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/)) && method === "GET") {
+    m = method === "GET" ? path.match(/^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/) : null;
+    if (m) {
       const repo = this.readable(m[1]!, who);
       if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
       const head = this.head(repo);
@@ -214,7 +220,8 @@ export class FakeHub {
       });
     }
 
-    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/)) && method === "POST") {
+    m = method === "POST" ? path.match(/^\/api\/models\/([^/]+\/[^/]+)\/preupload\/([^/]+)$/) : null;
+    if (m) {
       const repo = this.writable(m[1]!, who, res);
       if (!repo) return;
       const p = JSON.parse(body.toString()) as { files: { path: string; size: number; sample: string }[] };
@@ -227,7 +234,8 @@ export class FakeHub {
       });
     }
 
-    if ((m = path.match(/^\/([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/)) && method === "POST") {
+    m = method === "POST" ? path.match(/^\/([^/]+\/[^/]+)\.git\/info\/lfs\/objects\/batch$/) : null;
+    if (m) {
       const repo = this.writable(m[1]!, who, res);
       if (!repo) return;
       const p = JSON.parse(body.toString()) as {
@@ -256,7 +264,8 @@ export class FakeHub {
       return;
     }
 
-    if ((m = path.match(/^\/_lfs\/([0-9a-f]{64})$/)) && method === "PUT") {
+    m = method === "PUT" ? path.match(/^\/_lfs\/([0-9a-f]{64})$/) : null;
+    if (m) {
       if (sha256(body) !== m[1] || String(body.byteLength) !== url.searchParams.get("size")) {
         return this.json(res, 400, { error: "sha256 or size mismatch" });
       }
@@ -266,7 +275,8 @@ export class FakeHub {
       return;
     }
 
-    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/commit\/([^/]+)$/)) && method === "POST") {
+    m = method === "POST" ? path.match(/^\/api\/models\/([^/]+\/[^/]+)\/commit\/([^/]+)$/) : null;
+    if (m) {
       const name = m[1]!;
       const repo = this.writable(name, who, res);
       if (!repo) return;
@@ -314,7 +324,8 @@ export class FakeHub {
       });
     }
 
-    if ((m = path.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/)) && method === "GET") {
+    m = method === "GET" ? path.match(/^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)(\/.*)?$/) : null;
+    if (m) {
       const repo = this.readable(m[1]!, who);
       if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
       const commit = this.revision(repo, m[2]!);
@@ -339,7 +350,8 @@ export class FakeHub {
       return this.json(res, 200, entries);
     }
 
-    if ((m = path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/)) && method === "GET") {
+    m = method === "GET" ? path.match(/^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/) : null;
+    if (m) {
       const repo = this.readable(m[1]!, who);
       if (!repo) return this.json(res, 404, { error: "Repository not found" }, { "x-error-code": "RepoNotFound" });
       const commit = this.revision(repo, m[2]!);
