@@ -1,8 +1,8 @@
 // Python's int(), float() and repr(float) for header values: the axon must accept exactly what a Python axon accepts
 // and emit only what a Python dendrite can cast back.
 
-/** Characters Python's str.strip() removes from a Latin-1 header value. */
-const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0]";
+/** Latin-1 characters that int()/float() ignore around a number. */
+const PY_SPACE = "[\\t\\n\\v\\f\\r \\x85\\xa0]";
 const STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "g");
 const DIGITS = "\\d(?:_?\\d)*"; // PEP 515: single underscores between digits
 const INT_RE = new RegExp(`^[+-]?${DIGITS}$`);
