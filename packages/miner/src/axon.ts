@@ -1,0 +1,286 @@
+// The axon as a hono app: POST /ImageSynapse runs parse → blacklist → verify → rate limit → bounded body → body checks
+// → stake-ordered scoring queue → deadline-bound scoring → signed-protocol response. `createAxon` builds the app and
+// its collaborators; `startAxon` (server.ts) puts it on the network.
+import { createHash, randomUUID } from "node:crypto";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { ImageInputError, type Scorer } from "@roadwork/inference";
+import {
+  AVAILABLE_SYNAPSES,
+  type AxonResponse,
+  blacklisted,
+  checkBodyHash,
+  decodeImageField,
+  type ErrorContext,
+  errorResponse,
+  NonceStore,
+  ProtocolError,
+  parseRequestHeaders,
+  parseSynapseBody,
+  protocolErrorResponse,
+  type RequestHeaders,
+  SYNAPSE_NAME,
+  successResponse,
+  unknownSynapse,
+  verifyRequest,
+} from "@roadwork/protocol";
+import { type Context, Hono } from "hono";
+import { Blacklist, type Caller } from "./blacklist.ts";
+import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
+import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
+import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+import { type AxonLogger, createJsonLogger } from "./logger.ts";
+import type { MetagraphSource } from "./metagraph-source.ts";
+import { AxonMetrics } from "./metrics.ts";
+import { toWirePrediction } from "./prediction-guard.ts";
+import { PredictionDispatcher, type PredictionSink } from "./prediction-sink.ts";
+import { PriorityGate, QueueFullError } from "./priority-gate.ts";
+import { HotkeyRateLimiter } from "./rate-limit.ts";
+
+/** The axon's own identity. Only the address is needed to verify requests; signing is optional. */
+export interface AxonHotkey {
+  readonly address: string;
+}
+
+export interface AxonDeps {
+  hotkey: AxonHotkey;
+  scorer: Scorer;
+  metagraph: MetagraphSource;
+  config?: AxonConfigInput;
+  /** Wall clock in ns since the epoch, for nonce freshness (fixed in the protocol test vectors). */
+  nowNs?: () => bigint;
+  /** Receives one record per answered prediction, after the response; never awaited by the request. */
+  onPrediction?: PredictionSink;
+  logger?: AxonLogger;
+  /** Shared across restarts of the app object in tests; a fresh store per axon otherwise. */
+  nonces?: NonceStore;
+}
+
+export interface Axon {
+  app: Hono;
+  /** GET /metrics and GET /healthz, for the admin listener only. */
+  adminApp: Hono;
+  config: AxonConfig;
+  metrics: AxonMetrics;
+  logger: AxonLogger;
+  gate: PriorityGate;
+  hotkey: string;
+}
+
+/** Per-request facts gathered as the pipeline advances; error responses echo what is known. */
+interface RequestState {
+  id: string;
+  startedAt: number;
+  receivedAtMs: number;
+  peer?: { ip: string; port: number };
+  headers?: RequestHeaders;
+  caller?: Caller;
+}
+
+const defaultNowNs = () => BigInt(Date.now()) * 1_000_000n;
+const decoder = new TextDecoder();
+
+export function createAxon(deps: AxonDeps): Axon {
+  const config = parseAxonConfig(deps.config ?? {});
+  const logger = deps.logger ?? createJsonLogger({ base: { component: "axon" } });
+  const selfHotkey = deps.hotkey.address;
+  const nowNs = deps.nowNs ?? defaultNowNs;
+  const nonces = deps.nonces ?? new NonceStore();
+  const blacklist = new Blacklist(config);
+  const limiter = new HotkeyRateLimiter(config.rateLimit);
+  const gate = new PriorityGate(config.queue);
+  const metrics = new AxonMetrics();
+  const predictions = new PredictionDispatcher(deps.onPrediction, config.predictionSinkMaxPending, metrics, logger);
+  const { scorer, metagraph } = deps;
+  metrics.bindGauges({
+    queueDepth: () => gate.depth,
+    activeScoring: () => gate.active,
+    modelVersion: () => scorer.modelVersion,
+    metagraphAgeS: () => {
+      const ms = metagraph.ageMs?.();
+      return ms === undefined ? undefined : ms / 1000;
+    },
+    metagraphBlock: () => metagraph.current().block,
+  });
+
+  const elapsedS = (state: RequestState) => (performance.now() - state.startedAt) / 1000;
+
+  const send = (c: Context, r: AxonResponse, extra?: Record<string, string>): Response =>
+    c.body(r.body, r.status as 200, { ...r.headers, ...extra });
+
+  const fail = (c: Context, state: RequestState, status: number, message: string, extra?: Record<string, string>) => {
+    const ctx: ErrorContext = { axonHotkey: selfHotkey, processTimeS: elapsedS(state) };
+    if (state.headers) ctx.request = state.headers;
+    if (state.peer) ctx.peer = state.peer;
+    return send(c, errorResponse(status, message, ctx), extra);
+  };
+
+  const failWith = (c: Context, state: RequestState, error: unknown): Response => {
+    if (error instanceof ProtocolError) {
+      const ctx: ErrorContext = { axonHotkey: selfHotkey, processTimeS: elapsedS(state) };
+      if (state.headers) ctx.request = state.headers;
+      if (state.peer) ctx.peer = state.peer;
+      return send(c, protocolErrorResponse(error, ctx));
+    }
+    if (error instanceof DeadlineExceededError) {
+      // The body may still be arriving; do not keep the connection for it.
+      return fail(c, state, 408, error.message, error.duringBody ? { connection: "close" } : undefined);
+    }
+    if (error instanceof BodyTooLargeError) return fail(c, state, 413, error.message, { connection: "close" });
+    if (error instanceof QueueFullError) {
+      return fail(c, state, 503, "Service busy: the scoring queue is full, retry later", { "retry-after": "1" });
+    }
+    if (error instanceof ImageInputError) return fail(c, state, 400, `Invalid image: ${error.message}`);
+    if (error instanceof ClientGoneError) return c.body(null, 499 as 200);
+    const ref = randomUUID();
+    logger.error("request failed", {
+      requestId: state.id,
+      errorId: ref,
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      caller: state.caller?.hotkey,
+    });
+    return fail(c, state, 500, `Internal Server Error #${ref}`);
+  };
+
+  const handleImageSynapse = async (c: Context): Promise<Response> => {
+    const state: RequestState = { id: randomUUID(), startedAt: performance.now(), receivedAtMs: Date.now() };
+    state.peer = peerOf(c);
+    const deadline = new RequestDeadline(config, c.req.raw.signal);
+    try {
+      // 1. Headers (cheap casts; 400 on failure).
+      const headers = parseRequestHeaders((name) => c.req.header(name));
+      state.headers = headers;
+      deadline.start(headers.timeout);
+      // 2. Blacklist on unverified headers (map lookups only).
+      const decision = blacklist.check(headers.dendrite.hotkey, metagraph.current());
+      if (!decision.admitted) throw blacklisted(decision.reason);
+      state.caller = decision.caller;
+      // 3. Signature, nonce freshness and monotonicity (synchronous check-and-set).
+      verifyRequest(headers, { selfHotkey, nowNs: nowNs(), nonces });
+      // 4. Per-hotkey rate limit, after verification so nobody can spend a validator's tokens.
+      const rate = limiter.take(decision.caller.hotkey);
+      if (!rate.allowed) {
+        const retry = Math.max(1, Math.ceil(rate.retryAfterS));
+        return fail(
+          c,
+          state,
+          429,
+          `Too Many Requests: hotkey ${decision.caller.hotkey} exceeded ${config.rateLimit.refillPerSecond} requests/s ` +
+            `(burst ${config.rateLimit.burst}); retry after ${retry}s`,
+          { "retry-after": String(retry) },
+        );
+      }
+      // 5. Body, capped while streaming and bounded by the deadline.
+      checkDeclaredLength(c.req.header("content-length"), config.bodyLimitBytes);
+      const raw = await deadline.during(
+        "body",
+        readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal),
+      );
+      // 6. Body checks: content-type, JSON object, field types, body hash, base64 image.
+      const body = parseSynapseBody(decoder.decode(raw), c.req.header("content-type"));
+      checkBodyHash(headers.computedBodyHash, body);
+      const image = decodeImageField(body);
+      // 7. Scoring behind the stake-ordered queue, raced against the deadline.
+      const scored = await deadline.during(
+        "scoring",
+        gate.run(decision.caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal })),
+      );
+      const prediction = toWirePrediction(scored.score);
+      const processTimeS = elapsedS(state);
+      const response = successResponse({ body, prediction, processTimeS, axon: { hotkey: selfHotkey } });
+      metrics.prediction();
+      predictions.dispatch({
+        requestId: state.id,
+        receivedAt: state.receivedAtMs,
+        imageSha256: createHash("sha256").update(image).digest("hex"),
+        imageBytes: image.byteLength,
+        score: scored.score,
+        prediction,
+        modelVersion: scored.modelVersion,
+        cached: scored.cached,
+        latencyMs: processTimeS * 1000,
+        callerHotkey: decision.caller.hotkey,
+        callerUid: decision.caller.uid,
+        dendriteUuid: headers.dendrite.uuid,
+      });
+      return send(c, response);
+    } catch (error) {
+      if (deadline.clientGone) return failWith(c, state, new ClientGoneError());
+      return failWith(c, state, error);
+    } finally {
+      deadline.dispose();
+    }
+  };
+
+  const app = new Hono();
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    metrics.observe(c.res.status, (performance.now() - started) / 1000);
+  });
+  app.post(`/${SYNAPSE_NAME}`, handleImageSynapse);
+  app.on(["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"], `/${SYNAPSE_NAME}`, (c) =>
+    c.json({ message: `Method Not Allowed: send POST /${SYNAPSE_NAME}` }, 405, { allow: "POST" }),
+  );
+  // Ping: Python's axon serves /Synapse too. Ours needs no signature and reveals only what the chain already
+  // publishes (this axon's hotkey), so `roadwork query` can learn whom to sign for.
+  app.on(["GET", "POST"], "/Synapse", (c) =>
+    c.json(
+      {
+        name: "Synapse",
+        axon: { status_code: 200, status_message: "Success", hotkey: selfHotkey },
+        model_version: scorer.modelVersion,
+      },
+      200,
+      {
+        bt_header_axon_status_code: "200",
+        bt_header_axon_status_message: "Success",
+        bt_header_axon_hotkey: selfHotkey,
+      },
+    ),
+  );
+  app.notFound((c) => {
+    const segment = new URL(c.req.url).pathname.split("/")[1] ?? "";
+    const known = (AVAILABLE_SYNAPSES as readonly string[]).includes(segment);
+    const err = known ? new ProtocolError(404, "Not Found") : unknownSynapse(segment, AVAILABLE_SYNAPSES);
+    return send(c, protocolErrorResponse(err, { axonHotkey: selfHotkey }));
+  });
+  app.onError((error, c) => {
+    const ref = randomUUID();
+    logger.error("unhandled error", { errorId: ref, error: `${error.name}: ${error.message}` });
+    return send(c, errorResponse(500, `Internal Server Error #${ref}`, { axonHotkey: selfHotkey }));
+  });
+
+  const adminApp = new Hono();
+  adminApp.get("/metrics", (c) =>
+    c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+  );
+  adminApp.get("/healthz", (c) =>
+    c.json({
+      status: "ok",
+      hotkey: selfHotkey,
+      modelVersion: scorer.modelVersion,
+      metagraphBlock: metagraph.current().block,
+      queueDepth: gate.depth,
+      active: gate.active,
+    }),
+  );
+
+  return { app, adminApp, config, metrics, logger, gate, hotkey: selfHotkey };
+}
+
+/** The client closed the connection; nobody will read the answer. */
+class ClientGoneError extends Error {
+  override readonly name = "ClientGoneError";
+}
+
+function peerOf(c: Context): { ip: string; port: number } | undefined {
+  try {
+    const info = getConnInfo(c);
+    const ip = info.remote.address;
+    const port = info.remote.port;
+    if (ip === undefined || port === undefined) return undefined;
+    return { ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, port };
+  } catch {
+    return undefined; // not running on @hono/node-server (app.request in unit tests)
+  }
+}

@@ -1,0 +1,95 @@
+// Axon configuration: validated once at the composition root, immutable afterwards.
+import { z } from "zod";
+
+const MiB = 1024 * 1024;
+
+const HotkeyList = z.array(z.string().min(40).max(60)).default([]);
+
+export const AxonConfigSchema = z.object({
+  /** TCP port of the public axon listener (8091 is the bittensor default). 0 picks a free port. */
+  port: z.number().int().min(0).max(65535).default(8091),
+  /** "::" listens dual stack (IPv4 and IPv6); validators may bracket IPv6 literals. */
+  host: z.string().min(1).default("::"),
+  /**
+   * Largest accepted request body. Validators send a 224x224 q75 JPEG (~15-30 KB of base64); when their augmentation
+   * fails they send the original frame, which for a 4K dashcam JPEG is ~3 MB (~4 MB of base64). 8 MiB keeps 2x
+   * headroom over that while bounding memory: the body is held about three times (bytes, JSON string, decoded image).
+   */
+  bodyLimitBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * MiB)
+    .default(8 * MiB),
+  /** Upper bound on the caller's `timeout` header; the per-request deadline is min(timeout, cap) from arrival. */
+  maxTimeoutS: z.number().positive().max(120).default(12),
+  /** Deadline used when the `timeout` header is absent or not a positive finite number (Python's default is 12). */
+  defaultTimeoutS: z.number().positive().max(120).default(12),
+  /** Callers below this stake (TAO-equivalent units, as in the snapshot) get 403. */
+  minStake: z.number().min(0).default(0),
+  /** Natix deployments run with --blacklist.force_validator_permit: only validators may query. */
+  requireValidatorPermit: z.boolean().default(true),
+  /** Hotkeys admitted without the metagraph checks (for example an operator's own test dendrite). */
+  allowHotkeys: HotkeyList,
+  /** Hotkeys always refused, even when registered with a permit. */
+  denyHotkeys: HotkeyList,
+  queue: z
+    .object({
+      /** Images scored at once; the scorer itself may batch further. */
+      maxConcurrent: z.number().int().min(1).max(1024).default(4),
+      /** Requests waiting for a scoring slot, ordered by caller stake; beyond this the lowest stake gets 503. */
+      maxQueued: z.number().int().min(0).max(100_000).default(64),
+    })
+    .prefault({}),
+  rateLimit: z
+    .object({
+      /** Requests a hotkey may send back to back. A validator sends ~1 challenge a minute plus organic tasks. */
+      burst: z.number().int().min(1).default(20),
+      /** Sustained requests per second per hotkey (token refill rate). */
+      refillPerSecond: z.number().positive().default(2),
+    })
+    .prefault({}),
+  server: z
+    .object({
+      /** aiohttp keeps idle pooled connections 15 s; a shorter server keep-alive races it (ServerDisconnectedError). */
+      keepAliveTimeoutMs: z.number().int().min(20_000).default(20_000),
+      /** Must exceed keepAliveTimeoutMs (Node requirement for keep-alive correctness). */
+      headersTimeoutMs: z.number().int().min(1_000).default(25_000),
+      /** Bounds a whole request (headers + body), whatever the deadline logic does. */
+      requestTimeoutMs: z.number().int().min(1_000).default(30_000),
+      /** Node's request header cap; bigger header blocks get 431. */
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(4096)
+        .max(65536)
+        .default(16 * 1024),
+      /** Concurrent TCP connections; bounds memory held by slow uploads. */
+      maxConnections: z.number().int().min(1).default(512),
+    })
+    .prefault({})
+    .refine((s) => s.headersTimeoutMs > s.keepAliveTimeoutMs, "headersTimeoutMs must exceed keepAliveTimeoutMs")
+    .refine((s) => s.requestTimeoutMs >= s.headersTimeoutMs, "requestTimeoutMs must be >= headersTimeoutMs"),
+  /** Admin listener (GET /metrics, GET /healthz). Off when port is absent; loopback by default. */
+  admin: z
+    .object({
+      port: z.number().int().min(0).max(65535).optional(),
+      host: z.string().min(1).default("127.0.0.1"),
+    })
+    .prefault({}),
+  /** Prediction records waiting for the sink; beyond this they are dropped (and counted), never awaited. */
+  predictionSinkMaxPending: z.number().int().min(1).default(1000),
+});
+
+export type AxonConfig = z.infer<typeof AxonConfigSchema>;
+export type AxonConfigInput = z.input<typeof AxonConfigSchema>;
+
+/** Validates operator input; the error names every bad field. */
+export function parseAxonConfig(input: unknown): AxonConfig {
+  const parsed = AxonConfigSchema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+    throw new Error(`invalid axon configuration: ${issues}`);
+  }
+  return parsed.data;
+}

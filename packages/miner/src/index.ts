@@ -1,0 +1,14 @@
+// @roadwork/miner: the StreetVision axon (hono app + Node listener), its queue, limits, metrics and records.
+export { type Axon, type AxonDeps, type AxonHotkey, createAxon } from "./axon.ts";
+export { Blacklist, type BlacklistDecision, type BlacklistPolicy, type Caller } from "./blacklist.ts";
+export { BodyTooLargeError, readBoundedBody } from "./body.ts";
+export { type AxonConfig, type AxonConfigInput, AxonConfigSchema, parseAxonConfig } from "./config.ts";
+export { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+export { type AxonLogger, createJsonLogger, type LogLevel, silentLogger } from "./logger.ts";
+export { type MetagraphSource, SwappableMetagraph } from "./metagraph-source.ts";
+export { AxonMetrics } from "./metrics.ts";
+export { HALF_NUDGED, NonFiniteScoreError, toWirePrediction } from "./prediction-guard.ts";
+export { PredictionDispatcher, type PredictionRecord, type PredictionSink } from "./prediction-sink.ts";
+export { PriorityGate, QueueFullError } from "./priority-gate.ts";
+export { HotkeyRateLimiter, type RateLimitPolicy } from "./rate-limit.ts";
+export { type RunningAxon, startAxon } from "./server.ts";
