@@ -62,7 +62,7 @@ export function parseJson(text: string): JsonValue {
           i += 6;
           continue;
         }
-        if (!'"\\/bfnrt'.includes(e)) throw new JsonSyntaxError(`Invalid \\escape: '${e}'`, i);
+        if (!'"\\/bfnrt'.includes(e)) throw new JsonSyntaxError("Invalid \\escape", i);
         i += 2;
         continue;
       }
