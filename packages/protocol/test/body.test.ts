@@ -64,7 +64,8 @@ describe("parseJson", () => {
   });
 
   it("round-trips numbers, key order, escapes and unicode exactly", () => {
-    const text = '{"z":1767225600000000001,"a":-1.0,"b":1e-7,"c":"\\u00e9\\n\\"x\\"","1":[true,false,null],"__proto__":{}}';
+    const text =
+      '{"z":1767225600000000001,"a":-1.0,"b":1e-7,"c":"\\u00e9\\n\\"x\\"","1":[true,false,null],"__proto__":{}}';
     const v = parseJson(text);
     assert.equal(stringifyCompact(v), text.replace("\\u00e9", "é"));
     assert.equal(
@@ -89,7 +90,13 @@ describe("parseSynapseBody", () => {
   });
 
   it("accepts JSON content types the way FastAPI does and refuses the rest with 415", () => {
-    for (const ct of [undefined, "", "application/json", "Application/JSON; charset=utf-8", "application/vnd.api+json"]) {
+    for (const ct of [
+      undefined,
+      "",
+      "application/json",
+      "Application/JSON; charset=utf-8",
+      "application/vnd.api+json",
+    ]) {
       assert.equal(rejection(A_BODY, ct).status, 0, String(ct));
     }
     for (const ct of ["text/plain", "application/x-www-form-urlencoded", "text/json", "multipart/form-data"]) {
@@ -116,9 +123,17 @@ describe("parseSynapseBody", () => {
   });
 
   it("answers 400 for an empty body and for JSON that is not an object", () => {
-    assert.deepEqual(rejection(""), { status: 400, message: "Request body is empty: expected a JSON object", body: undefined });
+    assert.deepEqual(rejection(""), {
+      status: 400,
+      message: "Request body is empty: expected a JSON object",
+      body: undefined,
+    });
     for (const raw of ["[]", "[1,2]", '"x"', "3", "null", "true"]) {
-      assert.deepEqual(rejection(raw), { status: 400, message: "Request body must be a JSON object", body: undefined }, raw);
+      assert.deepEqual(
+        rejection(raw),
+        { status: 400, message: "Request body must be a JSON object", body: undefined },
+        raw,
+      );
     }
   });
 
@@ -145,7 +160,10 @@ describe("parseSynapseBody", () => {
   });
 
   it("keeps unknown fields and big integers verbatim", () => {
-    const raw = A_BODY.replace('"prediction": -1.0}', '"prediction": -1.0, "extra": {"n": 18446744073709551617, "f": 1.50}}');
+    const raw = A_BODY.replace(
+      '"prediction": -1.0}',
+      '"prediction": -1.0, "extra": {"n": 18446744073709551617, "f": 1.50}}',
+    );
     const b = parseSynapseBody(raw, "application/json");
     assert.equal(stringifyPython(b.fields), raw);
     assert.ok(stringifyCompact(b.fields).includes('"nonce":1767225600000000000'));
@@ -188,8 +206,23 @@ describe("decodeImageField", () => {
     assert.deepEqual([...decodeImageField(bodyWith("+/8="))], [0xfb, 0xff]);
   });
   it("refuses empty and non-canonical base64", () => {
-    assert.throws(() => decodeImageField(bodyWith("")), (e: unknown) => e instanceof ProtocolError && e.message === "image is empty");
-    for (const bad of ["AAE", "AA=E", "AAE=\n", "AA\nEC", "AAEC====", "-_8=", "AAF=", "A", "AAE=AAEC", "data:image/jpeg;base64,AAEC", "AA EC"]) {
+    assert.throws(
+      () => decodeImageField(bodyWith("")),
+      (e: unknown) => e instanceof ProtocolError && e.message === "image is empty",
+    );
+    for (const bad of [
+      "AAE",
+      "AA=E",
+      "AAE=\n",
+      "AA\nEC",
+      "AAEC====",
+      "-_8=",
+      "AAF=",
+      "A",
+      "AAE=AAEC",
+      "data:image/jpeg;base64,AAEC",
+      "AA EC",
+    ]) {
       assert.throws(
         () => decodeImageField(bodyWith(bad)),
         (e: unknown) => e instanceof ProtocolError && e.status === 400 && e.message === "image is not valid base64",

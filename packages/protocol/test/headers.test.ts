@@ -88,10 +88,22 @@ describe("parseRequestHeaders", () => {
       rejection({ ...A_VALID, bt_header_dendrite_nonce: "1e3" }),
       "Invalid header bt_header_dendrite_nonce: not a base-10 integer",
     );
-    assert.equal(rejection({ ...A_VALID, bt_header_dendrite_nonce: "abc" }).startsWith("Invalid header bt_header_dendrite_nonce"), true);
-    assert.equal(rejection({ ...A_VALID, bt_header_dendrite_version: "200.0" }), "Invalid header bt_header_dendrite_version: not a base-10 integer");
-    assert.equal(rejection({ ...A_VALID, bt_header_axon_port: "NaN" }), "Invalid header bt_header_axon_port: not a base-10 integer");
-    assert.equal(rejection({ ...A_VALID, bt_header_axon_port: "70000" }), "Invalid header bt_header_axon_port: out of range [0, 65535]");
+    assert.equal(
+      rejection({ ...A_VALID, bt_header_dendrite_nonce: "abc" }).startsWith("Invalid header bt_header_dendrite_nonce"),
+      true,
+    );
+    assert.equal(
+      rejection({ ...A_VALID, bt_header_dendrite_version: "200.0" }),
+      "Invalid header bt_header_dendrite_version: not a base-10 integer",
+    );
+    assert.equal(
+      rejection({ ...A_VALID, bt_header_axon_port: "NaN" }),
+      "Invalid header bt_header_axon_port: not a base-10 integer",
+    );
+    assert.equal(
+      rejection({ ...A_VALID, bt_header_axon_port: "70000" }),
+      "Invalid header bt_header_axon_port: out of range [0, 65535]",
+    );
     assert.equal(rejection({ ...A_VALID, timeout: "nine" }), "Invalid header timeout: not a number");
     assert.equal(rejection({ ...A_VALID, header_size: "1.5" }), "Invalid header header_size: not a base-10 integer");
     assert.equal(rejection({ ...A_VALID, total_size: "" }), "Invalid header total_size: not a base-10 integer");
@@ -102,8 +114,14 @@ describe("parseRequestHeaders", () => {
       rejection({ ...A_VALID, bt_header_dendrite_hotkey: "5".repeat(65) }),
       "Invalid header bt_header_dendrite_hotkey: longer than 64 characters",
     );
-    assert.match(rejection({ ...A_VALID, bt_header_dendrite_uuid: "u".repeat(65) }), /bt_header_dendrite_uuid: longer than 64/);
-    assert.match(rejection({ ...A_VALID, bt_header_dendrite_signature: `0x${"a".repeat(299)}` }), /signature: longer than 300/);
+    assert.match(
+      rejection({ ...A_VALID, bt_header_dendrite_uuid: "u".repeat(65) }),
+      /bt_header_dendrite_uuid: longer than 64/,
+    );
+    assert.match(
+      rejection({ ...A_VALID, bt_header_dendrite_signature: `0x${"a".repeat(299)}` }),
+      /signature: longer than 300/,
+    );
     assert.match(rejection({ ...A_VALID, bt_header_dendrite_nonce: "1".repeat(65) }), /nonce: longer than 64/);
     assert.equal(rejection({ ...A_VALID, bt_header_dendrite_signature: `0x${"a".repeat(298)}` }), "ok");
   });

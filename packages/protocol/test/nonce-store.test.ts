@@ -101,7 +101,12 @@ describe("verifyRequest nonce rules", () => {
       outcome(request(NOW - 13_000_000_000n), s()),
       "Nonce is too old: acceptable delta is 13.00 seconds but request was 13.00 seconds old",
     );
-    assert.equal(outcome(request(NOW - 4_000_000_001n, { timeout: "0" }), s()).startsWith("Nonce is too old: acceptable delta is 4.00"), true);
+    assert.equal(
+      outcome(request(NOW - 4_000_000_001n, { timeout: "0" }), s()).startsWith(
+        "Nonce is too old: acceptable delta is 4.00",
+      ),
+      true,
+    );
     // Future nonces are accepted (Python never rejects them).
     assert.equal(outcome(request(NOW + 3_600_000_000_000n), s()), "ok");
   });
@@ -109,14 +114,21 @@ describe("verifyRequest nonce rules", () => {
   it("clamps the caller's timeout so inf/nan/huge values cannot widen the window", () => {
     const old = NOW - 65_000_000_000n; // 65 s: outside 4 + 60
     for (const t of ["inf", "nan", "1e9", "-5"]) {
-      assert.match(outcome(request(old, { timeout: t }), new NonceStore()), /^Nonce is too old: acceptable delta is/, t);
+      assert.match(
+        outcome(request(old, { timeout: t }), new NonceStore()),
+        /^Nonce is too old: acceptable delta is/,
+        t,
+      );
     }
     assert.equal(outcome(request(NOW - 63_000_000_000n, { timeout: "inf" }), new NonceStore()), "ok");
   });
 
   it("enforces freshness even without a version header (stricter than Python's legacy path)", () => {
     assert.match(outcome(request(NOW - 60_000_000_000n, { version: null }), new NonceStore()), /^Nonce is too old/);
-    assert.match(outcome(request(NOW - 60_000_000_000n, { version: "7001999" }), new NonceStore()), /^Nonce is too old/);
+    assert.match(
+      outcome(request(NOW - 60_000_000_000n, { version: "7001999" }), new NonceStore()),
+      /^Nonce is too old/,
+    );
   });
 
   it("after acceptance, nonces per hotkey:uuid must strictly increase, with no age limit", () => {
@@ -151,13 +163,22 @@ describe("verifyRequest nonce rules", () => {
 
   it("rejects missing hotkey, uuid, nonce and signature, and foreign address formats", () => {
     const h = request(NOW);
-    assert.equal(outcome({ ...h, dendrite: { ...h.dendrite, hotkey: undefined } }, new NonceStore()), "Missing dendrite hotkey");
-    assert.equal(outcome({ ...h, dendrite: { ...h.dendrite, uuid: undefined } }, new NonceStore()), "Missing dendrite uuid");
+    assert.equal(
+      outcome({ ...h, dendrite: { ...h.dendrite, hotkey: undefined } }, new NonceStore()),
+      "Missing dendrite hotkey",
+    );
+    assert.equal(
+      outcome({ ...h, dendrite: { ...h.dendrite, uuid: undefined } }, new NonceStore()),
+      "Missing dendrite uuid",
+    );
     assert.equal(
       outcome({ ...h, dendrite: { ...h.dendrite, nonce: undefined, nonceText: undefined } }, new NonceStore()),
       "Missing Nonce",
     );
     assert.equal(outcome({ ...h, dendrite: { ...h.dendrite, signature: "" } }, new NonceStore()), "Missing Signature");
-    assert.match(outcome({ ...h, dendrite: { ...h.dendrite, hotkey: "not-an-address" } }, new NonceStore()), /^Invalid dendrite hotkey/);
+    assert.match(
+      outcome({ ...h, dendrite: { ...h.dendrite, hotkey: "not-an-address" } }, new NonceStore()),
+      /^Invalid dendrite hotkey/,
+    );
   });
 });

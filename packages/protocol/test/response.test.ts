@@ -96,7 +96,12 @@ describe("successResponse", () => {
 
   it("keeps unknown fields, fills absent ones with defaults and never sends null where pydantic forbids it", () => {
     const b = parseSynapseBody('{"image": "AAEC", "custom": [1, 18446744073709551617]}', undefined);
-    const r = successResponse({ body: b, prediction: 1e-7, processTimeS: Number.NaN, axon: { hotkey: BOB, ip: "10.0.0.1", port: 8091 } });
+    const r = successResponse({
+      body: b,
+      prediction: 1e-7,
+      processTimeS: Number.NaN,
+      axon: { hotkey: BOB, ip: "10.0.0.1", port: 8091 },
+    });
     assert.equal(
       r.body,
       `{"name":"ImageSynapse","timeout":12.0,"total_size":0,"header_size":0,"dendrite":{"status_code":null,"status_message":null,"process_time":null,"ip":null,"port":null,"version":null,"nonce":null,"uuid":null,"hotkey":null,"signature":null},"axon":{"status_code":200,"status_message":"Success","process_time":0.0,"ip":"10.0.0.1","port":8091,"version":null,"nonce":null,"uuid":null,"hotkey":"${BOB}","signature":null},"computed_body_hash":"","testnet_label":-1,"image":"","prediction":1e-07,"custom":[1,18446744073709551617]}`,
@@ -107,7 +112,10 @@ describe("successResponse", () => {
   });
 
   it("normalizes lax dendrite values to plain decimal in headers", () => {
-    const b = parseSynapseBody('{"dendrite": {"version": "9012002", "nonce": 5.0, "port": null, "process_time": "0.5"}}', undefined);
+    const b = parseSynapseBody(
+      '{"dendrite": {"version": "9012002", "nonce": 5.0, "port": null, "process_time": "0.5"}}',
+      undefined,
+    );
     const r = successResponse({ body: b, prediction: 0.1, processTimeS: 1, axon: { hotkey: BOB } });
     assert.equal(r.headers.bt_header_dendrite_version, "9012002");
     assert.equal(r.headers.bt_header_dendrite_nonce, "5");
@@ -147,7 +155,12 @@ describe("errorResponse", () => {
   it("echoes the parsed request headers with the dendrite ip/port taken from the TCP peer", () => {
     const request = parseRequestHeaders((n) => A.headers[n]);
     const message = "Not Verified with error: Nonce is too old, a newer one was last processed";
-    const r = errorResponse(401, message, { request, peer: { ip: "192.0.2.9", port: 50123 }, axonHotkey: BOB, processTimeS: 0.002 });
+    const r = errorResponse(401, message, {
+      request,
+      peer: { ip: "192.0.2.9", port: 50123 },
+      axonHotkey: BOB,
+      processTimeS: 0.002,
+    });
     assert.deepEqual(r.headers, {
       name: "ImageSynapse",
       timeout: "9.0",
@@ -171,7 +184,11 @@ describe("errorResponse", () => {
       "content-type": "application/json",
     });
     assert.deepEqual(JSON.parse(r.body), { message });
-    assert.deepEqual(readSynapseResponse(401, r.headers, r.body), { status: 401, prediction: -1, statusMessage: message });
+    assert.deepEqual(readSynapseResponse(401, r.headers, r.body), {
+      status: 401,
+      prediction: -1,
+      statusMessage: message,
+    });
   });
 
   it("sanitizes header values but keeps the body message intact", () => {
@@ -189,7 +206,11 @@ describe("errorResponse", () => {
 
   it("protocolErrorResponse sends FastAPI's bare 422 without bt headers", () => {
     const e = new ProtocolErrorWithBody(422, "JSON decode error", '{"detail":[]}');
-    assert.deepEqual(protocolErrorResponse(e), { status: 422, headers: { "content-type": "application/json" }, body: '{"detail":[]}' });
+    assert.deepEqual(protocolErrorResponse(e), {
+      status: 422,
+      headers: { "content-type": "application/json" },
+      body: '{"detail":[]}',
+    });
     const p = protocolErrorResponse(new ProtocolError(400, "bad"));
     assert.equal(p.headers.bt_header_axon_status_code, "400");
     assert.equal(p.body, '{"message":"bad"}');

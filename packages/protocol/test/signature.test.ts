@@ -66,10 +66,23 @@ describe("verifySignature", () => {
 
   it("fails, never throws, on malformed signatures and addresses", () => {
     const sig = sign("hello");
-    for (const bad of [sig.slice(2), `${sig}00`, sig.slice(0, -2), `${sig.slice(0, -1)}g`, "", "0x", "0X" + sig.slice(2)]) {
+    for (const bad of [
+      sig.slice(2),
+      `${sig}00`,
+      sig.slice(0, -2),
+      `${sig.slice(0, -1)}g`,
+      "",
+      "0x",
+      "0X" + sig.slice(2),
+    ]) {
       assert.equal(verifySignature("hello", bad, ALICE), false, bad);
     }
-    for (const addr of ["", "nope", `${ALICE.slice(0, -1)}Z`, "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d"]) {
+    for (const addr of [
+      "",
+      "nope",
+      `${ALICE.slice(0, -1)}Z`,
+      "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d",
+    ]) {
       assert.equal(verifySignature("hello", sig, addr), false, addr);
     }
     // Same key, Polkadot prefix 0: refused, since hotkeys on the subnet are prefix-42 strings.
