@@ -7,6 +7,8 @@ export interface ScoreResult {
   modelVersion: string;
   /** True when the answer came from the image-hash cache. */
   cached: boolean;
+  /** Where the time went (absent on cache hits). `inferenceMs` includes waiting for a micro-batch. */
+  timings?: { decodeMs: number; preprocessMs: number; inferenceMs: number };
 }
 
 export interface ScoreOptions {

@@ -1,0 +1,320 @@
+// The inference engine over one loaded bundle: decode → preprocess → micro-batched onnxruntime runs across
+// concurrent callers → ensemble + TTA combination → calibration. Results are cached by image hash.
+import { createHash } from "node:crypto";
+import { BundleError, bundleVersion, type Manifest } from "./bundle/manifest.ts";
+import { calibrate, logit, sigmoid } from "./calibration.ts";
+import { type DecodeOptions, decodeImage, type RgbImage } from "./image/decode.ts";
+import { hflip, type PixelTensor, preprocess } from "./image/preprocess.ts";
+import { MemberRunner } from "./member.ts";
+import { probeImages } from "./probe.ts";
+import type { ScoreOptions, ScoreResult, Scorer } from "./scorer.ts";
+import type { Device, SessionOptions } from "./session.ts";
+
+export interface EngineOptions extends SessionOptions {
+  /** Most images per onnxruntime run (default 8). */
+  maxBatch?: number;
+  /** How long the first queued image waits for company before a run starts (default 2 ms). */
+  maxWaitMs?: number;
+  /** Entries in the image-hash result cache (default 1024; 0 disables). */
+  cacheSize?: number;
+  decode?: DecodeOptions;
+}
+
+/** A bundle whose files are on local disk and verified. */
+export interface LocalBundle {
+  manifest: Manifest;
+  dir: string;
+}
+
+/** The model produced NaN (or an unusable value) for an image. Not the caller's fault: answer 500. */
+export class ModelOutputError extends Error {
+  override readonly name = "ModelOutputError";
+}
+
+/** score() on an engine that is closing or closed. ModelHost never routes new calls to such an engine. */
+export class EngineClosedError extends Error {
+  override readonly name = "EngineClosedError";
+}
+
+export interface EngineStats {
+  requests: number;
+  cacheHits: number;
+  batches: number;
+  batchedImages: number;
+  failures: number;
+  inFlight: number;
+}
+
+interface Pending {
+  views: Map<string, PixelTensor[]>;
+  resolve: (z: number) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** Small LRU on Map insertion order. */
+class LruCache<V> {
+  private readonly map = new Map<string, V>();
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: string, value: V): void {
+    if (this.capacity <= 0) return;
+    this.map.delete(key);
+    this.map.set(key, value);
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
+export class OnnxScorer implements Scorer {
+  readonly modelVersion: string;
+  /** Median single-image latency on the probe images, measured at load (after warm-up). */
+  probeLatencyMs = 0;
+  /** Calibrated scores of the probe images, for range checks before a hot swap. */
+  probeScores: number[] = [];
+
+  private readonly queue: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private closing = false;
+  private closed: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  private readonly cache: LruCache<number>;
+  private readonly maxBatch: number;
+  private readonly maxWaitMs: number;
+  private readonly counters = { requests: 0, cacheHits: 0, batches: 0, batchedImages: 0, failures: 0 };
+  private inFlight = 0;
+  private readonly specs: Map<string, MemberRunner["spec"]>;
+
+  private constructor(
+    readonly manifest: Manifest,
+    private readonly members: MemberRunner[],
+    private readonly options: EngineOptions,
+  ) {
+    this.modelVersion = bundleVersion(manifest);
+    this.maxBatch = Math.max(1, options.maxBatch ?? 8);
+    this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 2);
+    this.cache = new LruCache(options.cacheSize ?? 1024);
+    this.specs = new Map(members.map((m) => [m.specKey, m.spec]));
+  }
+
+  /** Loads every member's sessions, then probes the whole pipeline (which also warms it up). */
+  static async load(bundle: LocalBundle, options: EngineOptions = {}): Promise<OnnxScorer> {
+    const members: MemberRunner[] = [];
+    try {
+      for (const member of bundle.manifest.members) members.push(await MemberRunner.load(member, bundle.dir, options));
+      const engine = new OnnxScorer(bundle.manifest, members, options);
+      await engine.probe();
+      return engine;
+    } catch (error) {
+      await Promise.all(members.map((m) => m.release().catch(() => {})));
+      throw error;
+    }
+  }
+
+  /** Where the sessions run; "cpu" when any member fell back. */
+  get device(): Device {
+    return this.members.every((m) => m.device === "cuda") ? "cuda" : "cpu";
+  }
+
+  get fallbackReason(): string | undefined {
+    return this.members.find((m) => m.fallbackReason)?.fallbackReason;
+  }
+
+  get stats(): EngineStats {
+    return { ...this.counters, inFlight: this.inFlight };
+  }
+
+  private async probe(): Promise<void> {
+    const probes = probeImages();
+    const views = probes.map((p) => this.prepare(p.image));
+    let zs: Float64Array;
+    try {
+      zs = await this.infer(views);
+    } catch (error) {
+      throw new BundleError(`${this.modelVersion}: running the probe images failed: ${(error as Error).message}`);
+    }
+    for (const [i, p] of probes.entries()) {
+      if (Number.isNaN(zs[i]))
+        throw new BundleError(`${this.modelVersion}: the model produced NaN on probe image '${p.name}'`);
+    }
+    this.probeScores = [...zs].map((z) => calibrate(z, this.manifest.calibration));
+    const times: number[] = [];
+    for (const v of views) {
+      const t = performance.now();
+      await this.infer([v]);
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    this.probeLatencyMs = times[Math.floor(times.length / 2)] ?? 0;
+  }
+
+  /** Preprocessed views per distinct preprocessing spec: one tensor per TTA view. */
+  private prepare(image: RgbImage): Map<string, PixelTensor[]> {
+    const views = new Map<string, PixelTensor[]>();
+    for (const [key, spec] of this.specs) {
+      const base = preprocess(image, spec);
+      views.set(
+        key,
+        this.manifest.tta.map((t) => (t === "hflip" ? hflip(base) : base)),
+      );
+    }
+    return views;
+  }
+
+  /** Runs a batch through every member; returns the combined (uncalibrated) logit per image. */
+  private async infer(batch: Map<string, PixelTensor[]>[]): Promise<Float64Array> {
+    const n = batch.length;
+    const nViews = this.manifest.tta.length;
+    const probability = this.manifest.combine === "mean-probability";
+    const acc = new Float64Array(n);
+    let totalWeight = 0;
+    const results = await Promise.all(
+      this.members.map(async (m) => {
+        const per = 3 * m.height * m.width;
+        const pixels = new Float32Array(n * nViews * per);
+        for (let i = 0; i < n; i++) {
+          const views = batch[i]?.get(m.specKey) ?? [];
+          for (let v = 0; v < nViews; v++) pixels.set((views[v] as PixelTensor).data, (i * nViews + v) * per);
+        }
+        return m.logits(pixels, n * nViews);
+      }),
+    );
+    for (const [j, m] of this.members.entries()) {
+      const zs = results[j] as Float64Array;
+      totalWeight += m.weight;
+      for (let i = 0; i < n; i++) {
+        let sum = 0;
+        for (let v = 0; v < nViews; v++) {
+          const z = zs[i * nViews + v] as number;
+          sum += probability ? sigmoid(z) : z;
+        }
+        acc[i] = (acc[i] as number) + (m.weight * sum) / nViews;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const mean = (acc[i] as number) / totalWeight;
+      acc[i] = probability ? logit(mean) : mean;
+    }
+    return acc;
+  }
+
+  async score(image: Uint8Array, options: ScoreOptions = {}): Promise<ScoreResult> {
+    if (this.closing) throw new EngineClosedError(`engine ${this.modelVersion} is closed`);
+    options.signal?.throwIfAborted();
+    this.inFlight++;
+    this.counters.requests++;
+    try {
+      const t0 = performance.now();
+      const key = createHash("sha256").update(image).digest("hex");
+      const hit = this.cache.get(key);
+      if (hit !== undefined) {
+        this.counters.cacheHits++;
+        return { score: hit, modelVersion: this.modelVersion, cached: true };
+      }
+      const rgb = await decodeImage(image, this.options.decode);
+      const t1 = performance.now();
+      options.signal?.throwIfAborted();
+      const views = this.prepare(rgb);
+      const t2 = performance.now();
+      const z = await this.enqueue(views, options.signal);
+      const t3 = performance.now();
+      if (Number.isNaN(z)) throw new ModelOutputError(`model ${this.modelVersion} produced NaN for this image`);
+      const score = calibrate(z, this.manifest.calibration);
+      this.cache.set(key, score);
+      return {
+        score,
+        modelVersion: this.modelVersion,
+        cached: false,
+        timings: { decodeMs: t1 - t0, preprocessMs: t2 - t1, inferenceMs: t3 - t2 },
+      };
+    } catch (error) {
+      this.counters.failures++;
+      throw error;
+    } finally {
+      this.inFlight--;
+      if (this.inFlight === 0) this.drained?.();
+    }
+  }
+
+  private enqueue(views: Map<string, PixelTensor[]>, signal: AbortSignal | undefined): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const item: Pending = { views, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        // Leave the queue as soon as the caller gives up; a run already started is not interrupted.
+        item.onAbort = () => {
+          const i = this.queue.indexOf(item);
+          if (i >= 0) {
+            this.queue.splice(i, 1);
+            reject(signal.reason);
+          }
+        };
+        signal.addEventListener("abort", item.onAbort, { once: true });
+      }
+      this.queue.push(item);
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.running) return; // the running batch re-schedules when it finishes
+    if (this.queue.length >= this.maxBatch || this.maxWaitMs === 0) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+    } else if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.maxWaitMs);
+    }
+  }
+
+  private async flush(): Promise<void> {
+    if (this.running || this.queue.length === 0) return;
+    this.running = true;
+    const items = this.queue.splice(0, this.maxBatch);
+    for (const item of items) if (item.onAbort) item.signal?.removeEventListener("abort", item.onAbort);
+    try {
+      const zs = await this.infer(items.map((i) => i.views));
+      this.counters.batches++;
+      this.counters.batchedImages += items.length;
+      for (const [i, item] of items.entries()) item.resolve(zs[i] as number);
+    } catch (error) {
+      for (const item of items) item.reject(error);
+    } finally {
+      this.running = false;
+      // Whatever queued during the run has already waited; run it now.
+      if (this.queue.length > 0) {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+        void this.flush();
+      }
+    }
+  }
+
+  /** Stops accepting work, waits for every call already inside score() to finish, then releases the sessions. */
+  close(): Promise<void> {
+    this.closing = true;
+    this.closed ??= (async () => {
+      if (this.inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          this.drained = resolve;
+        });
+      }
+      clearTimeout(this.timer);
+      await Promise.all(this.members.map((m) => m.release().catch(() => {})));
+    })();
+    return this.closed;
+  }
+}

@@ -1,0 +1,282 @@
+// One bundle member on one onnxruntime session (plus its head, if it has one): a batch of preprocessed pixels in,
+// one roadwork logit per image out. Everything the manifest claims about the ONNX files is checked at load.
+import { join } from "node:path";
+import * as ort from "onnxruntime-node";
+import { BundleError, type Member } from "./bundle/manifest.ts";
+import { logit } from "./calibration.ts";
+import { fromHalf, toHalfArray } from "./fp16.ts";
+import type { Preprocessing } from "./image/preprocess.ts";
+import { outputSize } from "./image/preprocess.ts";
+import { type CreatedSession, createSession, type Device, deviceAvailable, type SessionOptions } from "./session.ts";
+
+type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
+
+function meta(session: ort.InferenceSession, kind: "input" | "output", name: string, where: string): TensorMeta {
+  const list = kind === "input" ? session.inputMetadata : session.outputMetadata;
+  const found = list.find((m) => m.name === name);
+  if (!found) {
+    const names = list.map((m) => m.name).join(", ");
+    throw new BundleError(`${where}: the model has no ${kind} '${name}' (its ${kind}s: ${names})`);
+  }
+  if (!found.isTensor) throw new BundleError(`${where}: ${kind} '${name}' is not a tensor`);
+  return { name, type: found.type, shape: found.shape };
+}
+
+const fmt = (shape: readonly (number | string)[]) => `[${shape.join(",")}]`;
+
+/** Reads a float tensor (float32 or float16) as plain numbers. */
+function floats(t: ort.Tensor): Float32Array {
+  if (t.type === "float32") return t.data as Float32Array;
+  if (t.type === "float16") {
+    const bits = t.data as Uint16Array;
+    return Float32Array.from(bits, fromHalf);
+  }
+  throw new BundleError(`output tensor has type ${t.type}; expected float32 or float16`);
+}
+
+export class MemberRunner {
+  readonly id: string;
+  readonly weight: number;
+  readonly spec: Preprocessing;
+  /** Members with equal keys share one preprocessed tensor. */
+  readonly specKey: string;
+  readonly height: number;
+  readonly width: number;
+  /** Fixed batch size of the model's input, or undefined when N is symbolic. */
+  readonly fixedBatch: number | undefined;
+  readonly device: Device;
+  readonly fallbackReason: string | undefined;
+  readonly precision: "float32" | "float16";
+
+  private constructor(
+    private readonly member: Member,
+    private readonly backbone: ort.InferenceSession,
+    private readonly head: ort.InferenceSession | undefined,
+    private readonly inputType: "float32" | "float16",
+    private readonly headInputType: "float32" | "float16" | undefined,
+    created: CreatedSession,
+  ) {
+    this.id = member.id;
+    this.weight = member.weight;
+    this.spec = member.preprocessing;
+    this.specKey = JSON.stringify(member.preprocessing);
+    this.height = member.input.shape[2];
+    this.width = member.input.shape[3];
+    const n = member.input.shape[0];
+    this.fixedBatch = typeof n === "number" ? n : undefined;
+    this.device = created.device;
+    this.fallbackReason = created.fallbackReason;
+    this.precision = inputType;
+  }
+
+  static async load(member: Member, dir: string, options: SessionOptions = {}): Promise<MemberRunner> {
+    const where = `member '${member.id}'`;
+    const size = outputSize(member.preprocessing);
+    const [, , h, w] = member.input.shape;
+    if (!size) {
+      throw new BundleError(
+        `${where}: preprocessing must produce a fixed size (add do_center_crop + crop_size, or size {height,width})`,
+      );
+    }
+    if (size.height !== h || size.width !== w) {
+      throw new BundleError(
+        `${where}: preprocessing produces ${size.height}x${size.width} but the input shape is ${fmt(member.input.shape)}`,
+      );
+    }
+
+    // fp16 variants only make sense on a GPU; try them first there, else use the float32 files.
+    const choice = options.executionProvider ?? "auto";
+    const wantFp16 = member.fp16 !== undefined && choice !== "cpu" && deviceAvailable("cuda").ok;
+    let files = { onnx: member.onnx, head: member.head?.onnx };
+    let created: CreatedSession | undefined;
+    if (wantFp16 && member.fp16) {
+      try {
+        created = await createSession(join(dir, member.fp16.onnx), { ...options, executionProvider: "cuda" });
+        files = { onnx: member.fp16.onnx, head: member.fp16.head?.onnx ?? member.head?.onnx };
+      } catch (error) {
+        options.logger?.warn("inference: fp16 variant unusable, using float32", {
+          member: member.id,
+          reason: (error as Error).message,
+        });
+      }
+    }
+    if (!created) created = await createSession(join(dir, files.onnx), options);
+    const backbone = created.session;
+    let head: ort.InferenceSession | undefined;
+    try {
+      const input = meta(backbone, "input", member.input.name, where);
+      if (input.type !== "float32" && input.type !== "float16") {
+        throw new BundleError(`${where}: input '${input.name}' has type ${input.type}; expected float32 or float16`);
+      }
+      if (files.onnx === member.onnx && input.type !== member.input.dtype) {
+        throw new BundleError(
+          `${where}: input '${input.name}' is ${input.type} but the manifest says ${member.input.dtype}`,
+        );
+      }
+      checkInputShape(input.shape, member.input.shape, where);
+      let headInputType: "float32" | "float16" | undefined;
+      if (member.head && files.head) {
+        meta(backbone, "output", member.head.embedding.output, where);
+        const headCreated = await createSession(join(dir, files.head), {
+          ...options,
+          executionProvider: created.device,
+        });
+        head = headCreated.session;
+        const headIn = meta(head, "input", member.head.input, `${where} head`);
+        if (headIn.type !== "float32" && headIn.type !== "float16") {
+          throw new BundleError(
+            `${where} head: input '${headIn.name}' has type ${headIn.type}; expected float32 or float16`,
+          );
+        }
+        headInputType = headIn.type;
+        checkOutput(meta(head, "output", member.output.name, `${where} head`), member, `${where} head`);
+      } else {
+        checkOutput(meta(backbone, "output", member.output.name, where), member, where);
+      }
+      return new MemberRunner(member, backbone, head, input.type, headInputType, created);
+    } catch (error) {
+      await backbone.release().catch(() => {});
+      await head?.release().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Runs `n` images (CHW float32 planes, concatenated) and returns one logit per image (NaN if not finite). */
+  async logits(pixels: Float32Array, n: number): Promise<Float64Array> {
+    const per = 3 * this.height * this.width;
+    if (pixels.length !== n * per)
+      throw new RangeError(`expected ${n * per} values for ${n} images, got ${pixels.length}`);
+    const out = new Float64Array(n);
+    const chunk = this.fixedBatch ?? n;
+    for (let start = 0; start < n; start += chunk) {
+      const count = Math.min(chunk, n - start);
+      let slice = pixels.subarray(start * per, (start + count) * per);
+      if (this.fixedBatch !== undefined && count < chunk) {
+        const padded = new Float32Array(chunk * per); // zero rows, results discarded
+        padded.set(slice);
+        slice = padded;
+      }
+      const rows = this.fixedBatch ?? count;
+      const values = await this.run(slice, rows);
+      for (let i = 0; i < count; i++) out[start + i] = values[i] as number;
+    }
+    return out;
+  }
+
+  private tensor(type: "float32" | "float16", data: Float32Array, dims: number[]): ort.Tensor {
+    return type === "float16"
+      ? new ort.Tensor("float16", toHalfArray(data), dims)
+      : new ort.Tensor("float32", data, dims);
+  }
+
+  private async run(pixels: Float32Array, rows: number): Promise<Float64Array> {
+    const input = this.tensor(this.inputType, pixels, [rows, 3, this.height, this.width]);
+    const member = this.member;
+    let final: ort.Tensor;
+    if (this.head && member.head) {
+      const embName = member.head.embedding.output;
+      const r = await this.backbone.run({ [member.input.name]: input }, [embName]);
+      const emb = r[embName] as ort.Tensor;
+      const data = floats(emb);
+      let pooled: Float32Array;
+      let dim: number;
+      if (member.head.embedding.token === "cls") {
+        if (emb.dims.length !== 3)
+          throw new BundleError(`member '${member.id}': '${embName}' is ${fmt(emb.dims)}, token "cls" needs [N,T,D]`);
+        const t = emb.dims[1] as number;
+        dim = emb.dims[2] as number;
+        pooled = new Float32Array(rows * dim);
+        for (let i = 0; i < rows; i++) pooled.set(data.subarray(i * t * dim, i * t * dim + dim), i * dim);
+      } else {
+        if (emb.dims.length !== 2)
+          throw new BundleError(
+            `member '${member.id}': '${embName}' is ${fmt(emb.dims)}; expected [N,D] (or set token "cls")`,
+          );
+        dim = emb.dims[1] as number;
+        pooled = data;
+      }
+      const headInput = this.tensor(this.headInputType ?? "float32", pooled, [rows, dim]);
+      const h = await this.head.run({ [member.head.input]: headInput }, [member.output.name]);
+      final = h[member.output.name] as ort.Tensor;
+    } else {
+      const r = await this.backbone.run({ [member.input.name]: input }, [member.output.name]);
+      final = r[member.output.name] as ort.Tensor;
+    }
+    return toLogits(floats(final), final.dims, rows, member);
+  }
+
+  async release(): Promise<void> {
+    await this.backbone.release();
+    await this.head?.release();
+  }
+}
+
+function checkInputShape(
+  actual: readonly (number | string)[],
+  declared: readonly (number | string)[],
+  where: string,
+): void {
+  if (actual.length !== 4)
+    throw new BundleError(`${where}: the model's input is ${fmt(actual)}; expected rank 4 [N,3,H,W]`);
+  for (let i = 0; i < 4; i++) {
+    const a = actual[i];
+    const d = declared[i];
+    // A symbolic dimension in the model accepts any declared size; a fixed one must match exactly.
+    if (typeof a === "number" && a > 0 && a !== (typeof d === "number" ? d : -1)) {
+      throw new BundleError(`${where}: the model's input is ${fmt(actual)} but the manifest declares ${fmt(declared)}`);
+    }
+  }
+}
+
+function checkOutput(out: TensorMeta, member: Member, where: string): void {
+  if (out.type !== "float32" && out.type !== "float16") {
+    throw new BundleError(`${where}: output '${out.name}' has type ${out.type}; expected float32 or float16`);
+  }
+  if (out.shape.length > 2)
+    throw new BundleError(`${where}: output '${out.name}' is ${fmt(out.shape)}; expected [N] or [N,K]`);
+  const k = out.shape[1];
+  const index = member.output.index ?? 0;
+  if (typeof k === "number" && k > 0 && index >= k) {
+    throw new BundleError(`${where}: output index ${index} is outside '${out.name}' ${fmt(out.shape)}`);
+  }
+  if (member.output.kind === "softmax" && k === 1) {
+    throw new BundleError(`${where}: softmax over a single column is always 1; declare kind "sigmoid" or "logit"`);
+  }
+}
+
+/** Output rows → roadwork logits according to the declared kind. */
+function toLogits(data: Float32Array, dims: readonly number[], rows: number, member: Member): Float64Array {
+  const k = dims.length === 2 ? (dims[1] as number) : 1;
+  const index = member.output.index ?? 0;
+  if (data.length !== rows * k)
+    throw new BundleError(`member '${member.id}': output has ${data.length} values for ${rows} rows`);
+  const out = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    const row = data.subarray(i * k, (i + 1) * k);
+    const v = row[index] as number;
+    switch (member.output.kind) {
+      case "logit":
+        out[i] = v;
+        break;
+      case "sigmoid":
+        if (v < 0 || v > 1) {
+          // A "probability" outside [0,1] means the manifest mislabels a logit output.
+          throw new BundleError(
+            `member '${member.id}': output '${member.output.name}' is declared "sigmoid" but produced ${v}, outside [0,1]; declare kind "logit"`,
+          );
+        }
+        out[i] = Number.isNaN(v) ? Number.NaN : logit(v);
+        break;
+      case "softmax": {
+        let max = Number.NEGATIVE_INFINITY;
+        for (const x of row) max = Math.max(max, x);
+        let others = 0;
+        for (let j = 0; j < k; j++) if (j !== index) others += Math.exp((row[j] as number) - max);
+        // logit(softmax_index) = x_index − log Σ_{j≠index} exp(x_j)
+        out[i] = v - max - Math.log(others);
+        break;
+      }
+    }
+  }
+  return out;
+}
