@@ -1,0 +1,24 @@
+// SST v2 app: `npx sst deploy --stage testnet|mainnet`. Stage choices live in stacks/config.ts.
+import type { SSTConfig } from "sst";
+import { Alarms } from "./stacks/Alarms.ts";
+import { isStageName, resolveStageConfig, stageConfigFor } from "./stacks/config.ts";
+import { Miner } from "./stacks/Miner.ts";
+import { Storage } from "./stacks/Storage.ts";
+
+export default {
+  config(input) {
+    // The region follows the stage; an unknown stage fails later, in stacks(), with the list of valid ones.
+    const region = input.stage && isStageName(input.stage) ? resolveRegion(input.stage) : undefined;
+    return { name: "roadwork-miner", region: input.region ?? region ?? "us-east-1" };
+  },
+  stacks(app) {
+    // Validate the stage's configuration before any stack is built (tests provide theirs beforehand).
+    stageConfigFor(app);
+    // Order matters: a stack may only use() stacks listed before it.
+    app.stack(Storage).stack(Alarms).stack(Miner);
+  },
+} satisfies SSTConfig;
+
+function resolveRegion(stage: string): string {
+  return resolveStageConfig(stage, { ...process.env, ROADWORK_ALARM_EMAIL: "region-lookup@example.com" }).region;
+}

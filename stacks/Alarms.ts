@@ -1,0 +1,200 @@
+// Who hears about trouble: one SNS topic to the operator's email, alarms on what the axon publishes (is it answering,
+// how often it fails, how slow its tail is, how stale its view of the chain is), the GPU host's status checks,
+// a monthly AWS Budget and a dashboard. Everything keys on names from stacks/config.ts, so this stack needs no
+// construct from the miner stack and can come first (the miner sends its Auto Scaling notifications here).
+import { Duration } from "aws-cdk-lib";
+import { CfnBudget } from "aws-cdk-lib/aws-budgets";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
+import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as sns from "aws-cdk-lib/aws-sns";
+import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
+import { NagSuppressions } from "cdk-nag";
+import type { StackContext } from "sst/constructs";
+import { MINER_METRICS, resourceNames, type StageConfig, stageConfigFor } from "./config.ts";
+import { suppressSstStackHandler } from "./nag.ts";
+
+/** Budget notification thresholds, percent of the monthly budget, on ACTUAL spend. */
+export const BUDGET_THRESHOLDS_PERCENT = [75, 90, 110] as const;
+
+/** No successful answer for this long means validators are scoring us zero. */
+export const ANSWERS_OK_WINDOW = Duration.minutes(30);
+/** Validators time out at 9 s; alarm well before a slow tail turns into zeros. */
+export const LATENCY_P99_LIMIT_MS = 6_000;
+export const ERROR_RATE_LIMIT = 0.05;
+export const METAGRAPH_AGE_LIMIT_SECONDS = 30 * 60;
+
+function minerMetric(config: StageConfig, metricName: string, statistic: string, period: Duration) {
+  return new cloudwatch.Metric({
+    namespace: MINER_METRICS.namespace,
+    metricName,
+    dimensionsMap: { [MINER_METRICS.dimension]: config.stage },
+    statistic,
+    period,
+  });
+}
+
+export function Alarms({ stack, app }: StackContext) {
+  const config = stageConfigFor(app);
+  const names = resourceNames(config);
+
+  const topic = new sns.Topic(stack, "OperatorAlerts", { displayName: `Roadwork miner (${config.stage})` });
+  topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
+  // SSL-only publishing, matching what CloudWatch, Auto Scaling and Budgets use.
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: "DenyInsecureTransport",
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ["sns:Publish"],
+      resources: [topic.topicArn],
+      conditions: { Bool: { "aws:SecureTransport": "false" } },
+    }),
+  );
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: "AllowBudgetsToNotify",
+      principals: [new iam.ServicePrincipal("budgets.amazonaws.com")],
+      actions: ["sns:Publish"],
+      resources: [topic.topicArn],
+      conditions: { StringEquals: { "aws:SourceAccount": stack.account } },
+    }),
+  );
+  NagSuppressions.addResourceSuppressions(topic, [
+    {
+      id: "AwsSolutions-SNS2",
+      reason:
+        "Notifications carry alarm states and budget figures, no secrets. CloudWatch alarms and AWS Budgets cannot " +
+        "publish to a topic under the AWS-managed SNS key, and a customer-managed key would add cost and a key " +
+        "policy for two service principals without protecting anything sensitive.",
+    },
+  ]);
+
+  const alarmAction = new actions.SnsAction(topic);
+  const wire = (alarm: cloudwatch.Alarm) => {
+    alarm.addAlarmAction(alarmAction);
+    alarm.addOkAction(alarmAction);
+    return alarm;
+  };
+
+  const answersOk = minerMetric(config, MINER_METRICS.answersOk, "Sum", ANSWERS_OK_WINDOW);
+  const errorRate = minerMetric(config, MINER_METRICS.errorRate, "Average", Duration.minutes(5));
+  const latencyP99 = minerMetric(config, MINER_METRICS.latencyP99, "Maximum", Duration.minutes(5));
+  const metagraphAge = minerMetric(config, MINER_METRICS.metagraphAgeSeconds, "Maximum", Duration.minutes(5));
+  const statusCheck = new cloudwatch.Metric({
+    namespace: "AWS/EC2",
+    metricName: "StatusCheckFailed",
+    dimensionsMap: { AutoScalingGroupName: names.autoScalingGroup },
+    statistic: "Maximum",
+    period: Duration.minutes(5),
+  });
+
+  const alarms = {
+    // Silence is the failure that matters most: missing data counts as breaching.
+    noAnswers: wire(
+      new cloudwatch.Alarm(stack, "NoSuccessfulAnswers", {
+        alarmName: `roadwork-${config.stage}-no-successful-answers`,
+        alarmDescription: `No successful validator answer in ${ANSWERS_OK_WINDOW.toMinutes()} minutes: the miner earns nothing.`,
+        metric: answersOk,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    ),
+    errorRate: wire(
+      new cloudwatch.Alarm(stack, "HighErrorRate", {
+        alarmName: `roadwork-${config.stage}-error-rate`,
+        alarmDescription: `More than ${ERROR_RATE_LIMIT * 100}% of validator requests failed for 15 minutes.`,
+        metric: errorRate,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: ERROR_RATE_LIMIT,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ),
+    latency: wire(
+      new cloudwatch.Alarm(stack, "SlowAnswers", {
+        alarmName: `roadwork-${config.stage}-latency-p99`,
+        alarmDescription: `p99 answer latency above ${LATENCY_P99_LIMIT_MS} ms for 10 minutes (validators give up at 9 s).`,
+        metric: latencyP99,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: LATENCY_P99_LIMIT_MS,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ),
+    metagraphAge: wire(
+      new cloudwatch.Alarm(stack, "StaleMetagraph", {
+        alarmName: `roadwork-${config.stage}-metagraph-age`,
+        alarmDescription:
+          "The axon's metagraph is older than 30 minutes: blacklist and priority decide on stale stake.",
+        metric: metagraphAge,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: METAGRAPH_AGE_LIMIT_SECONDS,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    ),
+    instanceStatus: wire(
+      new cloudwatch.Alarm(stack, "InstanceStatusCheckFailed", {
+        alarmName: `roadwork-${config.stage}-instance-status`,
+        alarmDescription: "The GPU host failed its EC2 status checks.",
+        metric: statusCheck,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 2,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ),
+  };
+
+  // Account-wide on purpose: a tag-filtered budget stays silent until the cost allocation tag is activated.
+  new CfnBudget(stack, "MonthlyBudget", {
+    budget: {
+      budgetName: names.budget,
+      budgetType: "COST",
+      timeUnit: "MONTHLY",
+      budgetLimit: { amount: config.monthlyBudgetUsd, unit: "USD" },
+    },
+    notificationsWithSubscribers: BUDGET_THRESHOLDS_PERCENT.map((threshold) => ({
+      notification: {
+        notificationType: "ACTUAL",
+        comparisonOperator: "GREATER_THAN",
+        threshold,
+        thresholdType: "PERCENTAGE",
+      },
+      subscribers: [
+        { subscriptionType: "EMAIL", address: config.alarmEmail },
+        { subscriptionType: "SNS", address: topic.topicArn },
+      ],
+    })),
+  });
+
+  new cloudwatch.Dashboard(stack, "Dashboard", {
+    dashboardName: names.dashboard,
+    widgets: [
+      [
+        new cloudwatch.GraphWidget({ title: "Successful answers (30 min)", left: [answersOk], width: 12 }),
+        new cloudwatch.GraphWidget({ title: "Error rate", left: [errorRate], width: 12 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({
+          title: "Latency p99 (ms)",
+          left: [latencyP99],
+          leftAnnotations: [{ value: 9_000, label: "validator timeout" }],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({ title: "Metagraph age (s)", left: [metagraphAge], width: 12 }),
+      ],
+      [
+        new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(alarms), width: 12 }),
+        new cloudwatch.GraphWidget({ title: "Host status check failed", left: [statusCheck], width: 12 }),
+      ],
+    ],
+  });
+
+  suppressSstStackHandler(stack);
+  stack.addOutputs({ AlertTopicArn: topic.topicArn });
+  return { topic, alarms };
+}
