@@ -1,6 +1,7 @@
 export * from "./decay-policy.ts";
 export * from "./hf-publisher.ts";
 export * from "./hotkey.ts";
+export * from "./lifecycle-messages.ts";
 export * from "./model-card.ts";
 export * from "./model-readme.ts";
 export * from "./model-record.ts";

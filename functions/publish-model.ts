@@ -1,0 +1,272 @@
+// Publishes a promoted bundle (SQS message from the pipeline): S3 bundle -> Hugging Face (public repo, model card)
+// -> NATIX registration -> the submitted-model record in S3, which restarts the decay clock.
+//
+// Idempotency: Powertools' makeIdempotent needs DynamoDB; this flow keeps a per-version checkpoint object in the
+// models bucket instead (created with If-None-Match, advanced with If-Match). Besides deduplicating repeats, it lets a
+// retry resume after the last finished step, with the same submission_time, so the Hugging Face commit is not redone.
+import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
+import type { Logger } from "@aws-lambda-powertools/logger";
+import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import {
+  buildModelCard,
+  ConditionalWriteError,
+  EvaluationMetrics,
+  type FetchFn,
+  type HotkeySigner,
+  MODEL_RECORD_KEY,
+  ModelRecord,
+  PublishRequest,
+  publishModel,
+  redact,
+  registerWithNatix,
+  renderModelReadme,
+  S3JsonStore,
+  SemVer,
+} from "@roadwork/lifecycle";
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import { z } from "zod";
+import { downloadBundle } from "./lib/bundle-source.ts";
+import { loadHotkeyFromSecret } from "./lib/hotkey.ts";
+import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import { type HotkeySecret, readHfToken, readHotkeySecret } from "./lib/secrets.ts";
+
+export const PublishModelEnv = z.object({
+  MODELS_BUCKET: z.string().min(3),
+  MODEL_RECORD_KEY: z.string().min(1).default(MODEL_RECORD_KEY),
+  HF_TOKEN_SECRET_ARN: z.string().min(1),
+  HOTKEY_SECRET_ARN: z.string().min(1),
+  HF_ENDPOINT: z.url().default("https://huggingface.co"),
+  NATIX_BASE_URL: z.url().default("https://hydra.natix.network"),
+  NATIX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(3_000),
+  NATIX_DEADLINE_MS: z.coerce.number().int().positive().default(180_000),
+  STAGE: z.string().default("dev"),
+});
+export type PublishModelEnv = z.infer<typeof PublishModelEnv>;
+
+export interface PublishModelDeps {
+  s3: S3Client;
+  secrets: SecretsManagerClient;
+  /** Outbound HTTP (Hugging Face, NATIX). */
+  fetch: FetchFn;
+  env: PublishModelEnv;
+  loadHotkey: (secret: HotkeySecret) => Promise<HotkeySigner>;
+  now: () => Date;
+  logger: Logger;
+  metrics: Metrics;
+  /** Retry tuning for Hugging Face calls (tests shorten it). */
+  hubRetry?: { baseDelayMs?: number; timeoutMs?: number; attempts?: number };
+}
+
+export const PublishCheckpoint = z.object({
+  version: SemVer,
+  bundlePrefix: z.string(),
+  repo: z.string(),
+  uid: z.number().int(),
+  messageId: z.string(),
+  submissionTime: z.number().int().positive(),
+  step: z.enum(["started", "published", "registered"]),
+  hfCommitSha: z.string().optional(),
+  registeredAt: z.number().int().optional(),
+  lastError: z.string().optional(),
+  updatedAt: z.iso.datetime(),
+});
+export type PublishCheckpoint = z.infer<typeof PublishCheckpoint>;
+
+export const checkpointKey = (version: string) => `models/publish/${version}.json`;
+
+/** A failure retrying cannot fix: the message goes to the DLQ after maxReceiveCount either way; the log says why. */
+export class PublishRejected extends Error {
+  override name = "PublishRejected";
+}
+
+export async function processPublishRecord(deps: PublishModelDeps, record: SQSRecord): Promise<ModelRecord | "done"> {
+  const { env, logger, metrics } = deps;
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch {
+    throw new PublishRejected(`message ${record.messageId} is not JSON`);
+  }
+  const parsed = PublishRequest.safeParse(json);
+  if (!parsed.success) {
+    throw new PublishRejected(
+      `message ${record.messageId} is not a publish request: ${parsed.error.issues[0]?.message}`,
+    );
+  }
+  const req = parsed.data;
+  const store = new S3JsonStore(deps.s3, env.MODELS_BUCKET);
+  const key = checkpointKey(req.version);
+  logger.appendKeys({ version: req.version, repo: req.repo });
+
+  let cp = await store.read(key, PublishCheckpoint);
+  if (cp && (cp.value.bundlePrefix !== req.bundlePrefix || cp.value.repo !== req.repo || cp.value.uid !== req.uid)) {
+    throw new PublishRejected(
+      `version ${req.version} was already published from ${cp.value.bundlePrefix} to ${cp.value.repo}; give the new bundle a new version`,
+    );
+  }
+  if (!cp) {
+    const fresh: PublishCheckpoint = {
+      ...req,
+      messageId: record.messageId,
+      submissionTime: Math.floor(deps.now().getTime() / 1000),
+      step: "started",
+      updatedAt: deps.now().toISOString(),
+    };
+    try {
+      cp = { value: fresh, etag: await store.write(key, pickCheckpoint(fresh), undefined) };
+    } catch (error) {
+      if (!(error instanceof ConditionalWriteError)) throw error;
+      cp = await store.read(key, PublishCheckpoint); // a concurrent delivery created it first
+      if (!cp) throw error;
+    }
+  }
+  const advance = async (patch: Partial<PublishCheckpoint>) => {
+    const next = { ...cp!.value, ...patch, updatedAt: deps.now().toISOString() };
+    cp = { value: next, etag: await store.write(key, pickCheckpoint(next), cp!.etag ?? "any") };
+  };
+
+  const hfToken = await readHfToken(deps.secrets, env.HF_TOKEN_SECRET_ARN);
+  const hotkey = await deps.loadHotkey(await readHotkeySecret(deps.secrets, env.HOTKEY_SECRET_ARN));
+  const secrets = [hfToken];
+
+  try {
+    if (cp.value.step === "started") {
+      const files = await downloadBundle(deps.s3, env.MODELS_BUCKET, req.bundlePrefix);
+      const card = buildModelCard({
+        modelName: req.modelName ?? req.repo.split("/")[1]!,
+        description: req.description ?? `Roadwork classifier ${req.version} for the NATIX StreetVision subnet`,
+        version: req.version,
+        hotkey: hotkey.address,
+        submissionTime: cp.value.submissionTime,
+      });
+      const readme = renderModelReadme({
+        card,
+        metrics: bundleMetrics(files),
+        files: files.map((f) => ({ path: f.path, size: f.content.byteLength })),
+      });
+      const published = await publishModel({
+        hub: { accessToken: hfToken, hubUrl: env.HF_ENDPOINT, fetch: deps.fetch, retry: deps.hubRetry },
+        repo: req.repo,
+        bundleFiles: files,
+        modelCard: card,
+        readme,
+        log: (event, data) => logger.info(event, data),
+      });
+      metrics.addMetric("ModelPublished", MetricUnit.Count, published.unchanged ? 0 : 1);
+      logger.info("published to Hugging Face", { commit: published.commitSha, unchanged: published.unchanged });
+      await advance({ step: "published", hfCommitSha: published.commitSha, lastError: undefined });
+    }
+
+    if (cp.value.step === "published") {
+      const outcome = await registerWithNatix({
+        uid: req.uid,
+        repo: req.repo,
+        hotkey,
+        fetch: deps.fetch,
+        baseUrl: env.NATIX_BASE_URL,
+        pollIntervalMs: env.NATIX_POLL_INTERVAL_MS,
+        deadlineMs: env.NATIX_DEADLINE_MS,
+        now: deps.now,
+        log: (event, data) => logger.info(event, data),
+      });
+      metrics.addMetric("NatixStatusPolls", MetricUnit.Count, outcome.polls);
+      if (outcome.status === "failed") {
+        await advance({ lastError: `NATIX: ${outcome.errorMessage}`.slice(0, 2000) });
+        throw new Error(`NATIX registration failed for uid ${req.uid}: ${outcome.errorMessage}`);
+      }
+      await advance({ step: "registered", registeredAt: outcome.submittedAt, lastError: undefined });
+      metrics.addMetric("NatixRegistered", MetricUnit.Count, 1);
+    }
+  } catch (error) {
+    throw new Error(redact((error as Error).message, secrets));
+  }
+
+  // step === "registered": make sure the record says so (a crash may have happened between the two writes).
+  const c = cp.value;
+  const current = await store.read(env.MODEL_RECORD_KEY, ModelRecord);
+  if (current?.value.version === c.version && current.value.submissionTime === c.submissionTime) return "done";
+  const next: ModelRecord = {
+    schemaVersion: 1,
+    version: c.version,
+    bundlePrefix: c.bundlePrefix,
+    hfRepo: c.repo,
+    hfCommitSha: c.hfCommitSha!,
+    submissionTime: c.submissionTime,
+    submittedBy: hotkey.address,
+    registration: { status: "succeeded", uid: c.uid, ...(c.registeredAt ? { registeredAt: c.registeredAt } : {}) },
+    updatedAt: deps.now().toISOString(),
+  };
+  await store.write(env.MODEL_RECORD_KEY, ModelRecord.parse(next), current?.etag ?? undefined);
+  logger.info("submitted-model record updated; the decay clock restarts", { submissionTime: c.submissionTime });
+  return next;
+}
+
+function pickCheckpoint(c: PublishCheckpoint): PublishCheckpoint {
+  return PublishCheckpoint.parse(Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)));
+}
+
+/** Evaluation metrics shipped in the bundle (`metrics.json` or `evaluation.json`), numbers only. */
+function bundleMetrics(files: { path: string; content: Uint8Array }[]): EvaluationMetrics | undefined {
+  const f = files.find((x) => x.path === "metrics.json" || x.path === "evaluation.json");
+  if (!f) return undefined;
+  try {
+    const obj = JSON.parse(new TextDecoder().decode(f.content)) as Record<string, unknown>;
+    const flat = Object.fromEntries(
+      Object.entries(obj).filter(
+        ([k, v]) => typeof v === "number" && Number.isFinite(v) && /^[A-Za-z0-9_.@-]{1,64}$/.test(k),
+      ),
+    );
+    return EvaluationMetrics.parse(flat);
+  } catch {
+    return undefined;
+  }
+}
+
+export function createPublishModelHandler(resolveDeps: () => PublishModelDeps) {
+  const processor = new BatchProcessor(EventType.SQS);
+  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const deps = resolveDeps();
+    deps.logger.addContext(context);
+    try {
+      return await processPartialResponse(
+        event,
+        async (record: SQSRecord) => {
+          try {
+            return await processPublishRecord(deps, record);
+          } catch (error) {
+            deps.logger.error("publish failed", { messageId: record.messageId, error: (error as Error).message });
+            deps.metrics.addMetric("PublishFailed", MetricUnit.Count, 1);
+            throw error;
+          } finally {
+            deps.logger.removeKeys(["version", "repo"]);
+          }
+        },
+        processor,
+        { context, throwOnFullBatchFailure: false },
+      );
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
+}
+
+let deps: PublishModelDeps | undefined;
+function depsFromEnv(): PublishModelDeps {
+  return {
+    s3: tracer.captureAWSv3Client(new S3Client({})),
+    secrets: tracer.captureAWSv3Client(new SecretsManagerClient({})),
+    fetch: globalThis.fetch,
+    env: PublishModelEnv.parse(process.env),
+    loadHotkey: loadHotkeyFromSecret,
+    now: () => new Date(),
+    logger: defaultLogger,
+    metrics: defaultMetrics,
+  };
+}
+
+export const handler = createPublishModelHandler(() => {
+  deps ??= depsFromEnv();
+  return deps;
+});
