@@ -214,4 +214,4 @@ export function scenePixels(seed: number, size: number, orange: boolean): Buffer
 
 const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
