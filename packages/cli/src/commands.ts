@@ -4,7 +4,10 @@ import type { Command } from "./command.ts";
 type Loader = () => Promise<{ command: Command }>;
 
 // Lazy imports: `roadwork query` must not pay for loading onnxruntime or @polkadot/api.
-const table: Record<string, Loader> = {};
+const table: Record<string, Loader> = {
+  serve: () => import("./commands/serve.ts"),
+  query: () => import("./commands/query.ts"),
+};
 
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

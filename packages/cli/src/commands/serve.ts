@@ -1,0 +1,173 @@
+// `roadwork serve`: the axon on this machine, from a local model and a metagraph snapshot file (composition root).
+import { createWriteStream, type WriteStream } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { basename, dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { type HotkeySource, hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
+import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
+import { loadScorer } from "@roadwork/inference";
+import {
+  createAxon,
+  createJsonLogger,
+  type LogLevel,
+  type PredictionSink,
+  parseAxonConfig,
+  SwappableMetagraph,
+  startAxon,
+} from "@roadwork/miner";
+import { ensureCryptoReady } from "@roadwork/protocol";
+import type { Command } from "../command.ts";
+
+const USAGE = `usage: roadwork serve --model <file.onnx|bundle dir> --metagraph <snapshot.json> [--port 8091] [--host ::]
+                      [--wallet <wallet dir|name> --hotkey <name>] [--admin-port <n>] [--config <axon.json>]
+                      [--predictions <records.jsonl>] [--log-level info]
+The hotkey comes from --wallet/--hotkey, else ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or
+ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. SIGHUP reloads the snapshot file; SIGINT/SIGTERM stop gracefully.`;
+
+const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
+
+export const command: Command = {
+  summary: "run the axon on a local model and a metagraph snapshot file",
+  async run(argv) {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        model: { type: "string" },
+        metagraph: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        wallet: { type: "string" },
+        hotkey: { type: "string" },
+        "admin-port": { type: "string" },
+        config: { type: "string" },
+        predictions: { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    if (!values.model) throw new Error(`--model is required\n${USAGE}`);
+    if (!values.metagraph) throw new Error(`--metagraph is required (see docs/metagraph-snapshot.md)\n${USAGE}`);
+    const level = (values["log-level"] ?? "info") as LogLevel;
+    if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
+
+    // Configuration first: a typo fails before anything slow is loaded.
+    const fileConfig = values.config ? await readJson(values.config, "--config") : {};
+    const config = parseAxonConfig({
+      ...(fileConfig as object),
+      ...(values.port !== undefined ? { port: portNumber(values.port, "--port") } : {}),
+      ...(values.host !== undefined ? { host: values.host } : {}),
+      ...(values["admin-port"] !== undefined
+        ? {
+            admin: {
+              ...((fileConfig as { admin?: object }).admin ?? {}),
+              port: portNumber(values["admin-port"], "--admin-port"),
+            },
+          }
+        : {}),
+    });
+    const logger = createJsonLogger({ level, base: { component: "axon" } });
+
+    await ensureCryptoReady();
+    const hotkey = await loadHotkey(hotkeySource(values.wallet, values.hotkey));
+    const snapshot = await MetagraphSnapshot.load(values.metagraph);
+    const metagraph = new SwappableMetagraph(snapshot);
+    if (!snapshot.neuron(hotkey.address)) {
+      logger.warn("this hotkey is not in the metagraph snapshot; validators will not find this axon", {
+        hotkey: hotkey.address,
+        netuid: snapshot.netuid,
+      });
+    }
+    const scorer = await loadScorer({ model: values.model, logger });
+
+    let records: WriteStream | undefined;
+    let onPrediction: PredictionSink | undefined;
+    if (values.predictions) {
+      records = createWriteStream(values.predictions, { flags: "a" });
+      records.on("error", (error) => logger.error("cannot write prediction records", { error }));
+      const out = records;
+      onPrediction = (record) => {
+        out.write(`${JSON.stringify(record)}\n`);
+      };
+    }
+
+    const axon = createAxon({
+      hotkey,
+      scorer,
+      metagraph,
+      config,
+      logger,
+      ...(onPrediction ? { onPrediction } : {}),
+    });
+    let running: Awaited<ReturnType<typeof startAxon>>;
+    try {
+      running = await startAxon(axon);
+    } catch (error) {
+      await scorer.close();
+      throw error;
+    }
+    const validators = snapshot.data.neurons.filter((n) => n.validatorPermit).length;
+    console.log(
+      `roadwork axon ready hotkey=${hotkey.address} address=${running.url} model=${scorer.modelVersion} validators=${validators}`,
+    );
+    if (running.adminUrl) logger.info("admin listener ready", { metrics: `${running.adminUrl}/metrics` });
+
+    const reload = () => {
+      MetagraphSnapshot.load(values.metagraph!).then(
+        (next) => {
+          metagraph.replace(next);
+          logger.info("metagraph snapshot reloaded", { block: next.block, neurons: next.size });
+        },
+        (error: Error) => logger.error("metagraph reload failed; keeping the last good snapshot", { error }),
+      );
+    };
+    process.on("SIGHUP", reload);
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once("SIGINT", () => resolve("SIGINT"));
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+    });
+    process.off("SIGHUP", reload);
+    logger.info("shutting down", { signal });
+    await running.close(10_000);
+    await scorer.close();
+    if (records) await new Promise<void>((resolve) => records.end(resolve));
+    logger.info("stopped");
+    return 0;
+  },
+};
+
+/** --wallet names a wallet directory (".../wallets/<name>") or just a wallet name under ~/.bittensor/wallets. */
+function hotkeySource(wallet: string | undefined, hotkeyName: string | undefined): HotkeySource {
+  if (wallet === undefined && hotkeyName === undefined) return hotkeySourceFromEnv(process.env);
+  if (wallet === undefined) throw new Error("--hotkey needs --wallet <wallet dir|name>");
+  const isPath = wallet.includes("/");
+  const trimmed = wallet.replace(/\/+$/, "");
+  return {
+    ...(isPath ? { walletPath: dirname(trimmed), walletName: basename(trimmed) } : { walletName: wallet }),
+    hotkeyName: hotkeyName ?? "default",
+  };
+}
+
+function portNumber(text: string, flag: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 65535) throw new Error(`${flag} must be a port number 0-65535, got '${text}'`);
+  return n;
+}
+
+async function readJson(path: string, flag: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new Error(`${flag}: cannot read ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${flag}: ${path} is not JSON: ${(error as Error).message}`);
+  }
+}
