@@ -35,10 +35,15 @@ const IMDS = "http://169.254.169.254/latest";
 export function hostBootCommands(config: StageConfig, allocationId: string, region: string): string[] {
   const gpuSettings =
     config.computeProfile === "gpu" ? ["echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config"] : [];
+  // On a two-minute spot notice the agent marks the host DRAINING so ECS stops the task cleanly. (CDK's
+  // spotInstanceDraining option only acts on launch-configuration spot prices, not on mixed-instances groups.)
+  const spotSettings =
+    config.purchaseOption === "spot" ? ["echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config"] : [];
   return [
     // Task IAM roles are off by default for host-network tasks.
     "echo ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true >> /etc/ecs/ecs.config",
     ...gpuSettings,
+    ...spotSettings,
     `iptables --insert OUTPUT 1 --destination 169.254.169.254/32 --match owner --uid-owner ${AXON_CONTAINER_UID} --jump REJECT || echo "roadwork: could not fence IMDS from uid ${AXON_CONTAINER_UID}" >&2`,
     "roadwork_associate_eip() {",
     `  token=$(curl -fsS -X PUT ${IMDS}/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
@@ -210,8 +215,7 @@ export function Miner({ stack, app }: StackContext) {
     enableManagedDraining: true,
     machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
   });
-  // spotInstanceDraining writes ECS_ENABLE_SPOT_INSTANCE_DRAINING=true into the host's user data.
-  cluster.addAsgCapacityProvider(capacity, { spotInstanceDraining: spot });
+  cluster.addAsgCapacityProvider(capacity);
   NagSuppressions.addResourceSuppressions(cluster, [
     {
       id: "AwsSolutions-ECS4",

@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { instanceTypesOf, resolveStageConfig, StageConfigError } from "./config.ts";
+
+const email = { ROADWORK_ALARM_EMAIL: "operator@example.com" };
+
+test("testnet and mainnet defaults: netuids 323 and 72, spot GPU, axon port 8091", () => {
+  const testnet = resolveStageConfig("testnet", email);
+  const mainnet = resolveStageConfig("mainnet", email);
+  assert.equal(testnet.netuid, 323);
+  assert.equal(mainnet.netuid, 72);
+  for (const c of [testnet, mainnet]) {
+    assert.equal(c.purchaseOption, "spot");
+    assert.equal(c.computeProfile, "gpu");
+    assert.equal(c.axonPort, 8091);
+    assert.deepEqual(instanceTypesOf(c), ["g4dn.xlarge", "g5.xlarge", "g6.xlarge"]);
+  }
+  assert.match(mainnet.chainEndpoint, /entrypoint-finney/);
+  assert.match(testnet.chainEndpoint, /test\.finney/);
+});
+
+test("unknown stage and missing alarm email fail with what to do", () => {
+  assert.throws(() => resolveStageConfig("dev-alice", email), /Unknown stage "dev-alice".*--stage testnet/s);
+  assert.throws(
+    () => resolveStageConfig("mainnet", {}),
+    (e: unknown) => {
+      assert.ok(e instanceof StageConfigError);
+      assert.match(e.message, /ROADWORK_ALARM_EMAIL/);
+      return true;
+    },
+  );
+});
+
+test("deploy-time overrides are validated", () => {
+  const c = resolveStageConfig("mainnet", {
+    ...email,
+    ROADWORK_PURCHASE_OPTION: "on-demand",
+    ROADWORK_COMPUTE_PROFILE: "cpu",
+    ROADWORK_MONTHLY_BUDGET_USD: "120",
+    ROADWORK_AXON_IMAGE: "roadwork-axon:2026-11-20",
+    ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0abc1234",
+    ROADWORK_EIP_PUBLIC_IP: "198.51.100.4",
+  });
+  assert.equal(c.purchaseOption, "on-demand");
+  assert.equal(instanceTypesOf(c)[0], "c7i.large");
+  assert.equal(c.monthlyBudgetUsd, 120);
+  assert.deepEqual(c.axonImage, { source: "ecr", repositoryName: "roadwork-axon", tag: "2026-11-20" });
+  assert.deepEqual(c.externalIp, { mode: "existing", allocationId: "eipalloc-0abc1234", publicIp: "198.51.100.4" });
+
+  const bad = (env: Record<string, string>, pattern: RegExp) =>
+    assert.throws(() => resolveStageConfig("testnet", { ...email, ...env }), pattern);
+  bad({ ROADWORK_PURCHASE_OPTION: "reserved" }, /purchaseOption/);
+  bad({ ROADWORK_MONTHLY_BUDGET_USD: "lots" }, /monthlyBudgetUsd/);
+  bad({ ROADWORK_ALARM_EMAIL: "not-an-email" }, /alarmEmail/);
+  bad({ ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0abc1234" }, /externalIp\.publicIp/);
+  bad({ ROADWORK_AXON_IMAGE: "no-tag" }, /<ecr-repository>:<tag>/);
+});

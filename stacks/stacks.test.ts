@@ -1,0 +1,372 @@
+// Synthesizes the real SST app (sst.config.ts) for every stage and purchase/compute variant, once, and checks what
+// keeps the miner reachable, private and cheap: GPU task on host networking, Elastic IP takeover, the only open port,
+// private TLS-only buckets, alarms wired to the operator, budget thresholds, cdk-nag and cfn-lint clean.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { before, describe, test } from "node:test";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { GPU_INSTANCE_TYPES, MINER_METRICS } from "./config.ts";
+import { HOTKEY_SECRET_ENV } from "./Miner.ts";
+import { type SynthesizedStack, type SynthesizedStage, synthesizeStage } from "./testing.ts";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON
+type Json = any;
+
+const VARIANTS = {
+  testnet: { stage: "testnet", env: {} },
+  mainnet: { stage: "mainnet", env: {} },
+  "mainnet-on-demand": {
+    stage: "mainnet",
+    // Also exercises the prebuilt-image and existing-address branches.
+    env: {
+      ROADWORK_PURCHASE_OPTION: "on-demand",
+      ROADWORK_AXON_IMAGE: "roadwork-axon:v42",
+      ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0123456789abcdef0",
+      ROADWORK_EIP_PUBLIC_IP: "203.0.113.7",
+    },
+  },
+  "testnet-cpu": { stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
+} as const;
+type Variant = keyof typeof VARIANTS;
+
+const synthesized = new Map<Variant, SynthesizedStage>();
+
+function stackOf(variant: Variant, id: string): SynthesizedStack {
+  const stack = synthesized.get(variant)?.stacks.get(id);
+  assert.ok(stack, `${variant} has no ${id} stack`);
+  return stack;
+}
+const templateOf = (variant: Variant, id: string) => Template.fromJSON(stackOf(variant, id).template);
+const resourcesOf = (variant: Variant, id: string, type: string): Json[] =>
+  Object.values(stackOf(variant, id).template.Resources as Record<string, Json>).filter((r) => r.Type === type);
+
+/** Flattens an Fn::Base64/Fn::Join user data value into text (tokens rendered as JSON). */
+function userDataText(value: Json): string {
+  const joined = value["Fn::Base64"]?.["Fn::Join"];
+  if (!joined) return JSON.stringify(value);
+  return (joined[1] as Json[]).map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join("");
+}
+
+function axonContainer(variant: Variant): Json {
+  const [taskDef] = resourcesOf(variant, "Miner", "AWS::ECS::TaskDefinition");
+  return taskDef.Properties.ContainerDefinitions[0];
+}
+
+before(async () => {
+  for (const [variant, { stage, env }] of Object.entries(VARIANTS) as [Variant, (typeof VARIANTS)[Variant]][]) {
+    synthesized.set(variant, await synthesizeStage({ stage, env, nag: true }));
+  }
+});
+
+describe("stage configuration reaches the templates", () => {
+  test("netuid per stage: testnet 323, mainnet 72", () => {
+    for (const [variant, netuid] of [
+      ["testnet", "323"],
+      ["mainnet", "72"],
+    ] as const) {
+      const env = axonContainer(variant).Environment as { Name: string; Value: Json }[];
+      assert.equal(env.find((e) => e.Name === "ROADWORK_NETUID")?.Value, netuid);
+    }
+  });
+});
+
+describe("Miner stack", () => {
+  test("the task asks for one GPU on GPU profiles and none on the CPU profile", () => {
+    for (const variant of ["testnet", "mainnet", "mainnet-on-demand"] as const) {
+      assert.deepEqual(axonContainer(variant).ResourceRequirements, [{ Type: "GPU", Value: "1" }], variant);
+    }
+    assert.equal(axonContainer("testnet-cpu").ResourceRequirements, undefined);
+  });
+
+  test("host networking on port 8091, health check and logs with retention", () => {
+    const [taskDef] = resourcesOf("mainnet", "Miner", "AWS::ECS::TaskDefinition");
+    assert.equal(taskDef.Properties.NetworkMode, "host");
+    assert.deepEqual(taskDef.Properties.RequiresCompatibilities, ["EC2"]);
+    const container = axonContainer("mainnet");
+    assert.deepEqual(container.PortMappings, [{ ContainerPort: 8091, HostPort: 8091, Protocol: "tcp" }]);
+    assert.equal(container.HealthCheck.Command[0], "CMD");
+    assert.match(container.HealthCheck.Command.join(" "), /connect\(8091,"127\.0\.0\.1"\)/);
+    assert.equal(container.LogConfiguration.LogDriver, "awslogs");
+    templateOf("mainnet", "Miner").hasResourceProperties("AWS::Logs::LogGroup", {
+      LogGroupName: "/roadwork/mainnet/axon",
+      RetentionInDays: 30,
+    });
+  });
+
+  test("the hotkey arrives as an ECS secret from Secrets Manager, never as a plain environment value", () => {
+    for (const variant of Object.keys(VARIANTS) as Variant[]) {
+      const container = axonContainer(variant);
+      const secrets = container.Secrets as { Name: string; ValueFrom: Json }[];
+      assert.equal(secrets.length, 1);
+      assert.equal(secrets[0]?.Name, HOTKEY_SECRET_ENV);
+      assert.match(
+        JSON.stringify(secrets[0]?.ValueFrom),
+        /:secretsmanager:.*:secret:roadwork\/(testnet|mainnet)\/hotkey/,
+      );
+      for (const { Name, Value } of container.Environment as { Name: string; Value: Json }[]) {
+        assert.doesNotMatch(Name, /HOTKEY|MNEMONIC|SEED|SECRET|TOKEN|PASSWORD/i, `${variant}: ${Name}`);
+        assert.doesNotMatch(JSON.stringify(Value), /mnemonic|seed|0x[0-9a-f]{64}/i, `${variant}: ${Name}`);
+      }
+      // The execution role may read exactly that secret.
+      const policies = JSON.stringify(resourcesOf(variant, "Miner", "AWS::IAM::Policy"));
+      assert.match(policies, /secretsmanager:GetSecretValue/);
+    }
+  });
+
+  test("the security group opens only tcp 8091, to IPv4 and IPv6", () => {
+    const groups = resourcesOf("mainnet", "Miner", "AWS::EC2::SecurityGroup");
+    assert.equal(groups.length, 1);
+    const ingress = groups[0].Properties.SecurityGroupIngress as Json[];
+    assert.deepEqual(ingress.map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.CidrIp ?? r.CidrIpv6]).sort(), [
+      ["tcp", 8091, 8091, "0.0.0.0/0"],
+      ["tcp", 8091, 8091, "::/0"],
+    ]);
+    assert.equal(resourcesOf("mainnet", "Miner", "AWS::EC2::SecurityGroupIngress").length, 0);
+  });
+
+  test("public subnets only: no NAT gateway, no private subnet", () => {
+    assert.equal(resourcesOf("mainnet", "Miner", "AWS::EC2::NatGateway").length, 0);
+    const subnets = resourcesOf("mainnet", "Miner", "AWS::EC2::Subnet");
+    assert.ok(subnets.length >= 2);
+    for (const s of subnets) assert.equal(s.Properties.MapPublicIpOnLaunch, true);
+  });
+
+  test("launch template: GPU ECS AMI (AL2023), IMDSv2 required, encrypted EBS, no key pair, EIP takeover", () => {
+    const [lt] = resourcesOf("mainnet", "Miner", "AWS::EC2::LaunchTemplate");
+    const data = lt.Properties.LaunchTemplateData;
+    assert.equal(data.MetadataOptions.HttpTokens, "required");
+    assert.equal(data.KeyName, undefined);
+    assert.deepEqual(
+      data.BlockDeviceMappings.map((b: Json) => [b.Ebs.Encrypted, b.Ebs.VolumeType]),
+      [[true, "gp3"]],
+    );
+    const parameters = JSON.stringify(stackOf("mainnet", "Miner").template.Parameters);
+    assert.match(parameters, /\/aws\/service\/ecs\/optimized-ami\/amazon-linux-2023\/gpu\/recommended/);
+
+    const script = userDataText(data.UserData);
+    assert.match(script, /X-aws-ec2-metadata-token-ttl-seconds/);
+    assert.match(
+      script,
+      /aws ec2 associate-address --region us-east-1 --allocation-id .*AllocationId.* --allow-reassociation/,
+    );
+    assert.match(script, /ECS_ENABLE_SPOT_INSTANCE_DRAINING=true/);
+    assert.match(script, /ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true/);
+    assert.match(script, /ECS_CLUSTER=/);
+
+    const onDemand = resourcesOf("mainnet-on-demand", "Miner", "AWS::EC2::LaunchTemplate")[0];
+    const onDemandScript = userDataText(onDemand.Properties.LaunchTemplateData.UserData);
+    assert.doesNotMatch(onDemandScript, /SPOT_INSTANCE_DRAINING/);
+    assert.match(onDemandScript, /--allocation-id eipalloc-0123456789abcdef0 /);
+    const cpu = resourcesOf("testnet-cpu", "Miner", "AWS::EC2::LaunchTemplate")[0];
+    assert.doesNotMatch(userDataText(cpu.Properties.LaunchTemplateData.UserData), /ECS_ENABLE_GPU_SUPPORT/);
+  });
+
+  test("the host role may associate only its own address, only with the stage's hosts, and uses SSM", () => {
+    const template = templateOf("mainnet", "Miner");
+    const statements = resourcesOf("mainnet", "Miner", "AWS::IAM::Policy").flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Json[],
+    );
+    const associate = statements.filter((s) => [s.Action].flat().includes("ec2:AssociateAddress"));
+    assert.equal(associate.length, 2);
+    const text = JSON.stringify(associate);
+    assert.match(text, /elastic-ip\/","?\{?"?Fn::GetAtt|elastic-ip\/.*AllocationId/);
+    assert.match(text, /instance\/\*/);
+    assert.match(text, /aws:ResourceTag\/roadwork:axon-host/);
+    template.hasResourceProperties("AWS::IAM::Role", {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: "ec2.amazonaws.com" } })]),
+      }),
+      ManagedPolicyArns: Match.arrayWith([
+        Match.objectLike({
+          "Fn::Join": Match.arrayWith([Match.arrayWith([":iam::aws:policy/AmazonSSMManagedInstanceCore"])]),
+        }),
+      ]),
+    });
+    // An address the stack creates survives `sst remove`: validators know it.
+    const eip = Object.values(stackOf("mainnet", "Miner").template.Resources as Record<string, Json>).find(
+      (r) => r.Type === "AWS::EC2::EIP",
+    );
+    assert.equal(eip.DeletionPolicy, "Retain");
+    assert.equal(resourcesOf("mainnet-on-demand", "Miner", "AWS::EC2::EIP").length, 0);
+  });
+
+  test("one instance: spot across g4dn/g5/g6 capacity-optimized by default, on-demand and CPU on request", () => {
+    const asgOf = (variant: Variant) => resourcesOf(variant, "Miner", "AWS::AutoScaling::AutoScalingGroup")[0];
+    const spot = asgOf("mainnet").Properties;
+    assert.equal(spot.MinSize, "1");
+    assert.equal(spot.MaxSize, "1");
+    assert.equal(spot.CapacityRebalance, true);
+    const spotPolicy = spot.MixedInstancesPolicy;
+    assert.deepEqual(
+      spotPolicy.LaunchTemplate.Overrides.map((o: Json) => o.InstanceType),
+      [...GPU_INSTANCE_TYPES],
+    );
+    assert.equal(spotPolicy.InstancesDistribution.SpotAllocationStrategy, "capacity-optimized");
+    assert.equal(spotPolicy.InstancesDistribution.OnDemandPercentageAboveBaseCapacity, 0);
+
+    const onDemand = asgOf("mainnet-on-demand").Properties.MixedInstancesPolicy.InstancesDistribution;
+    assert.equal(onDemand.OnDemandPercentageAboveBaseCapacity, 100);
+    assert.equal(onDemand.SpotAllocationStrategy, undefined);
+
+    const cpu = asgOf("testnet-cpu").Properties.MixedInstancesPolicy.LaunchTemplate.Overrides;
+    assert.ok(cpu.every((o: Json) => !/^g\d/.test(o.InstanceType)));
+    assert.match(JSON.stringify(stackOf("testnet-cpu", "Miner").template.Parameters), /amazon-linux-2023\/recommended/);
+  });
+
+  test("the service runs one task on the capacity provider and the image source follows the config", () => {
+    templateOf("mainnet", "Miner").hasResourceProperties("AWS::ECS::Service", {
+      DesiredCount: 1,
+      DeploymentConfiguration: Match.objectLike({ MinimumHealthyPercent: 0, MaximumPercent: 100 }),
+      CapacityProviderStrategy: [Match.objectLike({ Weight: 1 })],
+    });
+    // Asset image: a CDK image asset (built by `sst deploy`); ECR image: the configured repository and tag.
+    assert.match(JSON.stringify(axonContainer("mainnet").Image), /cdk-hnb659fds-container-assets/);
+    assert.match(JSON.stringify(axonContainer("mainnet-on-demand").Image), /roadwork-axon:v42/);
+    const env = axonContainer("mainnet-on-demand").Environment as { Name: string; Value: Json }[];
+    assert.equal(env.find((e) => e.Name === "ROADWORK_EXTERNAL_IP")?.Value, "203.0.113.7");
+  });
+});
+
+describe("Storage stack", () => {
+  test("every bucket is private, encrypted and TLS-only; models are versioned", () => {
+    const stack = stackOf("mainnet", "Storage").template;
+    const buckets = Object.entries(stack.Resources as Record<string, Json>).filter(
+      ([, r]) => r.Type === "AWS::S3::Bucket",
+    );
+    assert.equal(buckets.length, 4);
+    const policies = resourcesOf("mainnet", "Storage", "AWS::S3::BucketPolicy");
+    for (const [id, bucket] of buckets) {
+      const p = bucket.Properties;
+      assert.ok(p.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm, id);
+      assert.deepEqual(p.PublicAccessBlockConfiguration, {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      assert.equal(bucket.DeletionPolicy, "Retain", id);
+      const policy = policies.find((x) => x.Properties.Bucket.Ref === id);
+      assert.ok(policy, `${id} has a bucket policy`);
+      const denyInsecure = (policy.Properties.PolicyDocument.Statement as Json[]).find(
+        (s) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false",
+      );
+      assert.ok(denyInsecure, `${id} denies non-TLS access`);
+      if (!id.startsWith("AccessLogs")) assert.ok(p.LoggingConfiguration?.DestinationBucketName, `${id} logs access`);
+    }
+    const models = buckets.find(([id]) => id.startsWith("Models"))?.[1];
+    assert.equal(models.Properties.VersioningConfiguration.Status, "Enabled");
+  });
+
+  test("raw prediction logs expire after 30 days", () => {
+    templateOf("mainnet", "Storage").hasResourceProperties("AWS::S3::Bucket", {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            Id: "expire-raw-prediction-logs",
+            Prefix: "raw/",
+            ExpirationInDays: 30,
+            Status: "Enabled",
+          }),
+        ]),
+      },
+    });
+  });
+});
+
+describe("Alarms stack", () => {
+  test("budget notifications at 75, 90 and 110 % of actual spend, to email and SNS", () => {
+    const [budget] = resourcesOf("mainnet", "Alarms", "AWS::Budgets::Budget");
+    assert.equal(budget.Properties.Budget.TimeUnit, "MONTHLY");
+    assert.equal(budget.Properties.Budget.BudgetLimit.Unit, "USD");
+    const notes = budget.Properties.NotificationsWithSubscribers as Json[];
+    assert.deepEqual(
+      notes.map((n) => [n.Notification.NotificationType, n.Notification.Threshold]),
+      [
+        ["ACTUAL", 75],
+        ["ACTUAL", 90],
+        ["ACTUAL", 110],
+      ],
+    );
+    for (const n of notes) {
+      assert.deepEqual(n.Subscribers.map((s: Json) => s.SubscriptionType).sort(), ["EMAIL", "SNS"]);
+    }
+  });
+
+  test("every alarm notifies the operator topic; silence counts as failure for answers", () => {
+    const resources = stackOf("mainnet", "Alarms").template.Resources as Record<string, Json>;
+    const topicId = Object.keys(resources).find((id) => resources[id].Type === "AWS::SNS::Topic");
+    assert.ok(topicId);
+    const alarms = Object.values(resources).filter((r) => r.Type === "AWS::CloudWatch::Alarm");
+    assert.equal(alarms.length, 5);
+    for (const alarm of alarms) {
+      assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }], alarm.Properties.AlarmName);
+    }
+    const answers = alarms.find((a) => a.Properties.MetricName === MINER_METRICS.answersOk);
+    assert.equal(answers.Properties.Namespace, MINER_METRICS.namespace);
+    assert.equal(answers.Properties.Period, 1800);
+    assert.equal(answers.Properties.TreatMissingData, "breaching");
+    assert.deepEqual(answers.Properties.Dimensions, [{ Name: "Stage", Value: "mainnet" }]);
+    for (const name of [MINER_METRICS.errorRate, MINER_METRICS.latencyP99, MINER_METRICS.metagraphAgeSeconds]) {
+      assert.ok(
+        alarms.some((a) => a.Properties.MetricName === name),
+        name,
+      );
+    }
+    assert.ok(
+      alarms.some((a) => a.Properties.Namespace === "AWS/EC2" && a.Properties.MetricName === "StatusCheckFailed"),
+    );
+    templateOf("mainnet", "Alarms").hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "operator@example.com",
+    });
+    templateOf("mainnet", "Alarms").resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+    // The group's launch/terminate notifications go to the same topic.
+    const asg = resourcesOf("mainnet", "Miner", "AWS::AutoScaling::AutoScalingGroup")[0];
+    assert.match(JSON.stringify(asg.Properties.NotificationConfigurations), /OperatorAlerts/);
+  });
+});
+
+describe("whole app", () => {
+  test("any Lambda function runs nodejs22.x", () => {
+    let count = 0;
+    for (const stage of synthesized.values()) {
+      for (const stack of stage.stacks.values()) {
+        for (const r of Object.values(stack.template.Resources as Record<string, Json>)) {
+          if (r.Type !== "AWS::Lambda::Function") continue;
+          count++;
+          assert.equal(r.Properties.Runtime, "nodejs22.x", stack.stackName);
+        }
+      }
+    }
+    assert.ok(count > 0, "SST's per-stack handler exists");
+  });
+
+  test("cdk-nag AwsSolutions: no unsuppressed finding, every suppression gives a reason", () => {
+    for (const [variant, stage] of synthesized) {
+      for (const stack of stage.stacks.values()) {
+        const findings = stack.messages.filter(
+          (m) => (m.level === "error" || m.level === "warning") && /AwsSolutions-|CdkNag/.test(m.text),
+        );
+        assert.deepEqual(findings, [], `${variant} ${stack.stackName}`);
+        for (const r of Object.values(stack.template.Resources as Record<string, Json>)) {
+          for (const rule of r.Metadata?.cdk_nag?.rules_to_suppress ?? []) {
+            assert.ok(typeof rule.reason === "string" && rule.reason.length >= 40, `${rule.id} in ${stack.stackName}`);
+          }
+        }
+      }
+    }
+  });
+
+  test("cfn-lint reports no error on any synthesized template", () => {
+    const files = [...synthesized.values()].flatMap((s) => [...s.stacks.values()].map((x) => x.templateFile));
+    const run = spawnSync("cfn-lint", ["--format", "parseable", "--", ...files], { encoding: "utf8" });
+    if (run.error && (run.error as NodeJS.ErrnoException).code === "ENOENT") {
+      assert.fail("cfn-lint is not installed: `pip install cfn-lint` (or `pipx install cfn-lint`), then re-run.");
+    }
+    // Exit status bits: 2 = errors, 4 = warnings, 8 = informational. Only errors fail the build.
+    const errors = run.stdout.split("\n").filter((line) => /:E\d{4}:/.test(line));
+    assert.deepEqual(errors, [], run.stderr);
+    assert.equal((run.status ?? 1) & 2, 0, run.stdout + run.stderr);
+    assert.equal((run.status ?? 1) & 1, 0, `cfn-lint failed to run: ${run.stderr}`);
+  });
+});
