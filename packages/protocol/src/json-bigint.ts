@@ -32,6 +32,7 @@ export class JsonSyntaxError extends Error {
 
 const NUMBER_RE = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?/y;
 const MAX_DEPTH = 64;
+const SPECIAL_RE = /["\\\x00-\x1f]/g;
 
 /** Parses JSON text (RFC 8259; NaN/Infinity refused). Throws JsonSyntaxError. */
 export function parseJson(text: string): JsonValue {
@@ -52,6 +53,12 @@ export function parseJson(text: string): JsonValue {
       const c = text.charCodeAt(i);
       if (c === 0x22) break;
       if (c < 0x20) throw new JsonSyntaxError("Invalid control character at", i);
+      if (c !== 0x5c) {
+        // Skip a run of plain characters at once (base64 images are tens of KB of them).
+        SPECIAL_RE.lastIndex = i;
+        i = SPECIAL_RE.exec(text) ? SPECIAL_RE.lastIndex - 1 : text.length;
+        continue;
+      }
       if (c === 0x5c) {
         hasEscape = true;
         const e = text[i + 1];
