@@ -212,7 +212,8 @@ export function createAxon(deps: AxonDeps): Axon {
   };
 
   const app = new Hono();
-  app.use(async (c, next) => {
+  // Metrics cover the synapse route only: pings and strangers' 404s would blur the latency a validator sees.
+  app.use(`/${SYNAPSE_NAME}`, async (c, next) => {
     const started = performance.now();
     await next();
     metrics.observe(c.res.status, (performance.now() - started) / 1000);
