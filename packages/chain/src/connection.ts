@@ -106,16 +106,27 @@ export async function connectSubtensor(options: ConnectOptions): Promise<Subtens
     types: SUBTENSOR_RUNTIME_TYPES as unknown as Record<string, Record<string, string>>,
     noInitWarn: true,
   });
+  api.isReadyOrError.catch(() => undefined); // init failures are reported through the "error" event below
   let fatal: ((error: Error) => void) | undefined;
   api.on("error", (error: Error) => {
     if (error?.message?.startsWith("FATAL")) fatal?.(error);
   });
 
+  // Resolves once the socket has actually closed, so callers (and test runners) see no open handle afterwards.
   const shutdown = async () => {
     closing = true;
     clearTimeout(retryTimer);
     retryTimer = undefined;
+    const closed = provider.isConnected
+      ? new Promise<void>((resolve) => {
+          const off = provider.on("disconnected", () => {
+            off();
+            resolve();
+          });
+        })
+      : Promise.resolve();
     await api.disconnect().catch(() => undefined);
+    await withTimeout(closed, 5_000, `closing ${endpoint}`).catch(() => undefined);
   };
 
   try {

@@ -1,6 +1,6 @@
 // Reads a subnet's metagraph the way the Python SDK's lite sync does: SubnetInfoRuntimeApi_get_subnet_state for
 // hotkeys / permits / total stake and NeuronInfoRuntimeApi_get_neurons_lite for axons and per-uid scalars, both via
-// state_call at the same block, decoded with the registry types in runtime-types.ts. Anything the node sends that does
+// state_call, decoded with the registry types in runtime-types.ts. Anything the node sends that does
 // not decode exactly is a ChainDataError, never a crash or a half-filled snapshot.
 import type { ApiPromise } from "@polkadot/api";
 import type { Bytes, Option, Struct, Vec } from "@polkadot/types";
@@ -77,17 +77,12 @@ export function decodeRuntimeApiResult(api: Pick<ApiPromise, "registry">, method
   return decoded;
 }
 
-async function callRuntimeApi(
-  api: ApiPromise,
-  method: RuntimeApiMethod,
-  netuid: number,
-  at: string,
-  timeoutMs: number,
-) {
+// No `at` block hash: the provider caches by-hash calls, including failed and timed-out ones, and would replay them.
+async function callRuntimeApi(api: ApiPromise, method: RuntimeApiMethod, netuid: number, timeoutMs: number) {
   const args = u8aToHex(api.registry.createType("u16", netuid).toU8a());
   let raw: Bytes;
   try {
-    raw = await withTimeout(api.rpc.state.call(method, args, at), timeoutMs, `state_call ${method}`);
+    raw = await withTimeout(api.rpc.state.call(method, args), timeoutMs, `state_call ${method}`);
   } catch (error) {
     if (error instanceof Error && error.name === "ChainTimeoutError") throw error;
     throw new ChainDataError(`state_call ${method} failed: ${(error as Error).message}`);
@@ -155,8 +150,8 @@ export async function readMetagraph(
   const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const head = await readHead(api, options);
   const [stateOpt, neuronsVec] = await Promise.all([
-    callRuntimeApi(api, "SubnetInfoRuntimeApi_get_subnet_state", netuid, head.hash, timeoutMs),
-    callRuntimeApi(api, "NeuronInfoRuntimeApi_get_neurons_lite", netuid, head.hash, timeoutMs),
+    callRuntimeApi(api, "SubnetInfoRuntimeApi_get_subnet_state", netuid, timeoutMs),
+    callRuntimeApi(api, "NeuronInfoRuntimeApi_get_neurons_lite", netuid, timeoutMs),
   ]);
   const state = stateOpt as Option<Struct>;
   if (state.isNone)
@@ -172,7 +167,7 @@ export async function readMetagraph(
   for (const n of neuronsVec as Vec<Struct>) {
     const hotkey = encodeAddress(field(n, "hotkey").toU8a(), SS58_PREFIX);
     const uid = num(field(n, "uid"));
-    // The two calls ran at the same block, but look the hotkey up rather than trust positions.
+    // The two calls may straddle a block: look the hotkey up rather than trust positions.
     const stateUid = uidByHotkey.get(hotkey);
     const axon = axonFromCodec(field(n, "axon_info"));
     neurons.push({
