@@ -11,6 +11,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -122,8 +123,9 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def write_manifest(out: Path, members: list[dict], hflip: bool, name: str) -> dict:
-    """manifest.json of the TypeScript axon's model bundle, pointing at the same ONNX files."""
+def write_manifest(out: Path, members: list[dict], hflip: bool, name: str, fp16: bool = False) -> dict:
+    """manifest.json of the TypeScript axon's model bundle, pointing at the same ONNX files. With fp16, the members
+    also list their fp16-compute backbones, which the axon runs when it is on a GPU."""
     entries = []
     for member in members:
         files = member["files"]
@@ -147,7 +149,7 @@ def write_manifest(out: Path, members: list[dict], hflip: bool, name: str) -> di
                 "embedding": {"output": "embedding", "token": "none"},
             },
         }
-        if "backbone_fp16" in files:
+        if fp16 and "backbone_fp16" in files:
             entry["fp16"] = {"onnx": files["backbone_fp16"], "sha256": _sha256(out / files["backbone_fp16"])}
         entries.append(entry)
     manifest = {
@@ -197,6 +199,16 @@ def main() -> None:
     }
     (out / "baseline.json").write_text(json.dumps(spec, indent=2))
     write_manifest(out, members, args.hflip, args.name)
+    if args.fp16:
+        # A second bundle over the same files (hard links), whose manifest adds the fp16 backbones.
+        fp16_dir = out / "fp16"
+        fp16_dir.mkdir(exist_ok=True)
+        for member in members:
+            for file in member["files"].values():
+                target = fp16_dir / file
+                if not target.exists():
+                    os.link(out / file, target)
+        write_manifest(fp16_dir, members, args.hflip, args.name + "-fp16", fp16=True)
     print(json.dumps(spec))
 
 

@@ -31,44 +31,54 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+import starlette
 import torch
 import uvicorn
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from PIL import Image
-from pydantic import BaseModel
 from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 import models
+
+try:  # bittensor's stack. The GPU machine's Python 3.12 has no pydantic-core wheel, so there it runs on Starlette alone.
+    import fastapi
+    import pydantic
+    from fastapi import Depends, FastAPI
+    from pydantic import BaseModel
+except ImportError:
+    fastapi = None
 
 ALLOWED_DELTA_NS = 4_000_000_000
 EMPTY_BODY_HASH = hashlib.sha3_256(b"").hexdigest()
 
 
-class TerminalInfo(BaseModel):
-    status_code: int | None = None
-    status_message: str | None = None
-    process_time: float | None = None
-    ip: str | None = None
-    port: int | None = None
-    version: int | None = None
-    nonce: int | None = None
-    uuid: str | None = None
-    hotkey: str | None = None
-    signature: str | None = None
+if fastapi is not None:
+
+    class TerminalInfo(BaseModel):
+        status_code: int | None = None
+        status_message: str | None = None
+        process_time: float | None = None
+        ip: str | None = None
+        port: int | None = None
+        version: int | None = None
+        nonce: int | None = None
+        uuid: str | None = None
+        hotkey: str | None = None
+        signature: str | None = None
 
 
-class ImageSynapse(BaseModel):
-    name: str = "ImageSynapse"
-    timeout: float = 12.0
-    total_size: int = 0
-    header_size: int = 0
-    dendrite: TerminalInfo = TerminalInfo()
-    axon: TerminalInfo = TerminalInfo()
-    computed_body_hash: str = ""
-    testnet_label: int = -1
-    image: str = ""
-    prediction: float = -1.0
+    class ImageSynapse(BaseModel):
+        name: str = "ImageSynapse"
+        timeout: float = 12.0
+        total_size: int = 0
+        header_size: int = 0
+        dendrite: TerminalInfo = TerminalInfo()
+        axon: TerminalInfo = TerminalInfo()
+        computed_body_hash: str = ""
+        testnet_label: int = -1
+        image: str = ""
+        prediction: float = -1.0
 
 
 class Detector:
@@ -183,41 +193,93 @@ class AxonMiddleware(BaseHTTPMiddleware):
         self.nonces[key] = nonce
 
 
-def create_app(detector: Detector, axon_hotkey: str, allow: set[str]) -> FastAPI:
-    app = FastAPI()
+def http_stack() -> str:
+    if fastapi is not None:
+        return f"fastapi {fastapi.__version__} + pydantic {pydantic.VERSION} + uvicorn {uvicorn.__version__}"
+    return f"starlette {starlette.__version__} + uvicorn {uvicorn.__version__} (no FastAPI/pydantic: lighter than the Python axon)"
+
+
+SYNAPSE_DEFAULTS = {
+    "name": "ImageSynapse",
+    "timeout": 12.0,
+    "total_size": 0,
+    "header_size": 0,
+    "dendrite": {},
+    "axon": {},
+    "computed_body_hash": "",
+    "testnet_label": -1,
+    "image": "",
+    "prediction": -1.0,
+}
+TERMINAL_FIELDS = ("status_code", "status_message", "process_time", "ip", "port", "version", "nonce", "uuid", "hotkey", "signature")
+
+
+def answer(detector: Detector, synapse: dict, axon_hotkey: str) -> JSONResponse:
+    """natix's forward_image, then bittensor's synapse_to_response: the synapse echoed with prediction and status."""
+    start = time.time()
+    try:
+        image = Image.open(io.BytesIO(base64.b64decode(synapse["image"])))
+        synapse["prediction"] = detector(image)
+    except Exception as error:  # natix logs and answers -1.0
+        print(f"[baseline] forward failed: {error}", file=sys.stderr)
+    axon = synapse["axon"]
+    axon.update(status_code=200, status_message="Success", process_time=time.time() - start)
+    headers = {
+        "name": synapse["name"],
+        "timeout": str(synapse["timeout"]),
+        "bt_header_axon_status_code": "200",
+        "bt_header_axon_status_message": "Success",
+        "bt_header_axon_process_time": str(axon["process_time"]),
+        "bt_header_axon_hotkey": axon_hotkey,
+        "computed_body_hash": EMPTY_BODY_HASH,
+    }
+    for key, value in synapse["dendrite"].items():
+        if value is not None:
+            headers[f"bt_header_dendrite_{key}"] = str(value)
+    return JSONResponse(synapse, headers=headers)
+
+
+def check_body_hash(request: Request, body) -> None:
+    # verify_body_integrity: ImageSynapse hashes no field, so the header must carry sha3_256("").
+    if request.headers.get("computed_body_hash") != EMPTY_BODY_HASH or not isinstance(body, dict):
+        raise ValueError("Hash mismatch between header body hash and parsed body hash")
+
+
+def validate_synapse(body: dict) -> dict:
+    """Without pydantic: the same defaults and the type checks the route depends on."""
+    synapse = {**SYNAPSE_DEFAULTS, **{k: v for k, v in body.items() if k in SYNAPSE_DEFAULTS}}
+    if not isinstance(synapse["image"], str):
+        raise ValueError("image must be a string")
+    for side in ("dendrite", "axon"):
+        terminal = synapse[side] if isinstance(synapse[side], dict) else {}
+        synapse[side] = {field: terminal.get(field) for field in TERMINAL_FIELDS}
+    return synapse
+
+
+def create_app(detector: Detector, axon_hotkey: str, allow: set[str]):
+    if fastapi is not None:
+        app = FastAPI()
+
+        async def verify_body_integrity(request: Request):
+            body = await request.json()
+            check_body_hash(request, body)
+            return body
+
+        @app.post("/ImageSynapse")
+        async def image_synapse(synapse: ImageSynapse, _body=Depends(verify_body_integrity)):
+            return answer(detector, synapse.model_dump(), axon_hotkey)
+
+    else:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+
+        async def image_synapse(request: Request):
+            body = await request.json()
+            check_body_hash(request, body)
+            return answer(detector, validate_synapse(body), axon_hotkey)
+
+        app = Starlette(routes=[Route("/ImageSynapse", image_synapse, methods=["POST"])])
     app.add_middleware(AxonMiddleware, allow=allow, nonces={})
-
-    async def verify_body_integrity(request: Request):
-        body = await request.json()
-        if request.headers.get("computed_body_hash") != EMPTY_BODY_HASH or not isinstance(body, dict):
-            raise ValueError("Hash mismatch between header body hash and parsed body hash")
-        return body
-
-    @app.post("/ImageSynapse")
-    async def image_synapse(synapse: ImageSynapse, _body=Depends(verify_body_integrity)):
-        start = time.time()
-        try:
-            image = Image.open(io.BytesIO(base64.b64decode(synapse.image)))
-            synapse.prediction = detector(image)
-        except Exception as error:  # natix logs and answers -1.0
-            print(f"[baseline] forward failed: {error}", file=sys.stderr)
-        synapse.axon.status_code = 200
-        synapse.axon.status_message = "Success"
-        synapse.axon.process_time = time.time() - start
-        headers = {
-            "name": synapse.name,
-            "timeout": str(synapse.timeout),
-            "bt_header_axon_status_code": "200",
-            "bt_header_axon_status_message": "Success",
-            "bt_header_axon_process_time": str(synapse.axon.process_time),
-            "bt_header_axon_hotkey": axon_hotkey,
-            "computed_body_hash": EMPTY_BODY_HASH,
-        }
-        for key, value in synapse.dendrite.model_dump().items():
-            if value is not None:
-                headers[f"bt_header_dendrite_{key}"] = str(value)
-        return JSONResponse(synapse.model_dump(), headers=headers)
-
     return app
 
 
@@ -229,9 +291,16 @@ def main() -> None:
     parser.add_argument("--hotkey", required=True, help="this axon's ss58 hotkey")
     parser.add_argument("--allow", required=True, help="comma-separated validator hotkeys (the metagraph stand-in)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     detector = Detector(Path(args.model_dir), args.device)
-    print(f"[baseline] {detector.description} on {args.device}, torch {torch.__version__}, threads {torch.get_num_threads()}", file=sys.stderr)
+    print(
+        f"[baseline] {detector.description} on {args.device}, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, {http_stack()}",
+        file=sys.stderr,
+    )
     app = create_app(detector, args.hotkey, set(args.allow.split(",")))
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 

@@ -1,0 +1,80 @@
+// The axon as the benchmark runs it: the real @roadwork/miner app and listener over the real @roadwork/inference
+// scorer, composed here so the driver can set what a benchmark must control (the bundle, the execution provider, the
+// port, a result cache that would otherwise answer repeated images for free). Run as its own process so the driver
+// can read its RSS and time its start.
+//
+//   node --import tsx bench/axon-server.ts --model DIR --port N --hotkey SS58 --metagraph FILE [--ep auto|cuda|cpu]
+import { parseArgs } from "node:util";
+import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
+import { type ExecutionProviderChoice, loadScorer } from "@roadwork/inference";
+import { createAxon, createJsonLogger, SwappableMetagraph, startAxon } from "@roadwork/miner";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string", default: "127.0.0.1" },
+    hotkey: { type: "string" },
+    metagraph: { type: "string" },
+    ep: { type: "string", default: "auto" },
+    "max-batch": { type: "string", default: "8" },
+    "max-wait-ms": { type: "string", default: "2" },
+    "max-concurrent": { type: "string", default: "16" },
+    /** onnxruntime intra-op threads (0: one per core). */
+    threads: { type: "string", default: "0" },
+  },
+});
+
+function required(name: "model" | "port" | "hotkey" | "metagraph"): string {
+  const value = values[name];
+  if (!value) throw new Error(`--${name} is required`);
+  return value;
+}
+
+const ep = values.ep as ExecutionProviderChoice;
+if (!["auto", "cuda", "cpu"].includes(ep)) throw new Error(`--ep must be auto, cuda or cpu, not ${values.ep}`);
+
+const logger = createJsonLogger({ level: "warn", base: { component: "bench-axon" } });
+const scorer = await loadScorer({
+  model: required("model"),
+  executionProvider: ep,
+  maxBatch: Number(values["max-batch"]),
+  maxWaitMs: Number(values["max-wait-ms"]),
+  // The driver repeats a fixed set of images; validators never do (every challenge is freshly augmented).
+  cacheSize: 0,
+  intraOpNumThreads: Number(values.threads),
+  logger: { info: (m, f) => logger.warn(m, f), warn: (m, f) => logger.warn(m, f) },
+});
+const metagraph = new SwappableMetagraph(await MetagraphSnapshot.load(required("metagraph")));
+const axon = createAxon({
+  hotkey: { address: required("hotkey") },
+  scorer,
+  metagraph,
+  logger,
+  config: {
+    host: values.host,
+    port: Number(required("port")),
+    // The driver floods from a handful of validator hotkeys; the baseline has no rate limit either.
+    rateLimit: { burst: 1_000_000, refillPerSecond: 1_000_000 },
+    queue: { maxConcurrent: Number(values["max-concurrent"]), maxQueued: 1024 },
+  },
+});
+const running = await startAxon(axon);
+// One machine-readable line for the driver: where inference really runs (CUDA can fall back to CPU).
+process.stderr.write(
+  `BENCH_AXON ${JSON.stringify({
+    modelVersion: scorer.modelVersion,
+    url: running.url,
+    device: scorer.device,
+    fallbackReason: scorer.fallbackReason ?? null,
+    probeLatencyMs: scorer.probeLatencyMs,
+  })}\n`,
+);
+
+const stop = async () => {
+  await running.close(1_000);
+  await scorer.close();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);

@@ -1,0 +1,458 @@
+// Benchmark driver: the TypeScript axon against a natix-style Python miner, same model weights, same signed requests,
+// one run. Exports the models (bench/baseline/export.py), starts both servers, measures each at every concurrency in
+// alternating blocks after a warm-up, and prints one JSON document on stdout (progress goes to stderr). Also writes
+// <out>/<label>.json and a latency histogram <out>/<label>.svg.
+//
+//   node --import tsx bench/driver.ts --python bench/.venv/bin/python [--models dinov2-s14-reg] [--device cpu] ...
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { AxonTarget } from "@roadwork/protocol";
+import { renderHistogramSvg } from "./lib/histogram.ts";
+import { benchIdentities, writeMetagraph } from "./lib/identities.ts";
+import { challengeImages } from "./lib/images.ts";
+import { answered, dendrites, runBlock, type Sample } from "./lib/load.ts";
+import { describeMachine, gpuMemoryByPid } from "./lib/machine.ts";
+import { freePort, type Memory, ServerProcess } from "./lib/servers.ts";
+import { type LatencySummary, summarize } from "./lib/stats.ts";
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = resolve(BENCH_DIR, "..");
+
+export interface BenchOptions {
+  python: string;
+  models: string[];
+  hflip: boolean;
+  /** Export fp16-compute backbones and run a second axon on them (GPU only). */
+  fp16: boolean;
+  device: "cpu" | "cuda";
+  requests: number;
+  warmup: number;
+  concurrency: number[];
+  rounds: number;
+  images: number;
+  validators: number;
+  outDir: string;
+  label: string;
+  workDir: string;
+  axonEntry: string;
+  startTimeoutMs: number;
+  /** Run the servers under `taskset -c <list>` (the driver stays off those cores); "" runs them unpinned. */
+  pinCpus: string;
+  /** Inference threads for both servers (0: each framework's default, one per core). */
+  threads: number;
+  /** p99(ours)/p99(python) limits by concurrency, e.g. {1: 0.5, 16: 0.33}. */
+  targetP99Ratio: Record<string, number>;
+  /** Absolute p99 limit (ms) for our axon at concurrency 1. */
+  targetP99Ms: number | undefined;
+}
+
+export const PYTHON_DEPENDENCIES = [
+  "torch",
+  "transformers",
+  "starlette",
+  "uvicorn",
+  "PIL",
+  "numpy",
+  "onnx",
+  "onnxruntime",
+];
+
+/** Fails fast, with what to do, when the Python side cannot run. */
+export function checkPython(python: string): Record<string, string> {
+  const probe = spawnSync(
+    python,
+    [
+      "-c",
+      `import json, importlib\nmods = ${JSON.stringify(PYTHON_DEPENDENCIES)}\n` +
+        "print(json.dumps({m: getattr(importlib.import_module(m), '__version__', '?') for m in mods}))",
+    ],
+    { encoding: "utf8" },
+  );
+  if (probe.error || probe.status !== 0) {
+    const why = probe.error ? probe.error.message : (probe.stderr.trim().split("\n").pop() ?? "");
+    throw new Error(
+      `the Python baseline needs ${python} with ${PYTHON_DEPENDENCIES.join(", ")} (${why}).\n` +
+        "Create it with:\n  python3 -m venv bench/.venv && bench/.venv/bin/pip install torch transformers fastapi uvicorn pillow numpy onnx onnxruntime\n" +
+        "or point BENCH_PYTHON at a Python that has them. See bench/README.md.",
+    );
+  }
+  return JSON.parse(probe.stdout.trim().split("\n").pop() ?? "{}");
+}
+
+interface ExportSpec {
+  members: { arch: string; description: string; params: number; check: Record<string, number> }[];
+  hflip: boolean;
+  weights: string;
+  torch: string;
+  onnxruntime: string;
+}
+
+function exportModels(o: BenchOptions): ExportSpec {
+  const key = JSON.stringify({ models: o.models, hflip: o.hflip, fp16: o.fp16, device: o.device });
+  const keyFile = join(o.workDir, "export-key.json");
+  const specFile = join(o.workDir, "baseline.json");
+  if (existsSync(specFile) && existsSync(keyFile) && readFileSync(keyFile, "utf8") === key) {
+    process.stderr.write(`[bench] reusing models exported in ${o.workDir}\n`);
+    return JSON.parse(readFileSync(specFile, "utf8"));
+  }
+  mkdirSync(o.workDir, { recursive: true });
+  process.stderr.write(`[bench] exporting ${o.models.join(" + ")} (random weights) to ${o.workDir}\n`);
+  const args = [join(BENCH_DIR, "baseline", "export.py"), "--out", o.workDir, "--models", o.models.join(",")];
+  if (o.hflip) args.push("--hflip");
+  if (o.fp16) args.push("--fp16");
+  args.push("--device", o.device);
+  const run = spawnSync(o.python, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`model export failed (exit ${run.status}); see the output above`);
+  writeFileSync(keyFile, key);
+  return JSON.parse(readFileSync(specFile, "utf8"));
+}
+
+interface ServerResult {
+  latencyMs: LatencySummary;
+  reqPerSec: number;
+  errors: number;
+}
+
+interface ServerReport {
+  role: string;
+  description: string;
+  device: string;
+  startToFirstAnswerMs: number;
+  memoryAfterStart: Memory;
+  memoryAfterLoad: Memory;
+  gpuMemoryMiB: number | null;
+  byConcurrency: Record<string, ServerResult>;
+}
+
+export async function runBenchmark(o: BenchOptions): Promise<Record<string, unknown>> {
+  const pythonVersions = checkPython(o.python);
+  const spec = exportModels(o);
+  const ids = await benchIdentities(o.validators);
+  const metagraphFile = join(o.workDir, "metagraph.json");
+  await writeMetagraph(metagraphFile, ids);
+  const images = (await challengeImages(o.images)).map((jpeg) => Buffer.from(jpeg).toString("base64"));
+  const meanKb = images.reduce((a, b) => a + b.length, 0) / images.length / 1024;
+  process.stderr.write(
+    `[bench] ${images.length} challenge JPEGs, ${meanKb.toFixed(1)} KiB of base64 each on average\n`,
+  );
+
+  const ep = o.device === "cuda" ? "cuda" : "cpu";
+  const axonCommand = (bundleDir: string, port: number) => ({
+    command: process.execPath,
+    args: [
+      ...(o.axonEntry.endsWith(".ts") ? ["--import", "tsx"] : []),
+      o.axonEntry,
+      "--model",
+      bundleDir,
+      "--port",
+      String(port),
+      "--hotkey",
+      ids.minerHotkey,
+      "--metagraph",
+      metagraphFile,
+      "--ep",
+      ep,
+      "--threads",
+      String(o.threads),
+    ],
+  });
+  const plan: { role: string; make: (port: number) => { command: string; args: string[] } }[] = [
+    {
+      role: "python",
+      make: (port) => ({
+        command: o.python,
+        args: [
+          join(BENCH_DIR, "baseline", "miner.py"),
+          "--model-dir",
+          o.workDir,
+          "--port",
+          String(port),
+          "--hotkey",
+          ids.minerHotkey,
+          "--allow",
+          ids.validators.map((v) => v.address).join(","),
+          "--device",
+          o.device,
+          "--threads",
+          String(o.threads),
+        ],
+      }),
+    },
+    { role: "ours", make: (port) => axonCommand(o.workDir, port) },
+  ];
+  if (o.fp16) plan.push({ role: "ours-fp16", make: (port) => axonCommand(join(o.workDir, "fp16"), port) });
+
+  const servers: { role: string; process: ServerProcess; target: AxonTarget; memoryAfterStart: Memory }[] = [];
+  const probe = dendrites(ids.validators, 1)[0]!;
+  try {
+    // One at a time, so no start competes with another for the CPU.
+    for (const step of plan) {
+      const port = await freePort();
+      const made = step.make(port);
+      const command = o.pinCpus ? { command: "taskset", args: ["-c", o.pinCpus, made.command, ...made.args] } : made;
+      const server = new ServerProcess({ name: step.role, port, cwd: REPO_ROOT, ...command });
+      const target: AxonTarget = { ip: "127.0.0.1", port, hotkey: ids.minerHotkey };
+      process.stderr.write(`[bench] starting ${step.role} (pid ${server.pid}) on port ${port}\n`);
+      const ms = await server.waitForFirstAnswer(async () => {
+        const r = await probe.call({ axon: target, image: images[0]!, timeout: 60 });
+        return answered(r);
+      }, o.startTimeoutMs);
+      process.stderr.write(`[bench] ${step.role} answered ${(ms / 1000).toFixed(1)} s after spawn\n`);
+      servers.push({ role: step.role, process: server, target, memoryAfterStart: server.memory() });
+    }
+
+    const samples = new Map<string, Map<number, Sample[]>>(servers.map((s) => [s.role, new Map()]));
+    const wall = new Map<string, Map<number, number>>(servers.map((s) => [s.role, new Map()]));
+    const perRound = Math.ceil(o.requests / o.rounds);
+    let imageCursor = 1;
+    for (const c of o.concurrency) {
+      const workers = dendrites(ids.validators, c);
+      for (const s of servers) {
+        process.stderr.write(`[bench] c=${c} warm-up ${s.role}: ${o.warmup} requests\n`);
+        await runBlock(workers, s.target, images, o.warmup, imageCursor);
+      }
+      for (let round = 0; round < o.rounds; round++) {
+        // Alternate the order every round so neither server always runs first after a pause.
+        const order = round % 2 === 0 ? servers : [...servers].reverse();
+        for (const s of order) {
+          await sleep(300);
+          const block = await runBlock(workers, s.target, images, perRound, imageCursor);
+          const list = samples.get(s.role)!.get(c) ?? [];
+          list.push(...block.samples);
+          samples.get(s.role)!.set(c, list);
+          wall.get(s.role)!.set(c, (wall.get(s.role)!.get(c) ?? 0) + block.wallMs);
+          const p = summarize(block.samples.map((x) => x.latencyMs));
+          process.stderr.write(
+            `[bench] c=${c} round ${round + 1}/${o.rounds} ${s.role}: p50 ${p.p50} ms, p99 ${p.p99} ms, ` +
+              `${((perRound * 1000) / block.wallMs).toFixed(1)} req/s\n`,
+          );
+        }
+        imageCursor += perRound;
+      }
+    }
+
+    const gpuMemory = gpuMemoryByPid();
+    const reports: Record<string, ServerReport> = {};
+    for (const s of servers) {
+      const byConcurrency: Record<string, ServerResult> = {};
+      for (const c of o.concurrency) {
+        const list = samples.get(s.role)!.get(c) ?? [];
+        const good = list.filter(answered);
+        byConcurrency[String(c)] = {
+          latencyMs: summarize(good.map((x) => x.latencyMs)),
+          reqPerSec: Number(((list.length * 1000) / (wall.get(s.role)!.get(c) ?? Number.NaN)).toFixed(1)),
+          errors: list.length - good.length,
+        };
+      }
+      const line = s.process.log.split("\n").find((l) => l.startsWith("[baseline]"));
+      reports[s.role] = {
+        role: s.role,
+        description:
+          s.role === "python"
+            ? (line?.replace("[baseline] ", "") ?? "python baseline")
+            : `TypeScript axon (@roadwork/miner + @roadwork/inference, onnxruntime-node) ${JSON.stringify(s.process.info ?? {})}`,
+        device: s.role === "python" ? o.device : String(s.process.info?.device ?? "?"),
+        startToFirstAnswerMs: Math.round(s.process.startToFirstAnswerMs),
+        memoryAfterStart: s.memoryAfterStart,
+        memoryAfterLoad: s.process.memory(),
+        gpuMemoryMiB: gpuMemory.get(s.process.pid) ?? null,
+        byConcurrency,
+      };
+    }
+
+    // Same images through both: how far apart are the answers? (Same weights; decoders and kernels differ slightly.)
+    const firstAnswer = (role: string) => {
+      const m = new Map<number, number>();
+      for (const list of samples.get(role)!.values())
+        for (const x of list) if (answered(x) && !m.has(x.image)) m.set(x.image, x.prediction);
+      return m;
+    };
+    const python = firstAnswer("python");
+    const agreement: Record<string, { images: number; maxAbsDiff: number; sameSideOfHalf: number }> = {};
+    const ratios: Record<string, Record<string, { p50: number; p99: number; reqPerSec: number }>> = {};
+    const targets: { what: string; limit: number; measured: number; met: boolean }[] = [];
+    for (const s of servers.filter((x) => x.role !== "python")) {
+      const ours = firstAnswer(s.role);
+      let max = 0;
+      let n = 0;
+      let same = 0;
+      for (const [image, p] of python) {
+        const q = ours.get(image);
+        if (q === undefined) continue;
+        n++;
+        max = Math.max(max, Math.abs(p - q));
+        if (p > 0.5 === q > 0.5) same++;
+      }
+      agreement[`${s.role} vs python`] = { images: n, maxAbsDiff: Number(max.toExponential(2)), sameSideOfHalf: same };
+      ratios[`${s.role}/python`] = {};
+      for (const c of o.concurrency) {
+        const a = reports[s.role]!.byConcurrency[String(c)]!;
+        const b = reports.python!.byConcurrency[String(c)]!;
+        const r = (x: number, y: number) => Number((x / y).toFixed(3));
+        ratios[`${s.role}/python`]![String(c)] = {
+          p50: r(a.latencyMs.p50, b.latencyMs.p50),
+          p99: r(a.latencyMs.p99, b.latencyMs.p99),
+          reqPerSec: r(a.reqPerSec, b.reqPerSec),
+        };
+        const limit = o.targetP99Ratio[String(c)];
+        if (limit !== undefined) {
+          const measured = ratios[`${s.role}/python`]![String(c)]!.p99;
+          targets.push({
+            what: `${s.role} p99 / python p99 at concurrency ${c}`,
+            limit,
+            measured,
+            met: measured <= limit,
+          });
+        }
+      }
+      if (o.targetP99Ms !== undefined) {
+        const c = o.concurrency[0]!;
+        const measured = reports[s.role]!.byConcurrency[String(c)]!.latencyMs.p99;
+        targets.push({
+          what: `${s.role} p99 at concurrency ${c} (ms)`,
+          limit: o.targetP99Ms,
+          measured,
+          met: measured <= o.targetP99Ms,
+        });
+      }
+    }
+
+    const result = {
+      benchmark: "roadwork axon vs natix-style python miner",
+      label: o.label,
+      date: new Date().toISOString(),
+      machine: describeMachine(),
+      model: {
+        description: spec.members.map((m) => m.description).join(" + ") + (spec.hflip ? " + hflip TTA" : ""),
+        weights: spec.weights,
+        members: spec.members.map((m) => ({ arch: m.arch, params: m.params, onnxVsTorch: m.check })),
+        hflip: spec.hflip,
+        exportedWith: { torch: spec.torch, onnxruntime: spec.onnxruntime },
+      },
+      method: {
+        requestsPerServerPerConcurrency: perRound * o.rounds,
+        warmupPerServerPerConcurrency: o.warmup,
+        rounds: o.rounds,
+        concurrency: o.concurrency,
+        distinctImages: images.length,
+        meanImageBase64KiB: Number(meanKb.toFixed(1)),
+        requests:
+          "signed ImageSynapse requests from @roadwork/protocol's Dendrite (sr25519, one validator hotkey and uuid per worker), closed loop",
+        latency: "client round trip, request sent to response body read",
+        axonResultCache: "disabled (the driver repeats images; validators do not)",
+        serverCpus: o.pinCpus || "all",
+        inferenceThreads: o.threads || "framework default (one per core)",
+        pythonSignatureCheck:
+          "skipped: no sr25519 binding installable for Python here; the axon verifies every signature",
+        pythonVersions,
+      },
+      servers: reports,
+      ratios,
+      agreement,
+      targets,
+    };
+
+    mkdirSync(o.outDir, { recursive: true });
+    writeFileSync(join(o.outDir, `${o.label}.json`), `${JSON.stringify(result, null, 2)}\n`);
+    const svg = renderHistogramSvg(
+      `Latency: TypeScript axon vs Python miner — ${result.model.description}`,
+      `${result.machine.gpu?.name ?? `${result.machine.cpuModel}, ${result.machine.cores} cores`} · random weights · ${perRound * o.rounds} requests per server and concurrency`,
+      o.concurrency.map((c) => ({
+        title: `concurrency ${c}`,
+        series: servers.map((s) => ({
+          server: s.role,
+          latenciesMs: (samples.get(s.role)!.get(c) ?? []).filter(answered).map((x) => x.latencyMs),
+        })),
+      })),
+    );
+    writeFileSync(join(o.outDir, `${o.label}.svg`), svg);
+    process.stderr.write(`[bench] wrote ${join(o.outDir, `${o.label}.json`)} and ${o.label}.svg\n`);
+    return result;
+  } finally {
+    await Promise.all(servers.map((s) => s.process.stop()));
+  }
+}
+
+function parseRatios(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of text.split(",").filter(Boolean)) {
+    const [c, limit] = part.split(":");
+    if (!c || !limit || !Number.isFinite(Number(limit))) throw new Error(`bad --target-p99-ratio entry '${part}'`);
+    out[c] = Number(limit);
+  }
+  return out;
+}
+
+/** Command-line options (defaults: the CPU comparison `npm run bench` runs). */
+export function parseBenchArgs(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      python: { type: "string", default: process.env.BENCH_PYTHON ?? join(BENCH_DIR, ".venv", "bin", "python") },
+      models: { type: "string", default: "dinov2-s14-reg" },
+      hflip: { type: "boolean", default: false },
+      fp16: { type: "boolean", default: false },
+      device: { type: "string", default: "cpu" },
+      requests: { type: "string", default: "300" },
+      warmup: { type: "string", default: "20" },
+      concurrency: { type: "string", default: "1,16" },
+      rounds: { type: "string", default: "4" },
+      images: { type: "string", default: "64" },
+      validators: { type: "string", default: "16" },
+      out: { type: "string", default: join(BENCH_DIR, "out") },
+      label: { type: "string" },
+      "work-dir": { type: "string" },
+      "axon-entry": { type: "string", default: join(BENCH_DIR, "axon-server.ts") },
+      "start-timeout-s": { type: "string", default: "300" },
+      "target-p99-ratio": { type: "string", default: "" },
+      "target-p99-ms": { type: "string" },
+      "pin-cpus": { type: "string", default: "" },
+      threads: { type: "string", default: "0" },
+    },
+  });
+  const device = values.device;
+  if (device !== "cpu" && device !== "cuda") throw new Error(`--device must be cpu or cuda, not ${device}`);
+  const models = values.models.split(",").filter(Boolean);
+  const label = values.label ?? `${device}-${models.join("+")}${values.hflip ? "-hflip" : ""}`;
+  const int = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, not ${v}`);
+    return n;
+  };
+  return {
+    python: values.python,
+    models,
+    hflip: values.hflip,
+    fp16: values.fp16,
+    device,
+    requests: int("requests", values.requests),
+    warmup: int("warmup", values.warmup),
+    concurrency: values.concurrency.split(",").map((c) => int("concurrency", c)),
+    rounds: Math.max(1, int("rounds", values.rounds)),
+    images: Math.max(1, int("images", values.images)),
+    validators: Math.max(1, int("validators", values.validators)),
+    outDir: resolve(values.out),
+    label,
+    workDir: resolve(values["work-dir"] ?? join(values.out, "models", label)),
+    axonEntry: resolve(values["axon-entry"]),
+    startTimeoutMs: int("start-timeout-s", values["start-timeout-s"]) * 1000,
+    pinCpus: values["pin-cpus"],
+    threads: int("threads", values.threads),
+    targetP99Ratio: parseRatios(values["target-p99-ratio"]),
+    targetP99Ms: values["target-p99-ms"] === undefined ? undefined : Number(values["target-p99-ms"]),
+  };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  try {
+    const result = await runBenchmark(parseBenchArgs(process.argv.slice(2)));
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
