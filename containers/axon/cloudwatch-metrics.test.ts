@@ -1,0 +1,42 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { AxonMetrics } from "@roadwork/miner";
+import { METRIC_NAMES, MinerMetricsSampler, requestsByStatus } from "./cloudwatch-metrics.ts";
+
+const byName = (data: { MetricName?: string; Value?: number }[]) =>
+  Object.fromEntries(data.map((d) => [d.MetricName, d.Value]));
+
+test("each sample covers only the requests since the previous one; 4xx are not miner errors", () => {
+  const metrics = new AxonMetrics();
+  metrics.observe(200, 0.05);
+  let age = 12_000;
+  const sampler = new MinerMetricsSampler(metrics, () => age, { Stage: "mainnet" });
+
+  for (let i = 0; i < 9; i++) metrics.observe(200, 0.1 + i * 0.01);
+  metrics.observe(503, 0.001);
+  metrics.observe(403, 0.001);
+  metrics.observe(401, 0.001);
+  assert.deepEqual(
+    [...requestsByStatus(metrics)].sort((a, b) => a[0] - b[0]),
+    [
+      [200, 10],
+      [401, 1],
+      [403, 1],
+      [503, 1],
+    ],
+  );
+  const first = sampler.sample(new Date(0));
+  const values = byName(first);
+  assert.equal(values[METRIC_NAMES.answersOk], 9);
+  assert.equal(values[METRIC_NAMES.errorRate], 0.1);
+  assert.ok(Math.abs((values[METRIC_NAMES.latencyP99] ?? 0) - 180) < 1e-9);
+  assert.equal(values[METRIC_NAMES.metagraphAgeSeconds], 12);
+  for (const d of first) assert.deepEqual(d.Dimensions, [{ Name: "Stage", Value: "mainnet" }]);
+
+  // A quiet interval still reports zero answers (the alarm's signal) but no error rate.
+  age = Number.POSITIVE_INFINITY;
+  const quiet = byName(sampler.sample());
+  assert.equal(quiet[METRIC_NAMES.answersOk], 0);
+  assert.equal(quiet[METRIC_NAMES.errorRate], undefined);
+  assert.equal(quiet[METRIC_NAMES.metagraphAgeSeconds], undefined);
+});

@@ -1,0 +1,123 @@
+// The axon container's environment, validated once at startup. ECS fills it from the task definition
+// (stacks/Miner.ts): plain settings as environment values, the hotkey from Secrets Manager as ECS secrets.
+// Every problem is reported at once, by variable name, and never with a secret's value.
+import { type HotkeySource, hotkeySourceFromEnv } from "@roadwork/chain/keys";
+import { z } from "zod";
+
+export class AxonEnvError extends Error {
+  override readonly name = "AxonEnvError";
+}
+
+const MODEL_SOURCE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+|hf:\/\/\S+|\/\S+|\.{1,2}\/\S+)$/;
+const SS58 = /^[1-9A-HJ-NP-Za-km-z]{46,48}$/;
+
+const flag = (fallback: boolean) =>
+  z
+    .enum(["true", "false", "1", "0"])
+    .optional()
+    .transform((v) => (v === undefined ? fallback : v === "true" || v === "1"));
+
+const EnvSchema = z.object({
+  ROADWORK_STAGE: z.enum(["testnet", "mainnet", "local"]).default("local"),
+  ROADWORK_MODEL: z
+    .string({ error: "is required: s3://bucket/models/current.json, hf://org/name, or a local path" })
+    .regex(MODEL_SOURCE, "must be s3://bucket/key, hf://org/name[@rev], or an absolute or ./relative path"),
+  ROADWORK_NETUID: z.coerce.number({ error: "is required (72 on mainnet, 323 on testnet)" }).int().min(0).max(65535),
+  ROADWORK_CHAIN_ENDPOINT: z
+    .string({ error: "is required, e.g. wss://entrypoint-finney.opentensor.ai:443" })
+    .regex(/^wss?:\/\/\S+$/, "must be a ws:// or wss:// URL"),
+  ROADWORK_EXTERNAL_IP: z.union([z.ipv4(), z.ipv6()], {
+    error: "must be the public IPv4/IPv6 address validators dial (the Elastic IP)",
+  }),
+  ROADWORK_PORT: z.coerce.number().int().min(1).max(65535).default(8091),
+  ROADWORK_HOST: z.string().min(1).default("::"),
+  /** gpu: CUDA first, CPU if CUDA cannot start; cpu: CPU only. */
+  ROADWORK_DEVICE: z.enum(["gpu", "cpu"]).default("gpu"),
+  ROADWORK_HOTKEY_ADDRESS: z.string().regex(SS58, "must be an ss58 address").optional(),
+  ROADWORK_PREDICTIONS_BUCKET: z.string().min(3).optional(),
+  ROADWORK_PREDICTIONS_PREFIX: z
+    .string()
+    .regex(/^[\w./-]*$/)
+    .default("raw/"),
+  ROADWORK_METRICS_NAMESPACE: z.string().min(1).max(255).optional(),
+  ROADWORK_METRICS_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(3600).default(60),
+  ROADWORK_MODEL_POLL_SECONDS: z.coerce.number().int().min(0).max(86_400).default(300),
+  /** Call serve_axon at startup when the chain's record of our address differs from ROADWORK_EXTERNAL_IP:PORT. */
+  ROADWORK_SERVE_AXON: flag(true),
+  ROADWORK_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/)
+    .optional(),
+});
+
+export interface AxonRuntimeConfig {
+  stage: "testnet" | "mainnet" | "local";
+  model: string;
+  netuid: number;
+  chainEndpoint: string;
+  externalIp: string;
+  port: number;
+  host: string;
+  executionProvider: "auto" | "cpu";
+  hotkey: HotkeySource;
+  /** When set, the loaded hotkey must derive to this address (catches a wrong secret before serving). */
+  expectedHotkeyAddress: string | undefined;
+  region: string | undefined;
+  predictions: { bucket: string; prefix: string } | undefined;
+  metrics: { namespace: string; intervalMs: number } | undefined;
+  /** 0 disables polling the model pointer for promotions. */
+  modelPollMs: number;
+  serveAxon: boolean;
+  logLevel: "debug" | "info" | "warn" | "error";
+}
+
+/** Validates the container environment; throws one AxonEnvError listing every problem. */
+export function parseAxonEnv(env: Record<string, string | undefined>): AxonRuntimeConfig {
+  // Empty strings (an unset ECS value) count as absent.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const parsed = EnvSchema.safeParse(present);
+  const problems = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `  ${String(i.path[0] ?? "(environment)")}: ${i.message}`);
+  const hotkey = hotkeySourceFromEnv(present);
+  if (hotkey.seedHex === undefined && hotkey.mnemonic === undefined && hotkey.walletName === undefined) {
+    problems.push(
+      "  ROADWORK_HOTKEY_SEED: no hotkey given (on AWS it comes from the Secrets Manager secret named in " +
+        "stacks/config.ts; locally set ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME)",
+    );
+  }
+  if (!parsed.success || problems.length > 0) {
+    throw new AxonEnvError(`the axon cannot start, fix its environment:\n${problems.join("\n")}`);
+  }
+  const e = parsed.data;
+  const needsAws =
+    e.ROADWORK_MODEL.startsWith("s3://") || e.ROADWORK_PREDICTIONS_BUCKET || e.ROADWORK_METRICS_NAMESPACE;
+  if (needsAws && !e.AWS_REGION) {
+    throw new AxonEnvError(
+      "the axon cannot start, fix its environment:\n  AWS_REGION: is required for S3 models, prediction logs and metrics",
+    );
+  }
+  return {
+    stage: e.ROADWORK_STAGE,
+    model: e.ROADWORK_MODEL,
+    netuid: e.ROADWORK_NETUID,
+    chainEndpoint: e.ROADWORK_CHAIN_ENDPOINT,
+    externalIp: e.ROADWORK_EXTERNAL_IP,
+    port: e.ROADWORK_PORT,
+    host: e.ROADWORK_HOST,
+    executionProvider: e.ROADWORK_DEVICE === "gpu" ? "auto" : "cpu",
+    hotkey,
+    expectedHotkeyAddress: e.ROADWORK_HOTKEY_ADDRESS,
+    region: e.AWS_REGION,
+    predictions: e.ROADWORK_PREDICTIONS_BUCKET
+      ? { bucket: e.ROADWORK_PREDICTIONS_BUCKET, prefix: e.ROADWORK_PREDICTIONS_PREFIX }
+      : undefined,
+    metrics: e.ROADWORK_METRICS_NAMESPACE
+      ? { namespace: e.ROADWORK_METRICS_NAMESPACE, intervalMs: e.ROADWORK_METRICS_INTERVAL_SECONDS * 1000 }
+      : undefined,
+    modelPollMs: e.ROADWORK_MODEL_POLL_SECONDS * 1000,
+    serveAxon: e.ROADWORK_SERVE_AXON,
+    logLevel: e.ROADWORK_LOG_LEVEL,
+  };
+}
