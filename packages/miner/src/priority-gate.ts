@@ -52,10 +52,21 @@ export class PriorityGate {
         } catch (error) {
           settled = Promise.reject(error);
         }
-        settled.then(resolve, reject).finally(() => {
+        // Release before settling the caller, so a caller that awaited the task sees the slot free.
+        const release = () => {
           this.#active--;
           this.#next();
-        });
+        };
+        settled.then(
+          (value) => {
+            release();
+            resolve(value);
+          },
+          (error: unknown) => {
+            release();
+            reject(error);
+          },
+        );
       };
       const waiter: Waiter = {
         priority,
