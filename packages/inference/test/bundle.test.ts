@@ -51,7 +51,7 @@ test("manifest schema errors are specific", () => {
     name: "tiny",
     version: "1.0.0",
     created: "2026-11-22T00:00:00Z",
-    members: [{ ...tinyMember("a", 1), sha256: "0".repeat(64) }],
+    members: [{ ...tinyMember("a"), sha256: "0".repeat(64) }],
   };
   assert.throws(() => parseManifest({ ...base, version: "v1" }), /version must be semver/);
   assert.throws(
@@ -81,7 +81,7 @@ test("input shapes, names and output kinds are checked against the ONNX model at
       name: "tiny",
       version: "1.0.0",
       members: [
-        tinyMember("m", 1, {
+        tinyMember("m", {
           input: { name: "pixel_values", shape: ["N", 3, 256, 256] },
           preprocessing: { size: { height: 256, width: 256 } },
         }),
@@ -97,7 +97,7 @@ test("input shapes, names and output kinds are checked against the ONNX model at
   const name = fresh();
   await writeBundle(
     name,
-    { name: "tiny", version: "1.0.0", members: [tinyMember("m", 1, { output: { name: "score", kind: "sigmoid" } })] },
+    { name: "tiny", version: "1.0.0", members: [tinyMember("m", { output: { name: "score", kind: "sigmoid" } })] },
     { "m.onnx": buildTinyClassifier() },
   );
   await rejectsWith(
@@ -111,7 +111,7 @@ test("input shapes, names and output kinds are checked against the ONNX model at
     {
       name: "tiny",
       version: "1.0.0",
-      members: [tinyMember("m", 1, { preprocessing: { size: { shortest_edge: 256 } } })],
+      members: [tinyMember("m", { preprocessing: { size: { shortest_edge: 256 } } })],
     },
     { "m.onnx": buildTinyClassifier() },
   );
@@ -120,7 +120,7 @@ test("input shapes, names and output kinds are checked against the ONNX model at
   const logits = fresh();
   await writeBundle(
     logits,
-    { name: "tiny", version: "1.0.0", members: [tinyMember("m", 1, { output: { name: "logits", kind: "sigmoid" } })] },
+    { name: "tiny", version: "1.0.0", members: [tinyMember("m", { output: { name: "logits", kind: "sigmoid" } })] },
     { "m.onnx": buildTinyClassifier({ output: "logit" }) },
   );
   await rejectsWith(
@@ -256,7 +256,7 @@ test("NaN from a bundle member fails the load with the probe image named", async
   const dir = fresh();
   await writeBundle(
     dir,
-    { name: "nan", version: "1.0.0", members: [tinyMember("m", 1, { output: { name: "logits", kind: "logit" } })] },
+    { name: "nan", version: "1.0.0", members: [tinyMember("m", { output: { name: "logits", kind: "logit" } })] },
     { "m.onnx": g.toModel() },
   );
   await rejectsWith(

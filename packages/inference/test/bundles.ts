@@ -3,7 +3,7 @@ import { writeBundle } from "../src/bundle/local.ts";
 import type { ManifestDraft, MemberDraft } from "../src/bundle/manifest.ts";
 import { buildTinyClassifier } from "../src/onnx/tiny-classifier.ts";
 
-export function tinyMember(id: string, seed: number, extra: Partial<MemberDraft> = {}): MemberDraft {
+export function tinyMember(id: string, extra: Partial<MemberDraft> = {}): MemberDraft {
   return {
     id,
     onnx: `${id}.onnx`,
@@ -22,7 +22,7 @@ export async function writeTinyBundle(
   const files: Record<string, Uint8Array> = {};
   const members = seeds.map((seed, i) => {
     files[`m${i}.onnx`] = buildTinyClassifier({ seed });
-    return tinyMember(`m${i}`, seed, options.weights ? { weight: options.weights[i] as number } : {});
+    return tinyMember(`m${i}`, options.weights ? { weight: options.weights[i] as number } : {});
   });
   return writeBundle(dir, { name: "tiny", version: options.version ?? "1.0.0", members, ...options.draft }, files);
 }

@@ -124,7 +124,7 @@ test("a pointer file is watched, SIGHUP re-reads it, and a bad target keeps the 
       name: "tiny",
       version: "4.0.0",
       members: [
-        tinyMember("m", 1, {
+        tinyMember("m", {
           input: { name: "pixel_values", shape: ["N", 3, 256, 256] },
           preprocessing: { size: { height: 256, width: 256 } },
         }),
