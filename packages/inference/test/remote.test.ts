@@ -146,15 +146,14 @@ test("hf://org/name@rev downloads resolve/<rev>/<file> from HF_ENDPOINT with the
     ]);
     // Second load: only the manifest is fetched, the verified files come from the cache.
     requests.length = 0;
-    (
-      await loadScorer({
-        model: "hf://natix/roadwork@v1",
-        hfEndpoint,
-        hfToken: "hf_secret_token",
-        cacheDir,
-        logger: silentLogger,
-      })
-    ).close();
+    const cachedScorer = await loadScorer({
+      model: "hf://natix/roadwork@v1",
+      hfEndpoint,
+      hfToken: "hf_secret_token",
+      cacheDir,
+      logger: silentLogger,
+    });
+    await cachedScorer.close();
     assert.deepEqual(requests, ["/natix/roadwork/resolve/v1/manifest.json"]);
 
     await assert.rejects(loadScorer({ model: "hf://natix/roadwork@v1", hfEndpoint, cacheDir }), (e: unknown) => {
