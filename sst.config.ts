@@ -2,6 +2,7 @@
 import type { SSTConfig } from "sst";
 import { Alarms } from "./stacks/Alarms.ts";
 import { isStageName, resolveStageConfig, stageConfigFor } from "./stacks/config.ts";
+import { Lifecycle } from "./stacks/Lifecycle.ts";
 import { Miner } from "./stacks/Miner.ts";
 import { Storage } from "./stacks/Storage.ts";
 
@@ -15,7 +16,7 @@ export default {
     // Validate the stage's configuration before any stack is built (tests provide theirs beforehand).
     stageConfigFor(app);
     // Order matters: a stack may only use() stacks listed before it.
-    app.stack(Storage).stack(Alarms).stack(Miner);
+    app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle);
   },
 } satisfies SSTConfig;
 

@@ -100,12 +100,13 @@ export function lambdaContext(name: string): Context {
 /** Metrics that keep each flushed EMF document instead of printing it. */
 export class CapturedMetrics extends Metrics {
   readonly flushed: Record<string, unknown>[] = [];
-  override publishStoredMetrics(): void {
+  override publishStoredMetrics(): this {
     const emf = this.serializeMetrics() as unknown as Record<string, unknown>;
     if ((emf._aws as { CloudWatchMetrics: { Metrics: unknown[] }[] }).CloudWatchMetrics[0]!.Metrics.length > 0) {
       this.flushed.push(emf);
     }
     this.clearMetrics();
+    return this;
   }
 
   values(name: string): number[] {
