@@ -114,7 +114,7 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
       ]);
       const snapshot = new MetagraphSnapshot(data);
       this.#snapshot = snapshot;
-      this.#takenAt = data.takenAt ?? this.#now();
+      this.#takenAt = this.#now();
       this.#lastError = undefined;
       if (this.#hotkey) this.#track(uid, snapshot);
       this.emit("snapshot", snapshot);

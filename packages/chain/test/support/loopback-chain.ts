@@ -365,29 +365,30 @@ export class LoopbackChain {
   }
 
   #verifySignature(ext: Extrinsic): boolean {
-    for (const block of this.#blocks) {
-      const payload = this.registry.createType(
-        "ExtrinsicPayload",
-        {
-          method: ext.method.toHex(),
-          era: ext.era.toHex(),
-          nonce: ext.nonce.toNumber(),
-          tip: ext.tip.toString(),
-          mode: ext.mode.toNumber(),
-          metadataHash: null,
-          specVersion: this.material.specVersion,
-          transactionVersion: this.material.txVersion,
-          genesisHash: this.material.genesisHash,
-          blockHash: ext.era.isImmortalEra ? this.material.genesisHash : block.hash,
-        },
-        { version: 4 },
-      );
-      const bytes = payload.toU8a({ method: true });
-      const message = bytes.length > 256 ? blake2AsU8a(bytes) : bytes;
-      if (signatureVerify(message, ext.signature.toU8a(), ext.signer.toString()).isValid) return true;
-      if (ext.era.isImmortalEra) return false;
-    }
-    return false;
+    // CheckMortality signs the hash of the era's birth block (genesis for immortal transactions).
+    const blockHash = ext.era.isImmortalEra
+      ? this.material.genesisHash
+      : this.#blocks[ext.era.asMortalEra.birth(this.blockNumber)]?.hash;
+    if (!blockHash) return false;
+    const payload = this.registry.createType(
+      "ExtrinsicPayload",
+      {
+        method: ext.method.toHex(),
+        era: ext.era.toHex(),
+        nonce: ext.nonce.toNumber(),
+        tip: ext.tip.toString(),
+        mode: ext.mode.toNumber(),
+        metadataHash: null,
+        specVersion: this.material.specVersion,
+        transactionVersion: this.material.txVersion,
+        genesisHash: this.material.genesisHash,
+        blockHash,
+      },
+      { version: 4 },
+    );
+    const bytes = payload.toU8a({ method: true });
+    const message = bytes.length > 256 ? blake2AsU8a(bytes) : bytes;
+    return signatureVerify(message, ext.signature.toU8a(), ext.signer.toString()).isValid;
   }
 
   /** Runs serve_axon with the pallet's rules; returns the error name or "ExtrinsicSuccess". */
