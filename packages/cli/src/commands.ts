@@ -7,6 +7,10 @@ type Loader = () => Promise<{ command: Command }>;
 const table: Record<string, Loader> = {
   serve: () => import("./commands/serve.ts"),
   query: () => import("./commands/query.ts"),
+  predict: () => import("./commands/predict.ts"),
+  publish: () => import("./commands/publish.ts"),
+  register: () => import("./commands/register.ts"),
+  decay: () => import("./commands/decay.ts"),
 };
 
 export async function run(argv: string[]): Promise<number> {
