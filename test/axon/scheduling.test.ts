@@ -69,11 +69,12 @@ describe("axon scheduling over HTTP", () => {
     });
     try {
       const expected = await Promise.all(images.map(async (img) => toWirePrediction((await scorer.score(img)).score)));
-      const dendrites = validators.map((v) => dendriteFor(v));
       const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
+      // Each request from its own dendrite (uuid), as a validator's concurrent queries are: nonces only have to
+      // increase per hotkey:uuid, and concurrent requests from one uuid may arrive out of order (401, like Python).
       const results = await Promise.all(
         Array.from({ length: 100 }, (_, i) => {
-          const d = dendrites[i % dendrites.length]!;
+          const d = dendriteFor(validators[i % validators.length]!);
           return d.call({ axon: target, image: images[i % images.length]!, timeout: 9 }).then((r) => ({ r, i }));
         }),
       );
