@@ -12,11 +12,11 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import {
   buildModelCard,
   ConditionalWriteError,
-  EvaluationMetrics,
   type FetchFn,
   type HotkeySigner,
   MODEL_RECORD_KEY,
   ModelRecord,
+  metricsFromBundle,
   PublishRequest,
   publishModel,
   redact,
@@ -143,7 +143,7 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
       });
       const readme = renderModelReadme({
         card,
-        metrics: bundleMetrics(files),
+        metrics: metricsFromBundle(files),
         files: files.map((f) => ({ path: f.path, size: f.content.byteLength })),
       });
       const published = await publishModel({
@@ -205,23 +205,6 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
 
 function pickCheckpoint(c: PublishCheckpoint): PublishCheckpoint {
   return PublishCheckpoint.parse(Object.fromEntries(Object.entries(c).filter(([, v]) => v !== undefined)));
-}
-
-/** Evaluation metrics shipped in the bundle (`metrics.json` or `evaluation.json`), numbers only. */
-function bundleMetrics(files: { path: string; content: Uint8Array }[]): EvaluationMetrics | undefined {
-  const f = files.find((x) => x.path === "metrics.json" || x.path === "evaluation.json");
-  if (!f) return undefined;
-  try {
-    const obj = JSON.parse(new TextDecoder().decode(f.content)) as Record<string, unknown>;
-    const flat = Object.fromEntries(
-      Object.entries(obj).filter(
-        ([k, v]) => typeof v === "number" && Number.isFinite(v) && /^[A-Za-z0-9_.@-]{1,64}$/.test(k),
-      ),
-    );
-    return EvaluationMetrics.parse(flat);
-  } catch {
-    return undefined;
-  }
 }
 
 export function createPublishModelHandler(resolveDeps: () => PublishModelDeps) {

@@ -11,6 +11,9 @@ const table: Record<string, Loader> = {
   publish: () => import("./commands/publish.ts"),
   register: () => import("./commands/register.ts"),
   decay: () => import("./commands/decay.ts"),
+  publish: () => import("./commands/publish.ts"),
+  register: () => import("./commands/register.ts"),
+  decay: () => import("./commands/decay.ts"),
 };
 
 export async function run(argv: string[]): Promise<number> {

@@ -66,3 +66,23 @@ export function renderModelReadme(input: ReadmeInput): string {
 function formatMetric(v: number): string {
   return Number.isInteger(v) ? String(v) : v.toFixed(4);
 }
+
+/** The evaluation metrics a bundle ships (`metrics.json` or `evaluation.json`): its finite numeric fields only. */
+export function metricsFromBundle(
+  files: readonly { path: string; content: Uint8Array }[],
+): EvaluationMetrics | undefined {
+  const f = files.find((x) => x.path === "metrics.json" || x.path === "evaluation.json");
+  if (!f) return undefined;
+  let obj: unknown;
+  try {
+    obj = JSON.parse(new TextDecoder().decode(f.content));
+  } catch {
+    return undefined;
+  }
+  if (!obj || typeof obj !== "object") return undefined;
+  return Object.fromEntries(
+    Object.entries(obj).filter(
+      ([k, v]) => typeof v === "number" && Number.isFinite(v) && /^[A-Za-z0-9_.@-]{1,64}$/.test(k),
+    ),
+  ) as EvaluationMetrics;
+}
