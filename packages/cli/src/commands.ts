@@ -11,9 +11,6 @@ const table: Record<string, Loader> = {
   publish: () => import("./commands/publish.ts"),
   register: () => import("./commands/register.ts"),
   decay: () => import("./commands/decay.ts"),
-  publish: () => import("./commands/publish.ts"),
-  register: () => import("./commands/register.ts"),
-  decay: () => import("./commands/decay.ts"),
 };
 
 export async function run(argv: string[]): Promise<number> {
