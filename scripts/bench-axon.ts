@@ -52,7 +52,9 @@ try {
       netuid: 323,
       block: 0,
       neurons: [
-        ...validators.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000 * (uid + 1), validatorPermit: true })),
+        // Equal stakes: the stake-ordered queue would otherwise serve the richest validator first under overload,
+        // and the figures would measure that policy rather than the serving path.
+        ...validators.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
         { uid: VALIDATORS, hotkey: axonKey.address, stake: 1, validatorPermit: false },
       ],
     }),
@@ -189,7 +191,7 @@ try {
         model: { version: modelVersion, description: modelDescription, executionProvider: "auto (CPU here)" },
         axon: { ...axonConfig, process: "separate (roadwork serve)" },
         load: {
-          validators: VALIDATORS,
+          validators: `${VALIDATORS}, equal stake`,
           images: `${IMAGE_COUNT} synthetic street scenes, 224x224 JPEG q75, mean ${meanImageBytes} bytes`,
           cache: "every request carries distinct bytes (a JPEG comment with its number): the result cache never hits",
           latency: "from signing the request to the parsed response, client side",
