@@ -44,7 +44,11 @@ export function resilientFetch(base: FetchFn, options: ResilientFetchOptions = {
   const wrapped = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     let lastError: unknown;
     for (let attempt = 1; attempt <= policy.attempts; attempt++) {
-      const timeout = AbortSignal.timeout(policy.timeoutMs);
+      // Uploads get extra time for their size (at least 1 MB/s), or a large ONNX file could never finish.
+      const body = init?.body;
+      const bytes = body instanceof Blob ? body.size : typeof body === "string" ? body.length : 0;
+      const attemptMs = policy.timeoutMs + Math.ceil(bytes / 1000);
+      const timeout = AbortSignal.timeout(attemptMs);
       const signal = init?.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
       let reason: string;
       let retryAfterMs: number | undefined;
@@ -57,7 +61,7 @@ export function resilientFetch(base: FetchFn, options: ResilientFetchOptions = {
       } catch (error) {
         if (init?.signal?.aborted) throw error; // the caller gave up: do not retry
         lastError = timeout.aborted
-          ? new Error(`request to ${describeUrl(input)} timed out after ${policy.timeoutMs} ms`)
+          ? new Error(`request to ${describeUrl(input)} timed out after ${attemptMs} ms`)
           : error;
         if (attempt === policy.attempts) break;
         reason = timeout.aborted ? "timeout" : `network error: ${(error as Error).message}`;
