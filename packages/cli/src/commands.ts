@@ -11,6 +11,8 @@ const table: Record<string, Loader> = {
   publish: () => import("./commands/publish.ts"),
   register: () => import("./commands/register.ts"),
   decay: () => import("./commands/decay.ts"),
+  status: () => import("./commands/status.ts"),
+  "serve-axon": () => import("./commands/serve-axon.ts"),
 };
 
 export async function run(argv: string[]): Promise<number> {
