@@ -195,7 +195,9 @@ export function Miner({ stack, app }: StackContext) {
         ? {
             onDemandBaseCapacity: 0,
             onDemandPercentageAboveBaseCapacity: 0,
-            spotAllocationStrategy: autoscaling.SpotAllocationStrategy.CAPACITY_OPTIMIZED,
+            // Capacity first (fewest interruptions), then the listed order (cheapest GPU first) among pools
+            // with spare capacity.
+            spotAllocationStrategy: autoscaling.SpotAllocationStrategy.CAPACITY_OPTIMIZED_PRIORITIZED,
           }
         : {
             onDemandBaseCapacity: 1,

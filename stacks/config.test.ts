@@ -13,7 +13,7 @@ test("testnet and mainnet defaults: netuids 323 and 72, spot GPU, axon port 8091
     assert.equal(c.purchaseOption, "spot");
     assert.equal(c.computeProfile, "gpu");
     assert.equal(c.axonPort, 8091);
-    assert.deepEqual(instanceTypesOf(c), ["g4dn.xlarge", "g5.xlarge", "g6.xlarge"]);
+    assert.deepEqual(instanceTypesOf(c), ["g4dn.xlarge", "g6.xlarge", "g5.xlarge"]);
   }
   assert.match(mainnet.chainEndpoint, /entrypoint-finney/);
   assert.match(testnet.chainEndpoint, /test\.finney/);

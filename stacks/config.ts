@@ -6,8 +6,12 @@ import { z } from "zod";
 export const STAGES = ["testnet", "mainnet"] as const;
 export type StageName = (typeof STAGES)[number];
 
-/** Instance families the axon can run on; every one carries one NVIDIA GPU (T4, A10G, L4) and 4 vCPU / 16 GiB. */
-export const GPU_INSTANCE_TYPES = ["g4dn.xlarge", "g5.xlarge", "g6.xlarge"] as const;
+/**
+ * Instance types the axon can run on, in order of preference; each carries one NVIDIA GPU and 4 vCPU / 16 GiB.
+ * The T4 (g4dn) is the cheapest and fast enough: validators reward correctness within 9 s, not speed. The L4 (g6)
+ * and A10G (g5) are fallbacks when spot has no g4dn capacity.
+ */
+export const GPU_INSTANCE_TYPES = ["g4dn.xlarge", "g6.xlarge", "g5.xlarge"] as const;
 /** CPU-only profile for cheap testnet runs: onnxruntime CPU execution provider, no CUDA. */
 export const CPU_INSTANCE_TYPES = ["c7i.large", "c6i.large", "m7i.large"] as const;
 
@@ -94,7 +98,7 @@ const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail">> = {
     purchaseOption: "spot",
     gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
     cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
-    rootVolumeGiB: 60,
+    rootVolumeGiB: 50,
     axonPort: 8091,
     externalIp: { mode: "create" },
     axonImage: { source: "asset" },
@@ -115,7 +119,7 @@ const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail">> = {
     purchaseOption: "spot",
     gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
     cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
-    rootVolumeGiB: 60,
+    rootVolumeGiB: 50,
     axonPort: 8091,
     externalIp: { mode: "create" },
     axonImage: { source: "asset" },

@@ -6,6 +6,7 @@ import { spawnSync } from "node:child_process";
 import { before, describe, test } from "node:test";
 import { Match, Template } from "aws-cdk-lib/assertions";
 import { GPU_INSTANCE_TYPES, MINER_METRICS } from "./config.ts";
+import { estimateStage, loadPriceTable } from "./cost/estimate.ts";
 import { HOTKEY_SECRET_FIELDS } from "./Miner.ts";
 import { type SynthesizedStack, type SynthesizedStage, synthesizeStage } from "./testing.ts";
 
@@ -201,7 +202,7 @@ describe("Miner stack", () => {
       spotPolicy.LaunchTemplate.Overrides.map((o: Json) => o.InstanceType),
       [...GPU_INSTANCE_TYPES],
     );
-    assert.equal(spotPolicy.InstancesDistribution.SpotAllocationStrategy, "capacity-optimized");
+    assert.equal(spotPolicy.InstancesDistribution.SpotAllocationStrategy, "capacity-optimized-prioritized");
     assert.equal(spotPolicy.InstancesDistribution.OnDemandPercentageAboveBaseCapacity, 0);
 
     const onDemand = asgOf("mainnet-on-demand").Properties.MixedInstancesPolicy.InstancesDistribution;
@@ -368,5 +369,39 @@ describe("whole app", () => {
     assert.deepEqual(errors, [], run.stderr);
     assert.equal((run.status ?? 1) & 2, 0, run.stdout + run.stderr);
     assert.equal((run.status ?? 1) & 1, 0, `cfn-lint failed to run: ${run.stderr}`);
+  });
+});
+
+describe("cost estimate from the synthesized templates", () => {
+  const prices = loadPriceTable();
+  const estimate = (variant: Variant) =>
+    estimateStage(
+      variant,
+      [...(synthesized.get(variant)?.stacks.values() ?? [])].map((s) => s.template),
+      prices,
+    );
+
+  test("mainnet on spot GPU stays within $200/month; on-demand g4dn is the $384/month host", () => {
+    const spot = estimate("mainnet");
+    assert.equal(spot.purchaseOption, "spot");
+    assert.equal(spot.computeProfile, "gpu");
+    assert.deepEqual(spot.instanceTypes, [...GPU_INSTANCE_TYPES]);
+    assert.ok(spot.monthlyUsd <= 200, `mainnet spot estimate ${spot.monthlyUsd}`);
+    assert.ok(spot.monthlyUsd > 100, "the GPU host dominates the bill");
+
+    const onDemand = estimate("mainnet-on-demand");
+    assert.equal(onDemand.purchaseOption, "on-demand");
+    const host = onDemand.lines.find((l) => l.item === "EC2 host");
+    assert.equal(host?.monthlyUsd, Math.round(0.526 * 730 * 100) / 100);
+
+    const cpu = estimate("testnet-cpu");
+    assert.equal(cpu.computeProfile, "cpu");
+    assert.ok(cpu.monthlyUsd < spot.monthlyUsd / 2);
+  });
+
+  test("every deployed resource type is priced or known to be free", () => {
+    for (const variant of Object.keys(VARIANTS) as Variant[]) {
+      assert.deepEqual(estimate(variant).unpriced, [], variant);
+    }
   });
 });

@@ -44,11 +44,15 @@ let projectReady: Promise<void> | undefined;
 
 async function ensureProject(stage: StageName): Promise<void> {
   projectReady ??= (async () => {
+    // NODE_ENV=test: SST's App skips its bootstrap-stack lookup (which needs AWS credentials) when finishing.
     process.env.NODE_ENV = "test";
     process.env.SST_TELEMETRY_DISABLED = "1";
     await initProject({ stage, root: process.cwd() });
-    // The App writes generated binding types under paths.out; a private folder keeps parallel test processes apart.
-    useProject().paths.out = mkdtempSync(join(tmpdir(), "roadwork-sst-"));
+    // The App writes generated binding types under paths.out and SST Functions build into paths.artifacts; private
+    // folders keep parallel test processes from deleting each other's builds.
+    const out = mkdtempSync(join(tmpdir(), "roadwork-sst-"));
+    useProject().paths.out = out;
+    useProject().paths.artifacts = join(out, "artifacts");
   })();
   return projectReady;
 }

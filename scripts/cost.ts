@@ -1,0 +1,43 @@
+// `npm run cost`: the monthly AWS bill of each stage, estimated from the stage's synthesized CloudFormation templates
+// and the dated price table in stacks/pricing/. Prints JSON (stdout) and a table (stderr, with progress).
+//   npm run cost                 all stages and variants
+//   npm run cost -- --json       JSON only
+import { parseArgs } from "node:util";
+import type { StageName } from "../stacks/config.ts";
+import { estimateStage, loadPriceTable, renderTable, type StageEstimate } from "../stacks/cost/estimate.ts";
+import { synthesizeStage } from "../stacks/testing.ts";
+
+const VARIANTS: { label: string; stage: StageName; env: Record<string, string> }[] = [
+  { label: "mainnet", stage: "mainnet", env: {} },
+  { label: "mainnet-on-demand", stage: "mainnet", env: { ROADWORK_PURCHASE_OPTION: "on-demand" } },
+  { label: "mainnet-cpu", stage: "mainnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
+  { label: "testnet", stage: "testnet", env: {} },
+  { label: "testnet-cpu", stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
+];
+
+const { values } = parseArgs({ options: { json: { type: "boolean", default: false } } });
+const prices = loadPriceTable();
+const estimates: StageEstimate[] = [];
+for (const variant of VARIANTS) {
+  process.stderr.write(`synthesizing ${variant.label}...\n`);
+  const stage = await synthesizeStage({ stage: variant.stage, env: variant.env });
+  estimates.push(
+    estimateStage(
+      variant.label,
+      [...stage.stacks.values()].map((s) => s.template),
+      prices,
+    ),
+  );
+}
+process.stdout.write(
+  `${JSON.stringify({ priceTable: { retrieved: prices.retrieved, region: prices.region }, estimates }, null, 2)}\n`,
+);
+if (!values.json) {
+  process.stderr.write(
+    `\nPrices: ${prices.region}, retrieved ${prices.retrieved} (stacks/pricing/aws-prices-2026-11.json)\n`,
+  );
+  process.stderr.write(`${renderTable(estimates)}\n`);
+  for (const e of estimates) {
+    if (e.unpriced.length > 0) process.stderr.write(`${e.label}: not priced: ${e.unpriced.join(", ")}\n`);
+  }
+}
