@@ -1,0 +1,103 @@
+// `roadwork status` and `roadwork serve-axon` as an operator runs them, against the loopback subtensor.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "../../packages/chain/test/support/demo-subnet.ts";
+import { LoopbackChain } from "../../packages/chain/test/support/loopback-chain.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+function roadwork(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ["packages/cli/bin/roadwork.mjs", ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("roadwork status / serve-axon against a loopback subtensor", () => {
+  let chain: LoopbackChain;
+  const bob = devKey("//Bob");
+  before(async () => {
+    chain = await LoopbackChain.start({ netuid: DEMO_NETUID, neurons: demoNeurons(bob.address) });
+  });
+  after(() => chain.close());
+
+  it("status reports uid, stake, validators, incentive, immunity and the axon comparison", async () => {
+    const { code, stdout, stderr } = await roadwork(
+      [
+        "status",
+        "--endpoint",
+        chain.url,
+        "--netuid",
+        "323",
+        "--external-ip",
+        "198.51.100.77",
+        "--port",
+        "8091",
+        "--json",
+      ],
+      { ROADWORK_HOTKEY_MNEMONIC: "//Bob" },
+    );
+    assert.equal(code, 0, stderr);
+    const report = JSON.parse(stdout);
+    assert.equal(report.hotkey, bob.address);
+    assert.equal(report.uid, OUR_UID);
+    assert.equal(report.stake, 1.5);
+    assert.deepEqual(report.validators, { withPermit: 3, neurons: 12 });
+    assert.equal(report.incentive, 1311 / 65535);
+    assert.equal(report.immunityLeftBlocks, 5000 - (chain.blockNumber - 900));
+    assert.equal(report.axon.onChain, "198.51.100.23:8091");
+    assert.equal(report.configured.matches, false);
+    assert.match(report.configured.reason, /ip 198\.51\.100\.23 -> 198\.51\.100\.77/);
+    assert.ok(!stderr.includes("//Bob"), "the key source never reaches the output");
+  });
+
+  it("serve-axon --dry-run prints the SCALE call without submitting", async () => {
+    const before = chain.submissions.length;
+    const { code, stdout, stderr } = await roadwork([
+      "serve-axon",
+      "--endpoint",
+      chain.url,
+      "--netuid",
+      "323",
+      "--ip",
+      "198.51.100.23",
+      "--port",
+      "8091",
+      "--dry-run",
+    ]);
+    assert.equal(code, 0, stderr);
+    const out = JSON.parse(stdout);
+    // pallet 7, call 4, netuid 323, version 9012002, ip 198.51.100.23, port 8091, ip_type 4, protocol 4, 0, 0
+    assert.equal(out.callHex, "0x0704430122838900176433c60000000000000000000000009b1f04040000");
+    assert.equal(out.call.method, "serveAxon");
+    assert.equal(out.call.args.ip, "3325256727");
+    assert.equal(out.submitted, false);
+    assert.equal(chain.submissions.length, before);
+  });
+
+  it("serve-axon submits, then refuses within the rate limit with the next allowed block", async () => {
+    const env = { ROADWORK_HOTKEY_MNEMONIC: "//Bob" };
+    const args = ["serve-axon", "--endpoint", chain.url, "--netuid", "323", "--port", "8091"];
+    const first = await roadwork([...args, "--ip", "198.51.100.88"], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /included in block 0x[0-9a-f]{64}: uid 5 now serves 198\.51\.100\.88:8091/);
+    assert.equal(chain.submissions.at(-1)?.signer, bob.address);
+    assert.equal(chain.neurons[OUR_UID]?.axon?.ip, 3325256792n);
+
+    const second = await roadwork([...args, "--ip", "198.51.100.89"], env);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, new RegExp(`next serve_axon is allowed at block ${chain.blockNumber + 50}`));
+  });
+});
