@@ -10,7 +10,7 @@ import {
   lambdaContext,
   startEmulators,
 } from "../packages/lifecycle/test/support/aws-emulators.ts";
-import { createDecayCheckHandler, type DecayCheckDeps, DecayCheckEnv } from "./decay-check.ts";
+import { createDecayCheckHandler, type DecayCheckDeps, DecayCheckEnv, handler } from "./decay-check.ts";
 
 const DAY_MS = 86_400_000;
 const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -162,6 +162,10 @@ describe("decay-check Lambda against the S3/SNS/SQS emulator", () => {
     const fresh = await handler({}, lambdaContext("decay-check"));
     assert.equal(fresh.outcome === "checked" && fresh.status.daysSinceSubmission, 0);
     assert.deepEqual(fresh.outcome === "checked" && fresh.alertsSent, []);
+  });
+
+  it("the deployed handler fails fast, naming the missing configuration", async () => {
+    await assert.rejects(handler({}, lambdaContext("decay-check")), /decay-check is misconfigured \(MODELS_BUCKET: /);
   });
 
   it("rejects a malformed record with a clear error", async () => {

@@ -20,6 +20,7 @@ import {
 } from "@roadwork/lifecycle";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
+import { parseEnv } from "./lib/env.ts";
 import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
 
 const DAY_MS = 86_400_000;
@@ -210,7 +211,7 @@ export function createDecayCheckHandler(resolveDeps: () => DecayCheckDeps) {
 // Composition root: clients from the Lambda environment, created on first use so tests can import this module.
 let deps: DecayCheckDeps | undefined;
 function depsFromEnv(): DecayCheckDeps {
-  const env = DecayCheckEnv.parse(process.env);
+  const env = parseEnv(DecayCheckEnv, process.env, "decay-check");
   return {
     s3: tracer.captureAWSv3Client(new S3Client({})),
     sns: tracer.captureAWSv3Client(new SNSClient({})),

@@ -28,6 +28,7 @@ import {
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { downloadBundle } from "./lib/bundle-source.ts";
+import { parseEnv } from "./lib/env.ts";
 import { loadHotkeyFromSecret } from "./lib/hotkey.ts";
 import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
 import { type HotkeySecret, readHfToken, readHotkeySecret } from "./lib/secrets.ts";
@@ -241,7 +242,7 @@ function depsFromEnv(): PublishModelDeps {
     s3: tracer.captureAWSv3Client(new S3Client({})),
     secrets: tracer.captureAWSv3Client(new SecretsManagerClient({})),
     fetch: globalThis.fetch,
-    env: PublishModelEnv.parse(process.env),
+    env: parseEnv(PublishModelEnv, process.env, "publish-model"),
     loadHotkey: loadHotkeyFromSecret,
     now: () => new Date(),
     logger: defaultLogger,
