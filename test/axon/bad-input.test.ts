@@ -37,7 +37,11 @@ describe("bad-input matrix over HTTP", () => {
   let probe: Dendrite;
   let jpeg: Uint8Array;
 
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+
   before(async () => {
+    process.on("unhandledRejection", onUnhandled);
     keys = await devKeys();
     ({ scorer, cleanup } = await realScorer());
     axon = await startTestAxon({
@@ -63,6 +67,7 @@ describe("bad-input matrix over HTTP", () => {
     jpeg = await sceneJpeg(3);
   });
   after(async () => {
+    process.off("unhandledRejection", onUnhandled);
     await axon.close();
     await cleanup();
   });
@@ -456,7 +461,8 @@ describe("bad-input matrix over HTTP", () => {
     });
   }
 
-  test("the axon counted every rejection and stayed healthy", () => {
+  test("the axon counted every rejection, left no promise rejection unhandled, and stayed healthy", () => {
+    assert.deepEqual(unhandled, []);
     const m = axon.axon.metrics;
     assert.ok(m.count(200) > cases.length);
     for (const status of [400, 401, 403, 405, 408, 413, 415, 422]) assert.ok(m.count(status) > 0, `no ${status}`);
