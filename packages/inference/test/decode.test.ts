@@ -73,6 +73,12 @@ test("EXIF orientation is applied", async () => {
   assert.ok(near(px(img, 10, 35), [0, 0, 255], 40), `bottom ${px(img, 10, 35)}`);
 });
 
+test("very large images are shrunk to maxSide before the exact resize", async () => {
+  const img = await decodeImage(await jpeg(rawImage(600, 300, solid([240, 120, 20])), 600, 300), { maxSide: 200 });
+  assert.deepEqual([img.width, img.height], [200, 100]);
+  assert.ok(near(px(img, 100, 50), [240, 120, 20], 12));
+});
+
 test("hostile and broken inputs are rejected with a reason", async () => {
   const good = await jpeg(scene(224, 224, true), 224, 224);
   await rejects(good.subarray(0, Math.floor(good.length * 0.6)), "corrupt", /corrupt or truncated jpeg/);

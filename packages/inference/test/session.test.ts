@@ -38,3 +38,55 @@ test("auto falls back to CPU with a logged reason when CUDA is unavailable; expl
   assert.equal(cpu.fallbackReason, undefined);
   await cpu.session.release();
 });
+
+test("float16 models: half inputs and outputs are converted, and fp16 variants are ignored on CPU", async () => {
+  const { mkdtemp, rm } = await import("node:fs/promises");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const { writeBundle } = await import("../src/bundle/local.ts");
+  const { loadScorer } = await import("../src/load.ts");
+  const { GraphBuilder } = await import("../src/onnx/model.ts");
+  const { silentLogger } = await import("../src/session.ts");
+  const { jpeg, scene } = await import("./images.ts");
+  // Mean red minus mean blue, as a logit: the same function in float32 and float16.
+  const build = (half: boolean) => {
+    const g = new GraphBuilder(half ? "half" : "full");
+    g.input("pixel_values", half ? "float16" : "float32", ["N", 3, 224, 224]);
+    g.node("Cast", ["pixel_values"], ["x"], { to: 1 });
+    g.node("ReduceMean", ["x"], ["channels"], { axes: [2, 3], keepdims: 0 });
+    g.initializer("w", Float32Array.of(1, 0, -1), [3, 1]);
+    g.node("MatMul", ["channels", "w"], ["z"]);
+    g.node("Cast", ["z"], ["logits"], { to: half ? 10 : 1 });
+    g.output("logits", half ? "float16" : "float32", ["N", 1]);
+    return g.toModel();
+  };
+  const dir = await mkdtemp(join(tmpdir(), "roadwork-fp16-"));
+  try {
+    const member = (id: string, dtype: "float16" | "float32") => ({
+      id,
+      onnx: `${id}.onnx`,
+      input: { name: "pixel_values", shape: ["N", 3, 224, 224] as ["N", 3, 224, 224], dtype },
+      output: { name: "logits", kind: "logit" as const },
+    });
+    await writeBundle(
+      join(dir, "half"),
+      { name: "half", version: "1.0.0", members: [member("h", "float16")] },
+      { "h.onnx": build(true) },
+    );
+    await writeBundle(
+      join(dir, "full"),
+      { name: "full", version: "1.0.0", members: [{ ...member("f", "float32"), fp16: { onnx: "h.onnx" } }] },
+      { "f.onnx": build(false), "h.onnx": build(true) },
+    );
+    const image = await jpeg(scene(224, 224, true), 224, 224);
+    const half = await loadScorer({ model: join(dir, "half"), logger: silentLogger });
+    const full = await loadScorer({ model: join(dir, "full"), logger: silentLogger });
+    const [a, b] = [await half.score(image), await full.score(image)];
+    assert.ok(Math.abs(a.score - b.score) < 2e-3, `${a.score} vs ${b.score}`);
+    assert.ok(Math.abs(b.score - 0.5) > 0.01, `scene scored ${b.score}: the test function is too flat`);
+    assert.equal(full.device, "cpu");
+    await Promise.all([half.close(), full.close()]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

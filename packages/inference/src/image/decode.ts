@@ -8,6 +8,11 @@ export interface DecodeOptions {
   maxPixels?: number;
   /** Smallest side accepted, in pixels. */
   minSide?: number;
+  /**
+   * Larger images are first shrunk by sharp to fit this side (default 2048), so the exact-PIL resize that follows
+   * never runs over tens of megapixels on the event loop. Validator images (224×224) are far below it.
+   */
+  maxSide?: number;
 }
 
 /** Decoded image: 8-bit sRGB, interleaved HWC, 3 channels, EXIF orientation applied, alpha composited on white. */
@@ -21,6 +26,7 @@ export interface RgbImage {
 
 export const DEFAULT_MAX_PIXELS = 40_000_000;
 export const DEFAULT_MIN_SIDE = 8;
+export const DEFAULT_MAX_SIDE = 2048;
 /** Formats a validator or client may legitimately send; SVG/PDF/TIFF/HEIF etc. are refused before decoding. */
 export const ACCEPTED_FORMATS: ReadonlySet<string> = new Set(["jpeg", "png", "webp"]);
 
@@ -52,8 +58,13 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
     throw new ImageInputError(`image is ${width}x${height}; each side must be at least ${minSide} px`, "too_small");
   }
 
+  const maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: maxPixels, failOn: "error", autoOrient: true })
+    let pipeline = sharp(bytes, { limitInputPixels: maxPixels, failOn: "error", autoOrient: true });
+    if (Math.max(width, height) > maxSide) {
+      pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: "inside", kernel: "lanczos3" });
+    }
+    const { data, info } = await pipeline
       // Matches transformers' convert_to_rgb, which composites RGBA on a white background.
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace("srgb")
