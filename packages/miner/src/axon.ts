@@ -107,20 +107,19 @@ export function createAxon(deps: AxonDeps): Axon {
   const send = (c: Context, r: AxonResponse, extra?: Record<string, string>): Response =>
     c.body(r.body, r.status as 200, { ...r.headers, ...extra });
 
-  const fail = (c: Context, state: RequestState, status: number, message: string, extra?: Record<string, string>) => {
+  /** What an error response echoes: the parsed headers, with the TCP peer in place of the claimed dendrite ip. */
+  const errorContext = (state: RequestState): ErrorContext => {
     const ctx: ErrorContext = { axonHotkey: selfHotkey, processTimeS: elapsedS(state) };
     if (state.headers) ctx.request = state.headers;
     if (state.peer) ctx.peer = state.peer;
-    return send(c, errorResponse(status, message, ctx), extra);
+    return ctx;
   };
 
+  const fail = (c: Context, state: RequestState, status: number, message: string, extra?: Record<string, string>) =>
+    send(c, errorResponse(status, message, errorContext(state)), extra);
+
   const failWith = (c: Context, state: RequestState, error: unknown): Response => {
-    if (error instanceof ProtocolError) {
-      const ctx: ErrorContext = { axonHotkey: selfHotkey, processTimeS: elapsedS(state) };
-      if (state.headers) ctx.request = state.headers;
-      if (state.peer) ctx.peer = state.peer;
-      return send(c, protocolErrorResponse(error, ctx));
-    }
+    if (error instanceof ProtocolError) return send(c, protocolErrorResponse(error, errorContext(state)));
     if (error instanceof DeadlineExceededError) {
       // The body may still be arriving; do not keep the connection for it.
       return fail(c, state, 408, error.message, error.duringBody ? { connection: "close" } : undefined);
@@ -188,20 +187,22 @@ export function createAxon(deps: AxonDeps): Axon {
       const processTimeS = elapsedS(state);
       const response = successResponse({ body, prediction, processTimeS, axon: { hotkey: selfHotkey } });
       metrics.prediction();
-      predictions.dispatch({
-        requestId: state.id,
-        receivedAt: state.receivedAtMs,
-        imageSha256: createHash("sha256").update(image).digest("hex"),
-        imageBytes: image.byteLength,
-        score: scored.score,
-        prediction,
-        modelVersion: scored.modelVersion,
-        cached: scored.cached,
-        latencyMs: processTimeS * 1000,
-        callerHotkey: decision.caller.hotkey,
-        callerUid: decision.caller.uid,
-        dendriteUuid: headers.dendrite.uuid,
-      });
+      if (predictions.enabled) {
+        predictions.dispatch({
+          requestId: state.id,
+          receivedAt: state.receivedAtMs,
+          imageSha256: createHash("sha256").update(image).digest("hex"),
+          imageBytes: image.byteLength,
+          score: scored.score,
+          prediction,
+          modelVersion: scored.modelVersion,
+          cached: scored.cached,
+          latencyMs: processTimeS * 1000,
+          callerHotkey: decision.caller.hotkey,
+          callerUid: decision.caller.uid,
+          dendriteUuid: headers.dendrite.uuid,
+        });
+      }
       return send(c, response);
     } catch (error) {
       if (deadline.clientGone) return failWith(c, state, new ClientGoneError());

@@ -34,6 +34,11 @@ export class PredictionDispatcher {
     private readonly logger: AxonLogger,
   ) {}
 
+  /** False without a sink: callers skip building records (and hashing images) altogether. */
+  get enabled(): boolean {
+    return this.sink !== undefined;
+  }
+
   get pending(): number {
     return this.#pending;
   }
