@@ -21,13 +21,10 @@ import { RAW_PREDICTIONS_PREFIX, Storage } from "./Storage.ts";
 /** Tag on every host the group launches; the Elastic IP permission is scoped to instances carrying it. */
 export const HOST_TAG_KEY = "roadwork:axon-host";
 /**
- * Environment variables the ECS agent fills from the hotkey secret (never plain environment values). The secret holds
- * the bittensor wallet's hotkey file as written by btcli (JSON with secretSeed and ss58Address); ECS extracts the keys.
+ * Environment variable the ECS agent fills from the hotkey secret (never a plain environment value). The secret holds
+ * JSON, {"seedHex":"0x…"} or {"mnemonic":"…"}, the same secret the lifecycle functions read.
  */
-export const HOTKEY_SECRET_FIELDS = {
-  ROADWORK_HOTKEY_SEED: "secretSeed",
-  ROADWORK_HOTKEY_ADDRESS: "ss58Address",
-} as const;
+export const HOTKEY_SECRET_ENV = "ROADWORK_HOTKEY_SECRET";
 /** uid of the `node` user the axon image runs as (see containers/axon/Dockerfile). */
 export const AXON_CONTAINER_UID = 1000;
 
@@ -291,9 +288,7 @@ export function Miner({ stack, app }: StackContext) {
       ROADWORK_DEVICE: config.computeProfile,
       AWS_REGION: stack.region,
     },
-    secrets: Object.fromEntries(
-      Object.entries(HOTKEY_SECRET_FIELDS).map(([name, field]) => [name, ecs.Secret.fromSecretsManager(hotkey, field)]),
-    ),
+    secrets: { [HOTKEY_SECRET_ENV]: ecs.Secret.fromSecretsManager(hotkey) },
     logging: ecs.LogDrivers.awsLogs({ streamPrefix: "axon", logGroup }),
     // A TCP connect on loopback: the axon's only route is the signed POST, so "accepts connections" is the probe.
     healthCheck: {

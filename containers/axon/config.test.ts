@@ -18,8 +18,7 @@ const ecsEnv = {
   ROADWORK_METRICS_NAMESPACE: "RoadworkMiner",
   ROADWORK_DEVICE: "gpu",
   AWS_REGION: "us-east-1",
-  ROADWORK_HOTKEY_SEED: SEED,
-  ROADWORK_HOTKEY_ADDRESS: "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty",
+  ROADWORK_HOTKEY_SECRET: JSON.stringify({ seedHex: SEED }),
 };
 
 test("the ECS task environment parses into the runtime config", () => {
@@ -30,7 +29,7 @@ test("the ECS task environment parses into the runtime config", () => {
   assert.equal(c.externalIp, "203.0.113.7");
   assert.equal(c.executionProvider, "auto");
   assert.equal(c.hotkey.seedHex, SEED);
-  assert.equal(c.expectedHotkeyAddress, "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty");
+  assert.equal(c.expectedHotkeyAddress, undefined);
   assert.deepEqual(c.predictions, { bucket: ecsEnv.ROADWORK_PREDICTIONS_BUCKET, prefix: "raw/" });
   assert.deepEqual(c.metrics, { namespace: "RoadworkMiner", intervalMs: 60_000 });
   assert.equal(c.modelPollMs, 300_000);
@@ -82,8 +81,30 @@ test("every problem is named at once, by variable, without echoing the hotkey", 
   assert.ok(!error.message.includes(SEED.slice(2, 20)), "the seed never appears in the message");
 });
 
+test("the hotkey secret: seed or mnemonic JSON; anything else is refused without echoing it", () => {
+  const words = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+  assert.deepEqual(parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: JSON.stringify({ mnemonic: words }) }).hotkey, {
+    mnemonic: words,
+  });
+  for (const bad of [SEED, JSON.stringify({ seedHex: SEED, extra: 1 }), JSON.stringify({ seed: SEED })]) {
+    assert.throws(
+      () => parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: bad }),
+      (e: unknown) => {
+        assert.ok(e instanceof AxonEnvError);
+        assert.match(e.message, /ROADWORK_HOTKEY_SECRET: (is not JSON|has the wrong shape); store \{"seedHex"/);
+        assert.ok(!e.message.includes(SEED.slice(2, 20)));
+        return true;
+      },
+    );
+  }
+  assert.throws(
+    () => parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_MNEMONIC: "//Alice" }),
+    /ROADWORK_HOTKEY_SECRET: set alone/,
+  );
+});
+
 test("a missing hotkey and a missing region say where they come from", () => {
-  const { ROADWORK_HOTKEY_SEED: _seed, ROADWORK_HOTKEY_ADDRESS: _address, ...withoutHotkey } = ecsEnv;
-  assert.throws(() => parseAxonEnv(withoutHotkey), /ROADWORK_HOTKEY_SEED: no hotkey given.*Secrets Manager/s);
+  const { ROADWORK_HOTKEY_SECRET: _secret, ...withoutHotkey } = ecsEnv;
+  assert.throws(() => parseAxonEnv(withoutHotkey), /ROADWORK_HOTKEY_SECRET: no hotkey given.*Secrets Manager/s);
   assert.throws(() => parseAxonEnv({ ...ecsEnv, AWS_REGION: "" }), /AWS_REGION: is required/);
 });

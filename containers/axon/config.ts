@@ -11,6 +11,33 @@ export class AxonEnvError extends Error {
 const MODEL_SOURCE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+|hf:\/\/\S+|\/\S+|\.{1,2}\/\S+)$/;
 const SS58 = /^[1-9A-HJ-NP-Za-km-z]{46,48}$/;
 
+/** The hotkey secret in Secrets Manager (shared with the lifecycle functions): JSON with a seed or a mnemonic. */
+const HotkeySecretSchema = z.union([
+  z.strictObject({ seedHex: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/) }),
+  z.strictObject({ mnemonic: z.string().min(1) }),
+]);
+const SECRET_SHAPE = 'store {"seedHex":"0x<64 hex digits>"} or {"mnemonic":"<12-24 words>"} in the secret';
+
+/** The hotkey source from ROADWORK_HOTKEY_SECRET (ECS) or the local variables; a string is a problem to report. */
+function hotkeySource(env: Record<string, string>): HotkeySource | string {
+  const local = hotkeySourceFromEnv(env);
+  const raw = env.ROADWORK_HOTKEY_SECRET;
+  if (raw === undefined) return local;
+  if (Object.keys(local).length > 0) {
+    return "ROADWORK_HOTKEY_SECRET: set alone; ROADWORK_HOTKEY_SEED / _MNEMONIC / ROADWORK_WALLET_* are also set";
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    // JSON.parse's message quotes the input: never surface it.
+    return `ROADWORK_HOTKEY_SECRET: is not JSON; ${SECRET_SHAPE}`;
+  }
+  const parsed = HotkeySecretSchema.safeParse(json);
+  if (!parsed.success) return `ROADWORK_HOTKEY_SECRET: has the wrong shape; ${SECRET_SHAPE}`;
+  return "seedHex" in parsed.data ? { seedHex: parsed.data.seedHex } : { mnemonic: parsed.data.mnemonic };
+}
+
 const flag = (fallback: boolean) =>
   z
     .enum(["true", "false", "1", "0"])
@@ -80,10 +107,12 @@ export function parseAxonEnv(env: Record<string, string | undefined>): AxonRunti
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((i) => `  ${String(i.path[0] ?? "(environment)")}: ${i.message}`);
-  const hotkey = hotkeySourceFromEnv(present);
-  if (hotkey.seedHex === undefined && hotkey.mnemonic === undefined && hotkey.walletName === undefined) {
+  const source = hotkeySource(present as Record<string, string>);
+  const hotkey: HotkeySource = typeof source === "string" ? {} : source;
+  if (typeof source === "string") problems.push(`  ${source}`);
+  else if (source.seedHex === undefined && source.mnemonic === undefined && source.walletName === undefined) {
     problems.push(
-      "  ROADWORK_HOTKEY_SEED: no hotkey given (on AWS it comes from the Secrets Manager secret named in " +
+      "  ROADWORK_HOTKEY_SECRET: no hotkey given (on AWS it comes from the Secrets Manager secret named in " +
         "stacks/config.ts; locally set ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME)",
     );
   }

@@ -42,8 +42,7 @@ async function main(): Promise<void> {
   const hotkey = await loadHotkey(config.hotkey);
   if (config.expectedHotkeyAddress && hotkey.address !== config.expectedHotkeyAddress) {
     throw new AxonEnvError(
-      `the hotkey secret derives to ${hotkey.address} but its ss58Address says ${config.expectedHotkeyAddress}; ` +
-        "store the wallet's hotkey file unchanged in the secret",
+      `the configured hotkey derives to ${hotkey.address}, not ROADWORK_HOTKEY_ADDRESS ${config.expectedHotkeyAddress}`,
     );
   }
   logger.info("hotkey loaded", { hotkey: hotkey.address, netuid: config.netuid });
