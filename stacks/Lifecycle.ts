@@ -176,7 +176,7 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
     decayCheck.metricErrors({ period: Duration.hours(1), statistic: "Sum" }),
   );
 
-  suppressFunctionFindings(stack, [decayCheck, publishModel]);
+  suppressFunctionFindings([decayCheck, publishModel]);
 
   stack.addOutputs({
     PublishQueueUrl: publishQueue.queueUrl,
@@ -186,7 +186,7 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
   return { decayCheck, publishModel, publishQueue, publishDlq, retrainQueue, retrainDlq };
 }
 
-function suppressFunctionFindings(stack: Stack, functions: SstFunction[]): void {
+function suppressFunctionFindings(functions: SstFunction[]): void {
   for (const fn of functions) {
     NagSuppressions.addResourceSuppressions(
       fn,
