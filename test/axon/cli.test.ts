@@ -54,7 +54,7 @@ describe("roadwork serve + roadwork query", () => {
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  test("serve prints one ready line, query gets a prediction, SIGTERM stops it cleanly", async () => {
+  test("serve prints one ready line, query gets a prediction, SIGHUP reloads the snapshot, SIGTERM stops it cleanly", async () => {
     const serve = roadwork(
       [
         "serve",
@@ -125,6 +125,45 @@ describe("roadwork serve + roadwork query", () => {
     assert.equal(refused.code, 1);
     assert.equal((JSON.parse(refused.stdout) as { status: number }).status, 403);
 
+    // SIGHUP reloads the snapshot file: //Eve becomes a validator and is answered.
+    await writeFile(
+      join(dir, "snapshot.json"),
+      JSON.stringify({
+        netuid: 323,
+        block: 1,
+        neurons: [
+          { uid: 0, hotkey: keys.alice.address, stake: 1000.0, validatorPermit: true },
+          { uid: 1, hotkey: keys.bob.address, stake: 10.0, validatorPermit: false },
+          { uid: 2, hotkey: keys.eve.address, stake: 50.0, validatorPermit: true },
+        ],
+      }),
+    );
+    const reloaded = new Promise<void>((resolve) => {
+      const onData = (c: Buffer) => {
+        if (String(c).includes("metagraph snapshot reloaded")) {
+          serve.stderr.off("data", onData);
+          resolve();
+        }
+      };
+      serve.stderr.on("data", onData);
+    });
+    serve.kill("SIGHUP");
+    await reloaded;
+    const admitted = await finished(
+      roadwork([
+        "query",
+        "--url",
+        m[2]!,
+        "--image",
+        join(dir, "street.jpg"),
+        "--dendrite-seed",
+        "//Eve",
+        "--axon-hotkey",
+        keys.bob.address,
+      ]),
+    );
+    assert.equal(admitted.code, 0, admitted.stdout);
+
     serve.kill("SIGTERM");
     const exit = await done;
     assert.equal(exit.code, 0, exit.stderr);
@@ -132,8 +171,10 @@ describe("roadwork serve + roadwork query", () => {
     assert.doesNotMatch(exit.stderr, /Bob|bottom drive/, "no secret material in logs");
     const { readFile } = await import("node:fs/promises");
     const records = (await readFile(join(dir, "records.jsonl"), "utf8")).trim().split("\n");
-    assert.equal(records.length, 1);
-    assert.equal((JSON.parse(records[0]!) as { callerHotkey: string }).callerHotkey, keys.alice.address);
+    assert.deepEqual(
+      records.map((r) => (JSON.parse(r) as { callerHotkey: string }).callerHotkey),
+      [keys.alice.address, keys.eve.address],
+    );
   });
 
   test("serve refuses a bad snapshot and a bad port with clear errors", async () => {
