@@ -285,19 +285,17 @@ export function estimateStage(
     lambdaUsd,
   );
 
-  // --- secrets: created by a stack, or referenced by name from a task definition (the hotkey) ---
+  // --- secrets: created by a stack, or referenced by name (the hotkey, the Hugging Face token) ---
   const referenced = new Set(
-    ofType("AWS::ECS::TaskDefinition").flatMap(([, r]) =>
-      (r.Properties.ContainerDefinitions ?? []).flatMap((c: { Secrets?: { ValueFrom: unknown }[] }) =>
-        (c.Secrets ?? []).map((s) => JSON.stringify(s.ValueFrom).replace(/:secret:([^:"]+).*/, ":$1")),
-      ),
+    [...JSON.stringify(templates).matchAll(/:secret:([\w/+=.@]+(?:-[\w/+=.@]+)*?)(?:-\?{6}|-\*|[":*])/g)].map(
+      (m) => m[1],
     ),
   );
   const secrets = ofType("AWS::SecretsManager::Secret").length + referenced.size;
   add(
     "AWS::SecretsManager::Secret",
     "Secrets Manager",
-    `${secrets} secret(s)`,
+    `${secrets} secret(s)${referenced.size ? ` (${[...referenced].sort().join(", ")})` : ""}`,
     secrets * prices.secretsManager.perSecretMonth +
       (A.secretsManagerCallsPerMonth / 10_000) * prices.secretsManager.per10000Calls,
   );
