@@ -1,4 +1,5 @@
 // @roadwork/chain: subtensor access through @polkadot/api. Importing this module has no side effects.
+export { AxonAnnouncer, type AxonAnnouncerOptions } from "./axon-announcer.ts";
 export {
   type ConnectOptions,
   connectSubtensor,
@@ -37,6 +38,7 @@ export {
 export { RUNTIME_API_RESULTS, registerSubtensorTypes, SUBTENSOR_RUNTIME_TYPES } from "./runtime-types.ts";
 export {
   AXON_PROTOCOL,
+  BLOCK_SECONDS,
   type DesiredAxon,
   describeDispatchError,
   type EncodedServeAxon,
