@@ -1,7 +1,7 @@
 // `roadwork serve` and `roadwork query` as an operator runs them: child processes, a real model file, a snapshot file.
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -51,26 +51,33 @@ describe("roadwork serve + roadwork query", () => {
       }),
     );
     await writeFile(join(dir, "bad-snapshot.json"), JSON.stringify({ netuid: 323, neurons: [{ uid: 0 }] }));
+    // A bittensor wallet laid out as btcli does: <wallets>/<name>/hotkeys/<hotkey> (dev key //Bob).
+    await mkdir(join(dir, "wallets", "miner", "hotkeys"), { recursive: true });
+    await writeFile(
+      join(dir, "wallets", "miner", "hotkeys", "axon"),
+      JSON.stringify({ secretPhrase: "//Bob", ss58Address: keys.bob.address }),
+    );
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
-  test("serve prints one ready line, query gets a prediction, SIGHUP reloads the snapshot, SIGTERM stops it cleanly", async () => {
-    const serve = roadwork(
-      [
-        "serve",
-        "--model",
-        join(dir, "model.onnx"),
-        "--metagraph",
-        join(dir, "snapshot.json"),
-        "--port",
-        "0",
-        "--host",
-        "127.0.0.1",
-        "--predictions",
-        join(dir, "records.jsonl"),
-      ],
-      { ROADWORK_HOTKEY_MNEMONIC: "//Bob" },
-    );
+  test("serve (hotkey from a wallet dir) prints one ready line, query gets a prediction, SIGHUP reloads the snapshot, SIGTERM stops it cleanly", async () => {
+    const serve = roadwork([
+      "serve",
+      "--model",
+      join(dir, "model.onnx"),
+      "--metagraph",
+      join(dir, "snapshot.json"),
+      "--port",
+      "0",
+      "--host",
+      "127.0.0.1",
+      "--predictions",
+      join(dir, "records.jsonl"),
+      "--wallet",
+      join(dir, "wallets", "miner"),
+      "--hotkey",
+      "axon",
+    ]);
     const done = finished(serve);
     const ready = await new Promise<string>((resolve, reject) => {
       let out = "";
