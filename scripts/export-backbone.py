@@ -7,6 +7,7 @@ Recipe (run where torch + transformers are installed; the axon itself never need
     python scripts/export-backbone.py --model facebook/dinov2-with-registers-small --out bundles/dinov2s
     # offline, for timing: random weights from a built-in config, no download
     python scripts/export-backbone.py --random-weights --size base --out bundles/timing-base --fp16
+    python scripts/export-backbone.py --random-weights --arch dinov3 --size small --out bundles/timing-v3
 
 Writes into --out:
     backbone.onnx          input pixel_values float32 [N,3,H,W] -> output "embedding" float32 [N,D]
@@ -45,6 +46,22 @@ import numpy as np
 import torch
 from torch import nn
 
+DINOV3_PRESETS = {  # DINOv3 ViT sizes (patch 16, 4 registers, rotary positions), as in the published configs
+    "small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536),
+    "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072),
+    "large": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096),
+}
+DINOV3_PREPROCESSING = {
+    "image_processor_type": "DINOv3ViTImageProcessorFast",
+    "do_resize": True,
+    "size": {"height": 224, "width": 224},
+    "resample": 2,
+    "do_rescale": True,
+    "rescale_factor": 1 / 255,
+    "do_normalize": True,
+    "image_mean": [0.485, 0.456, 0.406],
+    "image_std": [0.229, 0.224, 0.225],
+}
 PRESETS = {  # DINOv2 ViT sizes (patch 14), as in the published configs
     "small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6),
     "base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12),
@@ -119,9 +136,17 @@ def load_model(args):
     from transformers import AutoConfig, AutoModel
 
     if args.random_weights:
+        torch.manual_seed(args.seed)
+        if args.arch == "dinov3":
+            from transformers import DINOv3ViTConfig, DINOv3ViTModel
+
+            if args.size not in DINOV3_PRESETS:
+                sys.exit(f"--arch dinov3 sizes: {list(DINOV3_PRESETS)}")
+            config = DINOv3ViTConfig(patch_size=16, num_register_tokens=4, **DINOV3_PRESETS[args.size])
+            return DINOv3ViTModel(config).eval(), dict(DINOV3_PREPROCESSING), f"dinov3-{args.size}-random"
         from transformers import Dinov2WithRegistersConfig, Dinov2WithRegistersModel
 
-        torch.manual_seed(args.seed)
+        # image_size 518 like the published checkpoints, so the position table is resampled as it would be for them
         config = Dinov2WithRegistersConfig(image_size=518, patch_size=14, num_register_tokens=4, **PRESETS[args.size])
         return Dinov2WithRegistersModel(config).eval(), dict(DINOV2_PREPROCESSING), f"dinov2-reg-{args.size}-random"
     config = AutoConfig.from_pretrained(args.model, revision=args.revision)
@@ -182,6 +207,7 @@ def main() -> None:
     p.add_argument("--model", help="HF repo id or local directory (e.g. facebook/dinov2-with-registers-small)")
     p.add_argument("--revision")
     p.add_argument("--random-weights", action="store_true", help="build from a built-in config; no download")
+    p.add_argument("--arch", choices=["dinov2-reg", "dinov3"], default="dinov2-reg", help="with --random-weights")
     p.add_argument("--size", choices=list(PRESETS), default="small", help="with --random-weights")
     p.add_argument("--pool", choices=["cls", "cls+mean-patch"], default="cls")
     p.add_argument("--out", required=True)
@@ -224,6 +250,10 @@ def main() -> None:
         with torch.no_grad():
             export(half.to(device), example.to(device), out / "backbone.fp16.onnx", args.opset)
         files.add("backbone.fp16.onnx")
+        got16 = ort.InferenceSession(str(out / "backbone.fp16.onnx"), providers=["CPUExecutionProvider"]).run(
+            None, {"pixel_values": x.numpy()}
+        )[0]
+        check["fp16_rel_err"] = float(np.linalg.norm(got16 - ref) / max(np.linalg.norm(ref), 1e-12))
 
     member_id = args.id or name.replace("/", "-").replace("_", "-")
     member = {
