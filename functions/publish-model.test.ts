@@ -5,6 +5,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SendMessageCommand } from "@aws-sdk/client-sqs";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady, mnemonicGenerate } from "@polkadot/util-crypto";
+import { loadHotkeyFromSecret } from "@roadwork/chain/hotkey-secret";
 import { ModelCard, ModelRecord } from "@roadwork/lifecycle";
 import {
   CapturedMetrics,
@@ -19,7 +20,6 @@ import { FakeHub } from "../packages/lifecycle/test/support/fake-hub.ts";
 import { FakeNatix } from "../packages/lifecycle/test/support/fake-natix.ts";
 import { FakeSecretsManager } from "../packages/lifecycle/test/support/fake-secrets-manager.ts";
 import { tinyRoadworkOnnx } from "../packages/lifecycle/test/support/tiny-onnx.ts";
-import { loadHotkeyFromSecret } from "./lib/hotkey.ts";
 import { checkpointKey, createPublishModelHandler, type PublishModelDeps, PublishModelEnv } from "./publish-model.ts";
 
 await cryptoWaitReady();

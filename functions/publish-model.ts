@@ -9,6 +9,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { loadHotkeyFromSecret } from "@roadwork/chain/hotkey-secret";
 import {
   buildModelCard,
   ConditionalWriteError,
@@ -29,9 +30,8 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda"
 import { z } from "zod";
 import { downloadBundle } from "./lib/bundle-source.ts";
 import { parseEnv } from "./lib/env.ts";
-import { loadHotkeyFromSecret } from "./lib/hotkey.ts";
 import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
-import { type HotkeySecret, readHfToken, readHotkeySecret } from "./lib/secrets.ts";
+import { readHfToken } from "./lib/secrets.ts";
 
 export const PublishModelEnv = z.object({
   MODELS_BUCKET: z.string().min(3),
@@ -52,7 +52,8 @@ export interface PublishModelDeps {
   /** Outbound HTTP (Hugging Face, NATIX). */
   fetch: FetchFn;
   env: PublishModelEnv;
-  loadHotkey: (secret: HotkeySecret) => Promise<HotkeySigner>;
+  /** Reads the hotkey secret ({"seedHex"} or {"mnemonic"}, or a wallet hotkey file) and returns the signer. */
+  loadHotkey: (secrets: SecretsManagerClient, secretId: string) => Promise<HotkeySigner>;
   now: () => Date;
   logger: Logger;
   metrics: Metrics;
@@ -129,7 +130,7 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
   };
 
   const hfToken = await readHfToken(deps.secrets, env.HF_TOKEN_SECRET_ARN);
-  const hotkey = await deps.loadHotkey(await readHotkeySecret(deps.secrets, env.HOTKEY_SECRET_ARN));
+  const hotkey = await deps.loadHotkey(deps.secrets, env.HOTKEY_SECRET_ARN);
   const secrets = [hfToken];
 
   try {

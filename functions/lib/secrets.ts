@@ -1,5 +1,5 @@
-// Secrets for the publish Lambda, read through an injected Secrets Manager client. Values never reach a log:
-// errors name the secret (ARN) and the problem, not the content.
+// The Hugging Face token for the publish Lambda, read through an injected Secrets Manager client (the hotkey goes
+// through @roadwork/chain/hotkey-secret). Values never reach a log: errors name the secret, not its content.
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
 
@@ -12,36 +12,6 @@ async function secretString(client: SecretsManagerClient, secretId: string): Pro
   }
   if (!value) throw new Error(`secret ${secretId} has no SecretString`);
   return value;
-}
-
-/** The hotkey secret: JSON `{ "seedHex": "0x…" }` or `{ "mnemonic": "…" }` (never the coldkey). */
-export const HotkeySecret = z.union([
-  z.strictObject({ seedHex: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/, "seedHex must be 32 bytes of hex") }),
-  z.strictObject({
-    mnemonic: z
-      .string()
-      .refine((m) => [12, 15, 18, 21, 24].includes(m.trim().split(/\s+/).length), "mnemonic must have 12-24 words"),
-  }),
-]);
-export type HotkeySecret = z.infer<typeof HotkeySecret>;
-
-export async function readHotkeySecret(client: SecretsManagerClient, secretId: string): Promise<HotkeySecret> {
-  const raw = await secretString(client, secretId);
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    throw new Error(`secret ${secretId} is not JSON; store {"seedHex":"0x…"} or {"mnemonic":"…"}`);
-  }
-  const parsed = HotkeySecret.safeParse(json);
-  if (!parsed.success) {
-    // Only the issue's message and path: zod would otherwise echo the received value.
-    const issue = parsed.error.issues[0];
-    throw new Error(
-      `secret ${secretId} must be {"seedHex":"0x…"} or {"mnemonic":"…"} (${issue?.message ?? "invalid"})`,
-    );
-  }
-  return parsed.data;
 }
 
 /** The HF token secret: a plain string `hf_…` or JSON `{ "token": "hf_…" }`. */
