@@ -264,3 +264,48 @@ test("NaN from a bundle member fails the load with the probe image named", async
     /nan@1\.0\.0: the model produced NaN on probe image 'gray'/,
   );
 });
+
+test("softmax outputs read the roadwork column as a logit; logit outputs honour index", async () => {
+  // logits2 = [-m, m] where m is the mean of the normalized pixels: softmax column 1 has logit 2m.
+  const g = new GraphBuilder("two-class");
+  g.input("pixel_values", "float32", ["N", 3, 224, 224]);
+  g.initializer("signs", Float32Array.of(-1, 1), [1, 2]);
+  g.node("ReduceMean", ["pixel_values"], ["m"], { axes: [1, 2, 3], keepdims: 0 });
+  g.initializer("axes", BigInt64Array.of(1n), [1]);
+  g.node("Unsqueeze", ["m", "axes"], ["m1"]);
+  g.node("Mul", ["m1", "signs"], ["logits2"]);
+  g.output("logits2", "float32", ["N", 2]);
+  const bytes = await jpeg(
+    rawImage(224, 224, (x) => (x < 150 ? [250, 200, 150] : [30, 30, 30])),
+    224,
+    224,
+  );
+  const t = preprocess(await decodeImage(bytes), parsePreprocessing({}));
+  const m = t.data.reduce((s, v) => s + v, 0) / t.data.length;
+  for (const [kind, expected] of [
+    ["softmax", 2 * m],
+    ["logit", m],
+  ] as const) {
+    const dir = fresh();
+    await writeBundle(
+      dir,
+      { name: "two", version: "1.0.0", members: [tinyMember("m", { output: { name: "logits2", kind, index: 1 } })] },
+      { "m.onnx": g.toModel() },
+    );
+    const scorer = await loadScorer({ model: dir, logger: silentLogger });
+    const got = (await scorer.score(bytes)).score;
+    await scorer.close();
+    // float32 reduction over 150k values in onnxruntime vs a float64 sum here
+    assert.ok(Math.abs(got - sigmoid(expected)) < 1e-4, `${kind}: ${got} vs ${sigmoid(expected)}`);
+  }
+  assert.throws(
+    () =>
+      parseManifest({
+        name: "x",
+        version: "1.0.0",
+        created: "2026-11-22T00:00:00Z",
+        members: [{ ...tinyMember("a", { output: { name: "p", kind: "softmax" } }), sha256: "0".repeat(64) }],
+      }),
+    /softmax outputs need the roadwork class index/,
+  );
+});
