@@ -1,4 +1,7 @@
-// @roadwork/chain: subtensor access through @polkadot/api. Importing this module has no side effects.
+// @roadwork/chain: subtensor access through @polkadot/api. Importing it loads @polkadot/api and sets only the
+// duplicate-package warning flag (see polkadot-env.ts).
+import "./polkadot-env.ts";
+
 export { AxonAnnouncer, type AxonAnnouncerOptions } from "./axon-announcer.ts";
 export {
   type ConnectOptions,
