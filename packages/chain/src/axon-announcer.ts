@@ -109,7 +109,14 @@ export class AxonAnnouncer extends EventEmitter {
   async #attempt(): Promise<void> {
     const { api, netuid, hotkey, timeoutMs } = this.#options;
     try {
-      const result = await ensureServing({ api, netuid, hotkey, desired: this.#desired, logger: this.#logger, timeoutMs });
+      const result = await ensureServing({
+        api,
+        netuid,
+        hotkey,
+        desired: this.#desired,
+        logger: this.#logger,
+        timeoutMs,
+      });
       this.#last = result;
       if (result.action === "rate-limited") {
         const blockMs = this.#options.blockMs ?? BLOCK_SECONDS * 1000;

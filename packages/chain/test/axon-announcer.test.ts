@@ -24,7 +24,12 @@ describe("AxonAnnouncer against a loopback subtensor", () => {
 
   it("skips at start, serves a new address, retries at the allowed block, re-serves after re-registration", async () => {
     const logger = recordingLogger();
-    const watcher = await MetagraphWatcher.start({ api: conn.api, netuid: DEMO_NETUID, hotkey: bob.address, intervalMs: 3_600_000 });
+    const watcher = await MetagraphWatcher.start({
+      api: conn.api,
+      netuid: DEMO_NETUID,
+      hotkey: bob.address,
+      intervalMs: 3_600_000,
+    });
     const announcer = new AxonAnnouncer({
       api: conn.api,
       netuid: DEMO_NETUID,
