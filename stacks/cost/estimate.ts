@@ -300,12 +300,18 @@ export function estimateStage(
       (A.secretsManagerCallsPerMonth / 10_000) * prices.secretsManager.per10000Calls,
   );
 
-  const queues = ofType("AWS::SQS::Queue").length;
+  // Event source mappings long-poll their queue around the clock; dead-letter queues see almost no requests.
+  const queueIds = new Set(ofType("AWS::SQS::Queue").map(([id]) => id));
+  const queues = queueIds.size;
+  const polled = ofType("AWS::Lambda::EventSourceMapping").filter(([, r]) => {
+    const arn = r.Properties.EventSourceArn;
+    return queueIds.has(arn?.["Fn::GetAtt"]?.[0]) || /:sqs:/.test(JSON.stringify(arn ?? ""));
+  }).length;
   add(
     "AWS::SQS::Queue",
     "SQS",
-    `${queues} queue(s) x ${A.sqsRequestsPerQueueMonth} requests (event source polling)`,
-    ((queues * A.sqsRequestsPerQueueMonth) / 1e6) * prices.sqs.perMillionRequests,
+    `${queues} queue(s), ${polled} polled by Lambda x ${A.sqsRequestsPerQueueMonth} requests`,
+    ((polled * A.sqsRequestsPerQueueMonth) / 1e6) * prices.sqs.perMillionRequests,
   );
 
   lines.push({
