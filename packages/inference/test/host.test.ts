@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { writeBundle } from "../src/bundle/local.ts";
-import { ModelHost, reloadOnSighup, watchModelSource } from "../src/host.ts";
+import { ModelHost, pollModelSource, reloadOnSighup, watchModelSource } from "../src/host.ts";
 import { loadScorer } from "../src/load.ts";
 import { buildTinyClassifier } from "../src/onnx/tiny-classifier.ts";
 import type { ScoreResult } from "../src/scorer.ts";
@@ -144,5 +144,14 @@ test("a pointer file is watched, SIGHUP re-reads it, and a bad target keeps the 
   assert.match(JSON.stringify(results[0]), /"ok":false.*manifest declares \[N,3,256,256\]/);
   assert.equal(host.activeVersion, "tiny@2.0.0");
   assert.match(host.stats.lastError ?? "", /current\.json \(tiny@4\.0\.0\): member 'm'/);
+
+  // Polling (for s3:// pointers, which cannot be watched) picks up the next promotion.
+  await writeFile(pointer, JSON.stringify({ bundle: "./v1" }));
+  const poll = pollModelSource(host, 30);
+  try {
+    await until(() => host.activeVersion === "tiny@1.0.0");
+  } finally {
+    poll.close();
+  }
   await host.close();
 });
