@@ -188,30 +188,32 @@ export async function readMetagraph(
   return MetagraphSnapshot.parse(data, `metagraph of subnet ${netuid} at block ${head.number}`).data;
 }
 
-function storage(api: ApiPromise, name: string) {
+/** One SubtensorModule storage read, bounded; undecodable values become ChainDataError. */
+async function queryStorage(api: ApiPromise, name: string, args: unknown[], timeoutMs: number): Promise<Codec> {
   const entry = api.query.subtensorModule?.[name];
-  if (!entry)
+  if (!entry) {
     throw new ChainDataError(`this runtime has no SubtensorModule.${name} storage; is the endpoint a subtensor node?`);
-  return entry;
+  }
+  const label = `SubtensorModule.${name[0]?.toUpperCase()}${name.slice(1)}`;
+  try {
+    return await withTimeout(entry(...args), timeoutMs, label);
+  } catch (error) {
+    if (error instanceof Error && error.name === "ChainTimeoutError") throw error;
+    throw new ChainDataError(`${label} could not be read: ${(error as Error).message}`);
+  }
 }
 
 /** Own uid on the subnet, or undefined when the hotkey is not registered (`Uids` is None). */
 export async function readOwnUid(api: ApiPromise, netuid: number, hotkey: string, options: ReadOptions = {}) {
-  const value = (await withTimeout(
-    storage(api, "uids")(netuid, normaliseHotkey(hotkey)),
-    options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    "SubtensorModule.Uids",
-  )) as Option<Codec>;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const value = (await queryStorage(api, "uids", [netuid, normaliseHotkey(hotkey)], timeoutMs)) as Option<Codec>;
   return value.isSome ? num(value.unwrap()) : undefined;
 }
 
 /** The on-chain axon record for a hotkey, or undefined when it never served. */
 export async function readAxon(api: ApiPromise, netuid: number, hotkey: string, options: ReadOptions = {}) {
-  const value = (await withTimeout(
-    storage(api, "axons")(netuid, normaliseHotkey(hotkey)),
-    options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    "SubtensorModule.Axons",
-  )) as Codec;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
+  const value = await queryStorage(api, "axons", [netuid, normaliseHotkey(hotkey)], timeoutMs);
   const option = value as Option<Codec>;
   if (typeof option.isNone === "boolean") return option.isSome ? axonFromCodec(option.unwrap()) : undefined;
   return axonFromCodec(value);
@@ -223,8 +225,7 @@ export async function readHyperparameters(
   options: ReadOptions = {},
 ): Promise<Hyperparameters> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
-  const read = (name: string) =>
-    withTimeout(storage(api, name)(netuid), timeoutMs, `SubtensorModule.${name}`).then(num);
+  const read = (name: string) => queryStorage(api, name, [netuid], timeoutMs).then(num);
   const [servingRateLimit, immunityPeriod, tempo] = await Promise.all([
     read("servingRateLimit"),
     read("immunityPeriod"),

@@ -3,10 +3,10 @@ import { once } from "node:events";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { connectSubtensor, type SubtensorConnection } from "../src/connection.ts";
-import { ChainDataError, readMetagraph } from "../src/metagraph-reader.ts";
+import { ChainDataError, readAxon, readMetagraph } from "../src/metagraph-reader.ts";
 import { checkSignedExtensions } from "../src/signed-extensions.ts";
 import { ChainTimeoutError } from "../src/timeout.ts";
-import { DEMO_NETUID, demoNeurons } from "./support/demo-subnet.ts";
+import { DEMO_NETUID, demoNeurons, devKey } from "./support/demo-subnet.ts";
 import { LoopbackChain } from "./support/loopback-chain.ts";
 import { recordingLogger } from "./support/recording-logger.ts";
 import { createChainRegistry, loadRuntimeMaterial } from "./support/subtensor-metadata.ts";
@@ -181,6 +181,22 @@ describe("connectSubtensor against a loopback subtensor", () => {
         });
       });
     }
+
+    it("rejects an undecodable storage value with a ChainDataError", async () => {
+      chain.intercept = (method, params) => {
+        if (method !== "state_queryStorageAt" && method !== "state_getStorage") return undefined;
+        const keys = (method === "state_getStorage" ? [params[0]] : params[0]) as string[];
+        const garbage = "0xffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff";
+        return method === "state_getStorage"
+          ? { result: garbage }
+          : { result: [{ block: null, changes: keys.map((k) => [k, garbage]) }] };
+      };
+      await assert.rejects(readAxon(conn.api, DEMO_NETUID, devKey("//Bob").address), (error: Error) => {
+        assert.ok(error instanceof ChainDataError, `${error.name}: ${error.message}`);
+        assert.match(error.message, /SubtensorModule\.Axons could not be read/);
+        return true;
+      });
+    });
 
     it("reports a missing subnet instead of an empty metagraph", async () => {
       chain.intercept = () => undefined;
