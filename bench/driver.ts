@@ -128,6 +128,15 @@ interface ServerReport {
   byConcurrency: Record<string, ServerResult>;
 }
 
+/** Servers still running, so an interrupted run (Ctrl-C, a timeout's SIGTERM) leaves none behind. */
+const live = new Set<ServerProcess>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    for (const server of live) server.child.kill("SIGKILL");
+    process.exit(130);
+  });
+}
+
 export async function runBenchmark(o: BenchOptions): Promise<Record<string, unknown>> {
   const pythonVersions = checkPython(o.python);
   const spec = exportModels(o);
@@ -195,6 +204,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       const made = step.make(port);
       const command = o.pinCpus ? { command: "taskset", args: ["-c", o.pinCpus, made.command, ...made.args] } : made;
       const server = new ServerProcess({ name: step.role, port, cwd: REPO_ROOT, ...command });
+      live.add(server);
       const target: AxonTarget = { ip: "127.0.0.1", port, hotkey: ids.minerHotkey };
       process.stderr.write(`[bench] starting ${step.role} (pid ${server.pid}) on port ${port}\n`);
       const ms = await server.waitForFirstAnswer(async () => {
@@ -373,7 +383,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     process.stderr.write(`[bench] wrote ${join(o.outDir, `${o.label}.json`)} and ${o.label}.svg\n`);
     return result;
   } finally {
-    await Promise.all(servers.map((s) => s.process.stop()));
+    await Promise.all([...live].map((s) => s.stop()));
+    live.clear();
   }
 }
 

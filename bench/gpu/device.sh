@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The GPU benchmark on a lent machine with an NVIDIA GPU, Python 3.12 + PyTorch + transformers + onnx, and no Node.
+# What it needs travels beside the repo in .gpucarry/ (see bench/gpu/pack.sh, which builds it here):
+#   p1..p3/ortcuda.part*   onnxruntime 1.29 CUDA provider (libonnxruntime_providers_cuda.so + _shared.so), xz, split
+#   p4/node.xz              this machine's node binary
+#   p4/node_modules.tar.xz  onnxruntime-node + sharp, the two native packages the bundles load
+#   p4/driver.mjs, p4/axon-server.mjs   bench/driver.ts and bench/axon-server.ts bundled by esbuild
+#   .whl/                   starlette + uvicorn wheels (the image has neither; it has no pydantic-core for 3.12 either)
+#
+#   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
+#   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+STAGE=/tmp/roadwork-bench
+MODELS=$STAGE/models
+# Overridable for a rehearsal on a machine without a GPU (BENCH_DEVICE=cpu, smaller models, a venv Python).
+PY=${BENCH_PYTHON:-python3}
+DEVICE=${BENCH_DEVICE:-cuda}
+B_MODELS=${BENCH_B_MODELS:-dinov2-b14-reg}
+E_MODELS=${BENCH_E_MODELS:-dinov2-l14-reg,convnext-b}
+mkdir -p "$STAGE"
+
+export_models() { # label, models, extra flags; writes the key the driver checks before re-exporting
+  local label=$1 models=$2 hflip=$3
+  local dir=$MODELS/$label flags=(--fp16 --device "$DEVICE")
+  [ "$hflip" = true ] && flags+=(--hflip)
+  "$PY" bench/baseline/export.py --out "$dir" --models "$models" "${flags[@]}" >"$STAGE/export-$label.json" 2>"$STAGE/export-$label.log"
+  printf '{"models":%s,"hflip":%s,"fp16":true,"device":"%s"}' \
+    "$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1].split(","), separators=(",", ":")))' "$models")" "$hflip" "$DEVICE" >"$dir/export-key.json"
+  touch "$STAGE/export-$label.done"
+}
+
+case "${1:-}" in
+stage)
+  cp ".gpucarry/p$2/"* "$STAGE/"
+  if [ "$2" = 1 ]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    "$PY" -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "onnxruntime", onnxruntime.__version__)'
+    # The exports run on while the other parts travel (a new session survives the end of this command).
+    vars="MODELS=$MODELS STAGE=$STAGE PY=$PY DEVICE=$DEVICE"
+    setsid bash -c "$(declare -f export_models); $vars; export_models gpu-dinov2-b14-reg $B_MODELS false" \
+      </dev/null >/dev/null 2>&1 &
+    setsid bash -c "$(declare -f export_models); $vars; export_models gpu-ensemble-l14-convnext-hflip $E_MODELS true" \
+      </dev/null >/dev/null 2>&1 &
+  fi
+  ls -la "$STAGE"
+  ;;
+run)
+  cp .gpucarry/p4/* "$STAGE/"
+  want=$(cut -d' ' -f1 "$STAGE/ortcuda.sha256")
+  got=$(cat "$STAGE"/ortcuda.part* | sha256sum | cut -d' ' -f1)
+  [ "$want" = "$got" ] || { echo "[device] CUDA provider parts incomplete ($got, want $want)"; ls -la "$STAGE"; exit 1; }
+  xz -dc "$STAGE/node.xz" >"$STAGE/node" && chmod +x "$STAGE/node"
+  tar -xJf "$STAGE/node_modules.tar.xz"
+  ORT_BIN=$(echo node_modules/onnxruntime-node/bin/napi-v*/linux/x64)
+  cat "$STAGE"/ortcuda.part* | xz -dc | tar -x -C "$ORT_BIN"
+  cp "$STAGE/driver.mjs" "$STAGE/axon-server.mjs" bench/
+  if [ "$PY" = python3 ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site
+  fi
+  # CUDA 13 + cuDNN 9 for onnxruntime's provider: the pip nvidia-* packages PyTorch itself loads.
+  NV=$("$PY" -c 'import nvidia, os; print(list(nvidia.__path__)[0])' 2>/dev/null || true)
+  LIBS=$([ -n "$NV" ] && find "$NV" -maxdepth 3 -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':' || true)
+  export LD_LIBRARY_PATH="$ORT_BIN:${LIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
+  ldd "$ORT_BIN/libonnxruntime_providers_cuda.so" | grep -i 'not found' || echo "[device] CUDA provider libraries resolved"
+  for label in gpu-dinov2-b14-reg gpu-ensemble-l14-convnext-hflip; do
+    while [ ! -e "$STAGE/export-$label.done" ]; do
+      if ! pgrep -f "export.py --out $MODELS/$label" >/dev/null && sleep 1 && [ ! -e "$STAGE/export-$label.done" ]; then
+        echo "[device] export $label failed:"; tail -20 "$STAGE/export-$label.log"; exit 1
+      fi
+      sleep 2
+    done
+    tail -3 "$STAGE/export-$label.log"
+  done
+  common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-500}" --warmup "${BENCH_WARMUP:-30}" --rounds 4 --out "$OUT")
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
+    --work-dir "$MODELS/gpu-dinov2-b14-reg" --axon-entry bench/axon-server.mjs --target-p99-ms 5 >/dev/null
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$E_MODELS" --hflip \
+    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" \
+    --axon-entry bench/axon-server.mjs --target-p99-ms 30 >/dev/null
+  # The short version, last in the output.
+  for f in "$OUT"/*.json; do
+    "$PY" - "$f" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("==", d["label"], "|", d["machine"]["gpu"], "|", d["model"]["description"])
+for role, s in d["servers"].items():
+    by = {c: (v["latencyMs"]["p50"], v["latencyMs"]["p99"], v["reqPerSec"], v["errors"]) for c, v in s["byConcurrency"].items()}
+    print(f"  {role:10s} dev={s['device']} start={s['startToFirstAnswerMs']}ms rss={s['memoryAfterLoad']} gpuMiB={s['gpuMemoryMiB']} p50/p99/rps/err={by}")
+print("  ratios", json.dumps(d["ratios"]))
+print("  agreement", json.dumps(d["agreement"]))
+print("  targets", json.dumps(d["targets"]))
+PYEOF
+  done
+  ;;
+*)
+  echo "usage: $0 stage N | run" >&2
+  exit 2
+  ;;
+esac

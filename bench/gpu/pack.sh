@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds what bench/gpu/device.sh needs on a GPU machine that has no Node and no registry access, in .gpucarry/
+# (keep it out of git: echo /.gpucarry/ >> .git/info/exclude). Needs the npm registry once, for the CUDA provider.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CARRY=.gpucarry
+WORK=${TMPDIR:-/tmp}/roadwork-gpu-pack
+mkdir -p "$CARRY"/p1 "$CARRY"/p2 "$CARRY"/p3 "$CARRY"/p4 "$WORK" .whl
+
+# onnxruntime 1.29's CUDA provider (CUDA 13, cuDNN 9): ~230 MB, ~165 MB as xz, carried in three parts under 60 MB.
+if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
+  (cd "$WORK" && npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 >/dev/null && tar xzf com.github.asus4.onnxruntime.linux-x64-gpu-0.4.9.tgz)
+  tar -C "$WORK/package/Plugins/Linux/x64" -cf - libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so |
+    xz -T2 -6 >"$WORK/ortcuda.tar.xz"
+  split -b 55M -d -a 1 "$WORK/ortcuda.tar.xz" "$WORK/ortcuda.part"
+  for i in 0 1 2; do mv "$WORK/ortcuda.part$i" "$CARRY/p$((i + 1))/"; done
+  (cd "$WORK" && sha256sum ortcuda.tar.xz) >"$CARRY/p4/ortcuda.sha256"
+fi
+
+xz -T2 -9 <"$(command -v node)" >"$CARRY/p4/node.xz"
+node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts --bundle --platform=node --format=esm --target=node20 \
+  --outdir="$CARRY/p4" --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
+  --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
+  --exclude='node_modules/onnxruntime-node/node_modules' \
+  node_modules/onnxruntime-node node_modules/onnxruntime-common node_modules/sharp node_modules/@img/colour \
+  node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 node_modules/detect-libc node_modules/semver |
+  xz -T2 -6 >"$CARRY/p4/node_modules.tar.xz"
+
+# starlette + uvicorn for the device's Python 3.12 (pure Python wheels).
+ls .whl/starlette-1.7.0-*.whl .whl/uvicorn-0.54.0-*.whl >/dev/null 2>&1 ||
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 -d .whl starlette==1.7.0 uvicorn==0.54.0
+du -sh "$CARRY"/p* .whl
