@@ -130,7 +130,9 @@ try {
     const image = uniqueJpeg(images[n % images.length]!, n);
     const started = performance.now();
     const res = await dendrite.query(dendrite.buildRequest({ axon: target, image, timeout: 9 }));
-    return { ms: performance.now() - started, status: res.status };
+    // The axon's own time (arrival to answer), from its bt_header_axon_process_time header.
+    const serverMs = Number(res.headers.bt_header_axon_process_time ?? Number.NaN) * 1000;
+    return { ms: performance.now() - started, serverMs, status: res.status };
   };
 
   log("warming up (32 requests)");
@@ -142,6 +144,7 @@ try {
   for (const concurrency of CONCURRENCY) {
     const total = concurrency === 1 ? Math.max(50, Math.floor(REQUESTS / 4)) : REQUESTS;
     const latencies: number[] = [];
+    const serverLatencies: number[] = [];
     const statuses: Record<string, number> = {};
     let issued = 0;
     let done = 0;
@@ -152,6 +155,7 @@ try {
         issued++;
         const r = await one(dendrite);
         latencies.push(r.ms);
+        if (Number.isFinite(r.serverMs)) serverLatencies.push(r.serverMs);
         statuses[r.status] = (statuses[r.status] ?? 0) + 1;
         if (++done % Math.max(1, Math.floor(total / 5)) === 0) log(`concurrency ${concurrency}: ${done}/${total}`);
       }
@@ -159,7 +163,10 @@ try {
     await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
     const seconds = (performance.now() - started) / 1000;
     latencies.sort((a, b) => a - b);
-    const q = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!);
+    serverLatencies.sort((a, b) => a - b);
+    const quantile = (xs: number[], p: number) =>
+      round(xs[Math.min(xs.length - 1, Math.floor(p * xs.length))] ?? Number.NaN);
+    const q = (p: number) => quantile(latencies, p);
     results.push({
       concurrency,
       requests: total,
@@ -168,6 +175,8 @@ try {
       p99Ms: q(0.99),
       meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
       maxMs: round(latencies.at(-1)!),
+      serverP50Ms: quantile(serverLatencies, 0.5),
+      serverP99Ms: quantile(serverLatencies, 0.99),
       requestsPerS: round(total / seconds),
     });
   }
@@ -194,7 +203,8 @@ try {
           validators: `${VALIDATORS}, equal stake`,
           images: `${IMAGE_COUNT} synthetic street scenes, 224x224 JPEG q75, mean ${meanImageBytes} bytes`,
           cache: "every request carries distinct bytes (a JPEG comment with its number): the result cache never hits",
-          latency: "from signing the request to the parsed response, client side",
+          latency:
+            "p50Ms/p99Ms: from signing the request to the parsed response (client side); serverP50Ms/serverP99Ms: the axon's bt_header_axon_process_time",
           dendrites: "one per concurrent worker (its own uuid), requests in sequence per dendrite, as validators send",
         },
         results,
