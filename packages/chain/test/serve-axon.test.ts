@@ -252,3 +252,35 @@ describe("serve_axon against a loopback subtensor", () => {
     assert.equal(chain.submissions.length, submitted);
   });
 });
+
+describe("serve_axon on the testnet runtime (spec 224, different error indices)", () => {
+  it("submits and maps ServingRateLimitExceeded through that runtime's metadata", async () => {
+    const bob = devKey("//Bob");
+    const chain = await LoopbackChain.start({
+      network: "testnet",
+      netuid: DEMO_NETUID,
+      neurons: demoNeurons(bob.address),
+    });
+    const conn = await connectSubtensor({ endpoint: chain.url });
+    try {
+      assert.equal(conn.api.runtimeVersion.specVersion.toNumber(), 224);
+      assert.equal(conn.extensions.ok, true);
+      const serve = (ip: string) =>
+        submitServeAxon(
+          conn.api,
+          bob,
+          encodeServeAxon(conn.api, serveParams(DEMO_NETUID, { ip, port: 8091, version: 1 })).call,
+        );
+      await serve("203.0.113.20");
+      assert.equal(chain.submissions.at(-1)?.outcome, "ExtrinsicSuccess");
+      await assert.rejects(serve("203.0.113.21"), (error: Error) => {
+        assert.ok(error instanceof ServeAxonError);
+        assert.equal(error.code, "ServingRateLimitExceeded");
+        return true;
+      });
+    } finally {
+      await conn.disconnect();
+      await chain.close();
+    }
+  });
+});
