@@ -66,6 +66,8 @@ export interface RegisterOptions {
   deadlineMs?: number;
   /** POST attempts on 5xx/429/network errors. */
   postAttempts?: number;
+  /** Per-request timeout (a hung server must not outlive the deadline). */
+  requestTimeoutMs?: number;
   now?: () => Date;
   sleep?: (ms: number) => Promise<void>;
   log?: (event: string, data: Record<string, unknown>) => void;
@@ -93,6 +95,7 @@ export async function registerWithNatix(opts: RegisterOptions): Promise<Registra
   const pollIntervalMs = opts.pollIntervalMs ?? 3_000;
   const deadlineMs = opts.deadlineMs ?? 180_000;
   const postAttempts = opts.postAttempts ?? 3;
+  const requestTimeoutMs = opts.requestTimeoutMs ?? 30_000;
 
   const body = buildRegistrationRequest({ uid: opts.uid, repo: opts.repo, hotkey: opts.hotkey, now: now() });
   const submittedAt = Number(body.message);
@@ -104,6 +107,7 @@ export async function registerWithNatix(opts: RegisterOptions): Promise<Registra
     try {
       res = await opts.fetch(registerUrl, {
         method: "POST",
+        signal: AbortSignal.timeout(requestTimeoutMs),
         headers: { "content-type": "application/json", accept: "application/json" },
         body: JSON.stringify(body),
       });
@@ -140,12 +144,18 @@ export async function registerWithNatix(opts: RegisterOptions): Promise<Registra
   const started = now().getTime();
   let polls = 0;
   let lastSeen = "(none)";
+  let errorStreak = 0;
   for (;;) {
     polls++;
     let status: string | undefined;
     let errorMessage: string | undefined;
     try {
-      const res = await opts.fetch(statusUrl, { headers: { accept: "application/json" } });
+      const remaining = Math.max(1, deadlineMs - (now().getTime() - started));
+      const res = await opts.fetch(statusUrl, {
+        headers: { accept: "application/json" },
+        // Up to the deadline, but never so short that a healthy answer is cut off.
+        signal: AbortSignal.timeout(Math.min(requestTimeoutMs, Math.max(remaining, 1_000))),
+      });
       const text = await res.text();
       if (!res.ok) {
         lastSeen = `HTTP ${res.status}`;
@@ -165,6 +175,7 @@ export async function registerWithNatix(opts: RegisterOptions): Promise<Registra
       lastSeen = `network error: ${(error as Error).message}`;
       log("natix.status.network_error", { polls, message: (error as Error).message });
     }
+    errorStreak = status === undefined ? errorStreak + 1 : 0;
     if (status !== undefined) {
       if (DONE.has(status)) return { status: "succeeded", uid: opts.uid, submittedAt, polls, detail };
       if (FAILED.has(status)) {
@@ -179,14 +190,16 @@ export async function registerWithNatix(opts: RegisterOptions): Promise<Registra
       }
       if (!WAITING.has(status)) log("natix.status.unknown", { status, polls });
     }
-    if (now().getTime() - started + pollIntervalMs > deadlineMs) {
+    // Plain waiting polls at the register.sh interval; errors back off (x2 each, at most x8).
+    const delay = pollIntervalMs * 2 ** Math.min(errorStreak, 3);
+    if (now().getTime() - started + delay > deadlineMs) {
       throw new NatixRegistrationError(
         `NATIX registration for uid ${opts.uid} did not settle within ${Math.round(deadlineMs / 1000)} s ` +
           `(last status: ${lastSeen}). Check later with 'roadwork register --status --uid ${opts.uid}'.`,
         "timeout",
       );
     }
-    await sleep(pollIntervalMs);
+    await sleep(delay);
   }
 }
 

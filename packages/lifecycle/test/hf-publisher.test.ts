@@ -27,7 +27,7 @@ describe("publishModel against a loopback Hugging Face Hub", () => {
     hub: {
       accessToken: WRITE,
       hubUrl: hub.url,
-      retry: { baseDelayMs: 1, timeoutMs: 300, onRetry: (i) => retries.push(i.reason) },
+      retry: { baseDelayMs: 1, timeoutMs: 5000, onRetry: (i) => retries.push(i.reason) },
     },
     repo,
     bundleFiles: [
@@ -155,8 +155,9 @@ describe("publishModel against a loopback Hugging Face Hub", () => {
   });
 
   it("retries a slow response after the per-attempt timeout", async () => {
-    hub.inject({ method: "GET", path: "/api/whoami-v2", delayMs: 1000, times: 1 });
-    const out = await publishModel(input());
+    hub.inject({ method: "GET", path: "/api/whoami-v2", delayMs: 3000, times: 1 });
+    const base = input();
+    const out = await publishModel({ ...base, hub: { ...base.hub, retry: { ...base.hub.retry, timeoutMs: 1000 } } });
     assert.equal(out.createdRepo, true);
     assert.deepEqual(retries, ["timeout"]);
   });

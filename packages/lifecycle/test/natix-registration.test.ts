@@ -108,6 +108,21 @@ describe("registerWithNatix against a loopback NATIX", () => {
     assert.ok(Date.now() - t < 2000);
   });
 
+  it("a hung status endpoint cannot outlive the deadline", async () => {
+    natix.statusDelayMs = 2000;
+    const t = Date.now();
+    try {
+      await assert.rejects(registerWithNatix({ ...opts(), requestTimeoutMs: 50 }), (e: unknown) => {
+        assert.ok(e instanceof NatixRegistrationError && e.kind === "timeout");
+        assert.match(e.message, /last status: network error/);
+        return true;
+      });
+    } finally {
+      natix.statusDelayMs = 0;
+    }
+    assert.ok(Date.now() - t < 1500);
+  });
+
   it("retries the POST on 5xx, then succeeds", async () => {
     natix.registerFaults = [
       { status: 503, body: "unavailable" },

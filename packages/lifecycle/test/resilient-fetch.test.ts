@@ -46,21 +46,21 @@ describe("resilientFetch", () => {
     const f = resilientFetch(fetch, {
       attempts: 2,
       baseDelayMs: 1,
-      timeoutMs: 100,
+      timeoutMs: 300,
       onRetry: (i) => reasons.push(i.reason),
     });
-    script.push({ status: 200, delayMs: 400 }, { status: 200 });
+    script.push({ status: 200, delayMs: 1200 }, { status: 200 });
     assert.equal((await f(url)).status, 200);
     assert.deepEqual(reasons, ["timeout"]);
-    // 300 kB at >= 1 MB/s adds 300 ms to the 100 ms budget: a 250 ms answer is not a timeout.
-    script.push({ status: 200, delayMs: 250 });
+    // 1 MB at >= 1 MB/s adds 1 s to the 300 ms budget: a 700 ms answer is not a timeout.
+    script.push({ status: 200, delayMs: 700 });
     reasons.length = 0;
-    assert.equal((await f(url, { method: "PUT", body: new Blob([new Uint8Array(300_000)]) })).status, 200);
+    assert.equal((await f(url, { method: "PUT", body: new Blob([new Uint8Array(1_000_000)]) })).status, 200);
     assert.deepEqual(reasons, []);
-    script.push({ status: 200, delayMs: 400 }, { status: 200, delayMs: 400 });
+    script.push({ status: 200, delayMs: 1200 }, { status: 200, delayMs: 1200 });
     await assert.rejects(
       f(url),
-      (e: Error) => /timed out after 100 ms/.test(e.message) && !e.message.includes("secret"),
+      (e: Error) => /timed out after 300 ms/.test(e.message) && !e.message.includes("secret"),
     );
   });
 });

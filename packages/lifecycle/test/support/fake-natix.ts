@@ -24,6 +24,8 @@ export class FakeNatix {
   /** Replies for the POST before the real handling, consumed in order (e.g. a 503). */
   registerFaults: { status: number; body: string }[] = [];
   statusPolls = 0;
+  /** Delay before answering a status poll (a hung service). */
+  statusDelayMs = 0;
   /** Maximum accepted age of the signed timestamp, seconds (the real value is unknown, spec §9). */
   maxSkewSeconds = 300;
   now: () => number = () => Date.now() / 1000;
@@ -69,6 +71,8 @@ export class FakeNatix {
     const m = path.match(/^\/participants\/registration-status\/(\d+)$/);
     if (req.method === "GET" && m) {
       this.statusPolls++;
+      if (this.statusDelayMs) await new Promise((r) => setTimeout(r, this.statusDelayMs));
+      if (res.destroyed) return;
       if (!this.registrations.some((r) => r.uid === m[1]))
         return send(res, 404, JSON.stringify({ detail: "Not found" }));
       const reply = this.statusScript.length > 1 ? this.statusScript.shift()! : this.statusScript[0]!;
