@@ -13,6 +13,9 @@ const table: Record<string, Loader> = {
   decay: () => import("./commands/decay.ts"),
   status: () => import("./commands/status.ts"),
   "serve-axon": () => import("./commands/serve-axon.ts"),
+  start: () => import("./commands/start.ts"),
+  train: () => import("./commands/train.ts"),
+  simulate: () => import("./commands/simulate.ts"),
 };
 
 export async function run(argv: string[]): Promise<number> {

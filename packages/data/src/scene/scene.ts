@@ -59,7 +59,7 @@ export interface PlanOptions {
   height?: number;
   /** Share of positives (default 0.5, as the validators draw labels). */
   positiveRate?: number;
-  /** Share of negatives that are hard negatives (default 0.7). */
+  /** Share of negatives that are hard negatives (default 0.5). */
   hardNegativeRate?: number;
 }
 
@@ -69,7 +69,7 @@ export function planScene(seed: number, options: PlanOptions = {}): ScenePlan {
   const label: 0 | 1 = rng.chance(options.positiveRate ?? 0.5) ? 1 : 0;
   let category: SceneCategory;
   if (label === 1) category = rng.pick(POSITIVE_CATEGORIES);
-  else if (rng.chance(options.hardNegativeRate ?? 0.7)) category = rng.pick(NEGATIVE_CATEGORIES.slice(1));
+  else if (rng.chance(options.hardNegativeRate ?? 0.5)) category = rng.pick(NEGATIVE_CATEGORIES.slice(1));
   else category = "negative/plain";
   const t = rng.next();
   const w = rng.next();
@@ -313,7 +313,7 @@ export function composeSceneSvg(plan: ScenePlan): string {
   };
   switch (plan.category) {
     case "positive/cones":
-      addCones(rng.int(4, 9), rng.uniform(4, 9));
+      addCones(rng.int(5, 9), rng.uniform(3.5, 7));
       break;
     case "positive/barrier":
       for (let i = rng.int(1, 3); i > 0; i--)
@@ -389,7 +389,7 @@ export function composeSceneSvg(plan: ScenePlan): string {
   }
   // Roadwork sites rarely come alone: positives often carry a second element.
   if (plan.label === 1) {
-    if (plan.category !== "positive/cones" && rng.chance(0.5)) addCones(rng.int(3, 6), rng.uniform(4, 10));
+    if (plan.category !== "positive/cones" && rng.chance(0.75)) addCones(rng.int(4, 8), rng.uniform(3.5, 8));
     if (plan.category !== "positive/workers" && rng.chance(0.25)) addWorkers(rng.int(1, 2));
     if (plan.category !== "positive/sign" && rng.chance(0.25))
       at(road.right + 0.5, rng.uniform(6, 12), (x, y, p) => roadworkSign(rng, x, y, p));

@@ -1,0 +1,159 @@
+// Embedding extraction: images → backbone ONNX (through the inference engine's decode, preprocessing and session
+// code, so training sees exactly the pixels serving sees) → one vector per image, in batches, with progress.
+import {
+  createSession,
+  decodeImage,
+  type ExecutionProviderChoice,
+  type Preprocessing,
+  parsePreprocessing,
+  preprocess,
+  silentLogger,
+} from "@roadwork/inference";
+import * as ort from "onnxruntime-node";
+import type { Matrix } from "./head.ts";
+
+export interface BackboneSpec {
+  /** ONNX file path or bytes. */
+  model: string | Uint8Array;
+  preprocessing: Preprocessing;
+  /** Backbone output holding the embedding. */
+  output: string;
+  /** "cls" takes token 0 of a [N, T, D] output (DINOv2 last_hidden_state); "none" expects [N, D]. */
+  token?: "cls" | "none";
+}
+
+export interface EmbedOptions {
+  batchSize?: number;
+  executionProvider?: ExecutionProviderChoice;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** A loaded backbone session that turns encoded images into embedding rows. */
+export class EmbeddingExtractor {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly spec: BackboneSpec,
+    private readonly inputName: string,
+  ) {}
+
+  static async load(
+    spec: BackboneSpec,
+    options: Pick<EmbedOptions, "executionProvider"> = {},
+  ): Promise<EmbeddingExtractor> {
+    const { session } = await createSession(spec.model, {
+      executionProvider: options.executionProvider ?? "cpu",
+      logger: silentLogger,
+    });
+    const input = session.inputNames[0];
+    if (!input || session.inputNames.length !== 1) {
+      throw new Error(`backbone must take exactly one pixel input; it has ${session.inputNames.join(", ") || "none"}`);
+    }
+    if (!session.outputNames.includes(spec.output)) {
+      throw new Error(`backbone has no output '${spec.output}' (its outputs: ${session.outputNames.join(", ")})`);
+    }
+    return new EmbeddingExtractor(session, spec, input);
+  }
+
+  /** Embeds encoded images (JPEG/PNG/WebP bytes, or a loader per index) into an [N, D] matrix. */
+  async embed(
+    count: number,
+    image: (index: number) => Promise<Uint8Array>,
+    options: EmbedOptions = {},
+  ): Promise<Matrix> {
+    const batchSize = options.batchSize ?? 32;
+    let dim = 0;
+    let data = new Float32Array(0);
+    for (let start = 0; start < count; start += batchSize) {
+      const n = Math.min(batchSize, count - start);
+      const tensors = await Promise.all(
+        Array.from({ length: n }, async (_, i) =>
+          preprocess(await decodeImage(await image(start + i)), this.spec.preprocessing),
+        ),
+      );
+      const first = tensors[0]!;
+      const plane = first.data.length;
+      const batch = new Float32Array(n * plane);
+      tensors.forEach((t, i) => {
+        if (t.data.length !== plane) throw new Error("preprocessing produced tensors of different sizes in one batch");
+        batch.set(t.data, i * plane);
+      });
+      const feeds = { [this.inputName]: new ort.Tensor("float32", batch, [n, 3, first.height, first.width]) };
+      const result = await this.session.run(feeds, [this.spec.output]);
+      const out = result[this.spec.output];
+      if (!out || out.type !== "float32") throw new Error(`backbone output '${this.spec.output}' is not float32`);
+      const rows = this.rowsOf(out, n);
+      if (dim === 0) {
+        dim = rows.length / n;
+        data = new Float32Array(count * dim);
+      }
+      data.set(rows, start * dim);
+      options.onProgress?.(start + n, count);
+    }
+    return { rows: count, cols: dim, data };
+  }
+
+  private rowsOf(t: ort.Tensor, n: number): Float32Array {
+    const values = t.data as Float32Array;
+    const dims = t.dims;
+    if ((this.spec.token ?? "none") === "none") {
+      if (dims.length !== 2 || dims[0] !== n)
+        throw new Error(`backbone output is [${dims.join(",")}]; expected [${n}, D]`);
+      return values;
+    }
+    if (dims.length !== 3 || dims[0] !== n)
+      throw new Error(`backbone output is [${dims.join(",")}]; expected [${n}, T, D]`);
+    const T = dims[1]!;
+    const D = dims[2]!;
+    const out = new Float32Array(n * D);
+    for (let i = 0; i < n; i++) out.set(values.subarray(i * T * D, i * T * D + D), i * D);
+    return out;
+  }
+
+  async close(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** Reads a backbone ONNX file's input name, size and outputs, for training with a production backbone. */
+export async function describeBackbone(
+  path: string,
+  options: { output?: string; token?: "cls" | "none"; preprocessing?: unknown; description?: string } = {},
+): Promise<{
+  model: string;
+  inputName: string;
+  size: number;
+  preprocessing: Preprocessing;
+  output: string;
+  token: "cls" | "none";
+  description: string;
+}> {
+  const { session } = await createSession(path, { executionProvider: "cpu", logger: silentLogger });
+  try {
+    const input = session.inputMetadata[0];
+    if (!input?.isTensor || session.inputNames.length !== 1)
+      throw new Error(`${path}: a backbone takes exactly one pixel input`);
+    const [, c, h, w] = input.shape;
+    if (c !== 3 || typeof h !== "number" || h !== w) {
+      throw new Error(
+        `${path}: input '${input.name}' is [${input.shape.join(",")}]; expected [N,3,S,S] with a fixed square size`,
+      );
+    }
+    const output = options.output ?? session.outputNames[0]!;
+    if (!session.outputNames.includes(output))
+      throw new Error(`${path} has no output '${output}' (its outputs: ${session.outputNames.join(", ")})`);
+    const token = options.token ?? "none";
+    return {
+      model: path,
+      inputName: input.name,
+      size: h,
+      preprocessing: parsePreprocessing(options.preprocessing ?? { size: { height: h, width: w } }),
+      output,
+      token,
+      description:
+        options.description ??
+        `ONNX backbone ${path.split(/[\\/]/).pop()} (${output}${token === "cls" ? ", CLS token" : ""})`,
+    };
+  } finally {
+    await session.release();
+  }
+}

@@ -1,0 +1,81 @@
+// @roadwork/training: embeddings, heads, metrics, thresholds, export, reports, and the validators' reward.
+
+export { DEMO_SCENES, type DemoModel, type DemoOptions, demoBackboneInput, ensureDemoModel } from "./demo.ts";
+export {
+  buildDemoBackbone,
+  DEMO_BACKBONE_DESCRIPTION,
+  DEMO_BACKBONE_INPUT,
+  DEMO_BACKBONE_OUTPUT,
+  DEMO_BACKBONE_PREPROCESSING,
+  DEMO_BACKBONE_SIZE,
+  demoBackboneDim,
+} from "./demo-backbone.ts";
+export { type BackboneSpec, describeBackbone, EmbeddingExtractor, type EmbedOptions } from "./embed.ts";
+export { type BundleSpec, exportHeadOnnx, HEAD_INPUT, HEAD_OUTPUT, writeModelBundle } from "./export.ts";
+export {
+  cosineWithWarmup,
+  DEFAULT_HEAD_CONFIG,
+  type EpochRecord,
+  type HeadConfig,
+  type HeadKind,
+  type HeadWeights,
+  type Matrix,
+  predictHead,
+  type TrainResult,
+  trainHead,
+} from "./head.ts";
+export {
+  accuracy,
+  type BinaryMetrics,
+  bankersRound,
+  binaryMetrics,
+  type Confusion,
+  confusion,
+  f1,
+  matthews,
+  metricsByCategory,
+  precision,
+  type ReliabilityBin,
+  type RocPoint,
+  recall,
+  reliability,
+  rocAuc,
+  rocCurve,
+  searchThreshold,
+} from "./metrics.ts";
+export {
+  type BackboneInput,
+  challengeView,
+  type TrainRunOptions,
+  type TrainRunResult,
+  type TrainStage,
+  trainFromDataset,
+} from "./pipeline.ts";
+export { ProgressBar } from "./progress.ts";
+export { renderReportHtml, type TrainingReport } from "./report.ts";
+export {
+  ACCURACY_WINDOW,
+  emaUpdate,
+  HISTORY_LENGTH,
+  MOVING_AVERAGE_ALPHA,
+  NO_PREDICTION,
+  PerformanceTracker,
+  penalty,
+  REWARD_CURVE_EXPONENT,
+  scoreChallenge,
+  type WindowMetrics,
+} from "./reward.ts";
+export { type Challenge, ChallengeSource } from "./simulator/challenges.ts";
+export {
+  type Attacker,
+  type AttackResult,
+  type AttackRow,
+  type ChallengeAnswer,
+  percentile,
+  renderScoreboard,
+  type Scoreboard,
+  type SimulatedValidator,
+  type SimulatorOptions,
+  type ValidatorRow,
+  ValidatorSimulator,
+} from "./simulator/simulator.ts";

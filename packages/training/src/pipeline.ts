@@ -1,0 +1,201 @@
+// The training run end to end: dataset manifest → validator-augmented views → embeddings → head → threshold →
+// held-out evaluation → model bundle + report. The same code trains the offline demo and production heads.
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  augmentForChallenge,
+  type DatasetRecord,
+  drawLevel,
+  type LoadedDataset,
+  loadManifest,
+  Prng,
+  recordPath,
+  recordsOf,
+} from "@roadwork/data";
+import type { Manifest, Preprocessing } from "@roadwork/inference";
+import { EmbeddingExtractor } from "./embed.ts";
+import { writeModelBundle } from "./export.ts";
+import { type HeadConfig, type Matrix, predictHead, trainHead } from "./head.ts";
+import { binaryMetrics, metricsByCategory, reliability, rocCurve, searchThreshold } from "./metrics.ts";
+import { renderReportHtml, type TrainingReport } from "./report.ts";
+
+export type TrainStage = "embed-train" | "embed-val" | "embed-test" | "train-head" | "write-bundle";
+
+export interface BackboneInput {
+  /** ONNX file path or bytes. */
+  model: string | Uint8Array;
+  inputName: string;
+  size: number;
+  preprocessing: Preprocessing;
+  output: string;
+  token: "cls" | "none";
+  description: string;
+}
+
+export interface TrainRunOptions {
+  dataset: string | LoadedDataset;
+  backbone: BackboneInput;
+  /** Bundle directory to write. */
+  out: string;
+  name?: string;
+  version?: string;
+  head?: Partial<HeadConfig>;
+  /** Validator-augmented views per training image (default 2); validation and test use 1 each. */
+  viewsPerImage?: number;
+  /** Seed of the augmentation draws (default 1). */
+  seed?: number;
+  onProgress?: (stage: TrainStage, done: number, total: number, detail?: string) => void;
+}
+
+export interface TrainRunResult {
+  manifest: Manifest;
+  report: TrainingReport;
+  bundleDir: string;
+}
+
+interface View {
+  record: DatasetRecord;
+  view: number;
+}
+
+/** The challenge a validator would make of this record: level uniform 0..3, augmented, JPEG q75 at 224×224. */
+export async function challengeView(dataset: LoadedDataset, record: DatasetRecord, seed: string): Promise<Buffer> {
+  const bytes = await readFile(recordPath(dataset, record));
+  const rng = new Prng(seed);
+  return (await augmentForChallenge(bytes, drawLevel(rng), rng)).jpeg;
+}
+
+export async function trainFromDataset(options: TrainRunOptions): Promise<TrainRunResult> {
+  const started = Date.now();
+  const durations: Record<string, number> = {};
+  const dataset = typeof options.dataset === "string" ? await loadManifest(options.dataset) : options.dataset;
+  const { manifest } = dataset;
+  const viewsPerImage = options.viewsPerImage ?? 2;
+  const seed = options.seed ?? 1;
+  const views = (records: DatasetRecord[], n: number): View[] =>
+    records.flatMap((record) => Array.from({ length: n }, (_, view) => ({ record, view })));
+  const trainViews = views(recordsOf(manifest, "train"), viewsPerImage);
+  const valViews = views(recordsOf(manifest, "val"), 1);
+  const testViews = views(recordsOf(manifest, "test"), 1);
+  for (const [name, v] of [
+    ["train", trainViews],
+    ["val", valViews],
+    ["test", testViews],
+  ] as const) {
+    if (v.length === 0) throw new Error(`dataset ${manifest.name} has no ${name} images; generate more scenes`);
+  }
+
+  const extractor = await EmbeddingExtractor.load({
+    model: options.backbone.model,
+    preprocessing: options.backbone.preprocessing,
+    output: options.backbone.output,
+    token: options.backbone.token,
+  });
+  const embed = async (stage: TrainStage, list: View[], split: string): Promise<Matrix> => {
+    const t = Date.now();
+    const m = await extractor.embed(
+      list.length,
+      (i) =>
+        challengeView(dataset, list[i]!.record, `train-view:${seed}:${split}:${list[i]!.record.seed}:${list[i]!.view}`),
+      { onProgress: (done, total) => options.onProgress?.(stage, done, total) },
+    );
+    durations[stage] = Date.now() - t;
+    return m;
+  };
+  let train: Matrix;
+  let val: Matrix;
+  let test: Matrix;
+  try {
+    train = await embed("embed-train", trainViews, "train");
+    val = await embed("embed-val", valViews, "val");
+    test = await embed("embed-test", testViews, "test");
+  } finally {
+    await extractor.close();
+  }
+  const labels = (list: View[]): number[] => list.map((v) => v.record.label);
+  const tTrain = Date.now();
+  const headConfig = options.head ?? {};
+  const result = trainHead({ x: train, y: labels(trainViews) }, { x: val, y: labels(valViews) }, headConfig, {
+    onEpoch: (r, config) =>
+      options.onProgress?.(
+        "train-head",
+        r.epoch + 1,
+        config.epochs,
+        `val loss ${r.valLoss.toFixed(4)} acc ${r.valAccuracy.toFixed(3)}`,
+      ),
+  });
+  durations["train-head"] = Date.now() - tTrain;
+
+  const valScores = [...predictHead(result.weights, val)];
+  const testScores = [...predictHead(result.weights, test)];
+  const threshold = searchThreshold(valScores, labels(valViews));
+  const valMetrics = binaryMetrics(valScores, labels(valViews), threshold.threshold);
+  const testMetrics = binaryMetrics(testScores, labels(testViews), threshold.threshold);
+  const name = options.name ?? "roadwork-demo";
+  const version = options.version ?? `1.0.0+${manifest.id.slice(0, 12)}`;
+  const report: TrainingReport = {
+    model: {
+      name,
+      version,
+      head: result.weights.kind === "mlp" ? `MLP (${result.weights.hidden} hidden units)` : "logistic regression",
+      backbone: options.backbone.description,
+    },
+    dataset: {
+      id: manifest.id,
+      name: manifest.name,
+      source: manifest.source,
+      train: recordsOf(manifest, "train").length,
+      val: recordsOf(manifest, "val").length,
+      test: recordsOf(manifest, "test").length,
+      viewsPerImage,
+    },
+    threshold: { value: threshold.threshold, valMcc: threshold.mcc, mappedTo: 0.5 },
+    history: result.history,
+    bestEpoch: result.bestEpoch,
+    stoppedEarly: result.stoppedEarly,
+    val: valMetrics,
+    test: testMetrics,
+    testByCategory: metricsByCategory(
+      testScores,
+      labels(testViews),
+      testViews.map((v) => v.record.category),
+      threshold.threshold,
+    ),
+    testRoc: rocCurve(testScores, labels(testViews)),
+    testReliability: reliability(testScores, labels(testViews)),
+    durationsMs: durations,
+  };
+  options.onProgress?.("write-bundle", 0, 1);
+  const backboneBytes =
+    typeof options.backbone.model === "string" ? await readFile(options.backbone.model) : options.backbone.model;
+  const bundleManifest = await writeModelBundle({
+    dir: options.out,
+    name,
+    version,
+    description: `Roadwork classifier: ${report.model.head} on ${options.backbone.description}`,
+    backbone: {
+      bytes: backboneBytes,
+      inputName: options.backbone.inputName,
+      size: options.backbone.size,
+      preprocessing: options.backbone.preprocessing,
+      output: options.backbone.output,
+      token: options.backbone.token,
+    },
+    head: result.weights,
+    threshold: threshold.threshold,
+    training: {
+      dataset: { id: manifest.id, name: manifest.name, source: manifest.source },
+      augmentation: "validator levels 0-3 (uniform), JPEG q75 224x224",
+      head: report.model.head,
+      threshold: threshold.threshold,
+      val: { mcc: valMetrics.mcc, accuracy: valMetrics.accuracy, rocAuc: valMetrics.rocAuc },
+      test: { mcc: testMetrics.mcc, accuracy: testMetrics.accuracy, rocAuc: testMetrics.rocAuc, f1: testMetrics.f1 },
+      bestEpoch: result.bestEpoch,
+    },
+  });
+  durations.total = Date.now() - started;
+  await writeFile(join(options.out, "report.json"), `${JSON.stringify(report, null, 1)}\n`);
+  await writeFile(join(options.out, "report.html"), renderReportHtml(report));
+  options.onProgress?.("write-bundle", 1, 1);
+  return { manifest: bundleManifest, report, bundleDir: options.out };
+}
