@@ -14,6 +14,7 @@ import {
   readOwnUid,
   type SnapshotNeuron,
   servingRateLimitStatus,
+  versionAsInt,
 } from "@roadwork/chain";
 import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
 import type { Command } from "../command.ts";
@@ -46,9 +47,11 @@ export interface StatusReport {
 
 export function parseVersion(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
-  const m = /^(\d+)\.(\d+)\.(\d+)$/.exec(text);
-  if (!m) throw new Error(`--axon-version '${text}' must be major.minor.patch or an integer`);
-  return Number(m[1]) * 1_000_000 + Number(m[2]) * 1_000 + Number(m[3]);
+  try {
+    return versionAsInt(text);
+  } catch {
+    throw new Error(`--axon-version '${text}' must be major.minor.patch or an integer`);
+  }
 }
 
 export function parseNetuid(text: string | undefined): number {
