@@ -1,7 +1,7 @@
 // SST v2 app: `npx sst deploy --stage testnet|mainnet`. Stage choices live in stacks/config.ts.
 import type { SSTConfig } from "sst";
 import { Alarms } from "./stacks/Alarms.ts";
-import { isStageName, resolveStageConfig, stageConfigFor } from "./stacks/config.ts";
+import { isStageName, regionOf, stageConfigFor } from "./stacks/config.ts";
 import { Lifecycle } from "./stacks/Lifecycle.ts";
 import { Miner } from "./stacks/Miner.ts";
 import { Storage } from "./stacks/Storage.ts";
@@ -9,7 +9,7 @@ import { Storage } from "./stacks/Storage.ts";
 export default {
   config(input) {
     // The region follows the stage; an unknown stage fails later, in stacks(), with the list of valid ones.
-    const region = input.stage && isStageName(input.stage) ? resolveRegion(input.stage) : undefined;
+    const region = input.stage && isStageName(input.stage) ? regionOf(input.stage) : undefined;
     return { name: "roadwork-miner", region: input.region ?? region ?? "us-east-1" };
   },
   stacks(app) {
@@ -19,7 +19,3 @@ export default {
     app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle);
   },
 } satisfies SSTConfig;
-
-function resolveRegion(stage: string): string {
-  return resolveStageConfig(stage, { ...process.env, ROADWORK_ALARM_EMAIL: "region-lookup@example.com" }).region;
-}

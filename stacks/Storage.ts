@@ -24,8 +24,11 @@ export function Storage({ stack, app }: StackContext) {
     removalPolicy: RemovalPolicy.RETAIN,
   } satisfies s3.BucketProps;
 
+  // Object ownership left to CDK: with the serverAccessLogsUseBucketPolicy flag (cdk.json) logging is granted by
+  // bucket policy; without it CDK needs the LogDeliveryWrite ACL and ObjectWriter ownership.
+  const { objectOwnership: _ownership, ...logBucket } = privateBucket;
   const accessLogs = new s3.Bucket(stack, "AccessLogs", {
-    ...privateBucket,
+    ...logBucket,
     lifecycleRules: [{ id: "expire-access-logs", expiration: Duration.days(90) }],
   });
   NagSuppressions.addResourceSuppressions(accessLogs, [

@@ -153,6 +153,11 @@ export function isStageName(stage: string): stage is StageName {
   return (STAGES as readonly string[]).includes(stage);
 }
 
+/** The AWS region a stage deploys to (sst.config.ts needs it before the full configuration is resolved). */
+export function regionOf(stage: StageName): string {
+  return STAGE_DEFAULTS[stage].region;
+}
+
 /** Parses `repository:tag` (ECR repository of this account) for ROADWORK_AXON_IMAGE. */
 function parseAxonImage(value: string): AxonImage {
   const at = value.lastIndexOf(":");
