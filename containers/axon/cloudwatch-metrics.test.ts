@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AxonMetrics } from "@roadwork/miner";
+import { MINER_METRICS } from "../../stacks/config.ts";
 import { METRIC_NAMES, MinerMetricsSampler, requestsByStatus } from "./cloudwatch-metrics.ts";
 
 const byName = (data: { MetricName?: string; Value?: number }[]) =>
@@ -39,4 +40,17 @@ test("each sample covers only the requests since the previous one; 4xx are not m
   assert.equal(quiet[METRIC_NAMES.answersOk], 0);
   assert.equal(quiet[METRIC_NAMES.errorRate], undefined);
   assert.equal(quiet[METRIC_NAMES.metagraphAgeSeconds], undefined);
+});
+
+test("the names published are the names the alarms watch (stacks/config.ts)", () => {
+  assert.deepEqual(
+    Object.values(METRIC_NAMES).sort(),
+    [
+      MINER_METRICS.answersOk,
+      MINER_METRICS.errorRate,
+      MINER_METRICS.latencyP99,
+      MINER_METRICS.metagraphAgeSeconds,
+    ].sort(),
+  );
+  assert.equal(MINER_METRICS.dimension, "Stage");
 });
