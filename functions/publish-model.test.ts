@@ -40,6 +40,8 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
   let secrets: SecretsManagerClient;
   let queueUrl = "";
   let queueArn = "";
+  let noticeSink = "";
+  let topicArn = "";
   let logLines: string[];
   let metrics: CapturedMetrics;
   let deps: PublishModelDeps;
@@ -77,6 +79,9 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
     const q = aws.server.createQueue("publish-requests");
     queueUrl = q.queueUrl;
     queueArn = q.queueArn;
+    topicArn = aws.server.createTopic("operator-alerts").topicArn;
+    noticeSink = aws.server.createQueue("operator-alert-sink").queueUrl;
+    aws.server.subscribe({ topic: "operator-alerts", queue: "operator-alert-sink" });
     hub = await new FakeHub().start();
     hub.addToken(HF_TOKEN, { user: "alice", role: "write", orgs: ["roadwork-test"] });
     natix = await new FakeNatix().start();
@@ -107,6 +112,7 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
     deps = {
       s3: aws.s3,
       secrets,
+      sns: aws.sns,
       fetch,
       env: PublishModelEnv.parse({
         MODELS_BUCKET: BUCKET,
@@ -116,6 +122,7 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
         NATIX_BASE_URL: natix.url,
         NATIX_POLL_INTERVAL_MS: "5",
         NATIX_DEADLINE_MS: "2000",
+        ALERT_TOPIC_ARN: topicArn,
       }),
       loadHotkey: loadHotkeyFromSecret,
       now: () => new Date(),
@@ -158,6 +165,9 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
     assert.equal(record.hfCommitSha, hub.repos.get(repo)!.commits.at(-1)!.oid);
     assert.equal(record.registration.status, "succeeded");
     assert.equal(metrics.values("ModelPublished")[0], 1);
+    const notices = await drainQueue(aws.sqs, noticeSink);
+    assert.equal(notices.length, 1);
+    assert.match(JSON.parse(notices[0]!.body).Subject, /model 1\.0\.0 published and registered/);
     assert.equal(metrics.values("NatixRegistered")[0], 1);
   });
 
@@ -170,6 +180,7 @@ describe("publish-model Lambda: promoted bundle -> Hugging Face -> NATIX -> reco
     assert.equal(hub.commitCount("roadwork-test/streetvision"), commits);
     assert.equal(natix.registrations.length, registrations);
     assert.deepEqual(await readRecord(), before);
+    assert.deepEqual(await drainQueue(aws.sqs, noticeSink), []);
   });
 
   it("reports only the bad records of a batch as failures", async () => {

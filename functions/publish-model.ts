@@ -9,6 +9,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { loadHotkeyFromSecret } from "@roadwork/chain/hotkey-secret";
 import {
   buildModelCard,
@@ -39,6 +40,8 @@ export const PublishModelEnv = z.object({
   HF_TOKEN_SECRET_ARN: z.string().min(1),
   HOTKEY_SECRET_ARN: z.string().min(1),
   HF_ENDPOINT: z.url().default("https://huggingface.co"),
+  /** Operator topic for the "model published" notice (optional). */
+  ALERT_TOPIC_ARN: z.string().startsWith("arn:").optional(),
   NATIX_BASE_URL: z.url().default("https://hydra.natix.network"),
   NATIX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(3_000),
   NATIX_DEADLINE_MS: z.coerce.number().int().positive().default(180_000),
@@ -49,6 +52,7 @@ export type PublishModelEnv = z.infer<typeof PublishModelEnv>;
 export interface PublishModelDeps {
   s3: S3Client;
   secrets: SecretsManagerClient;
+  sns?: SNSClient;
   /** Outbound HTTP (Hugging Face, NATIX). */
   fetch: FetchFn;
   env: PublishModelEnv;
@@ -202,6 +206,23 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
   };
   await store.write(env.MODEL_RECORD_KEY, ModelRecord.parse(next), current?.etag ?? undefined);
   logger.info("submitted-model record updated; the decay clock restarts", { submissionTime: c.submissionTime });
+  if (deps.sns && env.ALERT_TOPIC_ARN) {
+    // Best effort: the model is live either way; a lost notice must not re-run the publish.
+    await deps.sns
+      .send(
+        new PublishCommand({
+          TopicArn: env.ALERT_TOPIC_ARN,
+          Subject: `[roadwork ${env.STAGE}] model ${c.version} published and registered`.slice(0, 100),
+          Message: [
+            `Model ${c.version} is live: ${env.HF_ENDPOINT}/${c.repo} @ ${c.hfCommitSha}`,
+            `NATIX registration for uid ${c.uid} succeeded; submitted by ${hotkey.address}.`,
+            `The reward clock restarted at ${new Date(c.submissionTime * 1000).toISOString()} (submission_time ${c.submissionTime}).`,
+          ].join("\n"),
+          MessageAttributes: { alertId: { DataType: "String", StringValue: "model-published" } },
+        }),
+      )
+      .catch((error: Error) => logger.warn("could not send the published notice", { error: error.message }));
+  }
   return next;
 }
 
@@ -242,6 +263,7 @@ function depsFromEnv(): PublishModelDeps {
   return {
     s3: tracer.captureAWSv3Client(new S3Client({})),
     secrets: tracer.captureAWSv3Client(new SecretsManagerClient({})),
+    sns: tracer.captureAWSv3Client(new SNSClient({})),
     fetch: globalThis.fetch,
     env: parseEnv(PublishModelEnv, process.env, "publish-model"),
     loadHotkey: loadHotkeyFromSecret,

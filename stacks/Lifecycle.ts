@@ -141,8 +141,10 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
       MODEL_RECORD_KEY,
       HF_TOKEN_SECRET_ARN: hfToken.secretArn,
       HOTKEY_SECRET_ARN: hotkey.secretArn,
+      ALERT_TOPIC_ARN: alertTopic.topicArn,
     },
   });
+  alertTopic.grantPublish(publishModel);
   modelsBucket.grantRead(publishModel, "models/*");
   modelsBucket.grantPut(publishModel, "models/publish/*");
   modelsBucket.grantPut(publishModel, MODEL_RECORD_KEY);
