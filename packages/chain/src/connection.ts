@@ -1,6 +1,7 @@
 // One WebSocket connection to a subtensor node: bounded reconnects with exponential backoff, a connect timeout,
 // subtensor's transaction extensions configured and checked against the runtime's metadata, and a disconnect that
 // really closes the socket and every timer.
+import "./polkadot-env.ts";
 import { EventEmitter } from "node:events";
 import { ApiPromise, WsProvider } from "@polkadot/api";
 import type { ExtDef } from "@polkadot/types/extrinsic/signedExtensions/types";

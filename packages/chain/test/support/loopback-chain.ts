@@ -2,6 +2,7 @@
 // storage, call runtime APIs and submit extrinsics, answered from SCALE built with the REAL runtime metadata.
 // serve_axon is executed with the pallet's own rules (registration, IP validity, ServingRateLimit) and its result is
 // reported through real System events. Tests inject faults (drops, hangs, garbage) through `intercept`.
+import "../../src/polkadot-env.ts";
 import type { AddressInfo } from "node:net";
 import type { Metadata, TypeRegistry } from "@polkadot/types";
 import type { Extrinsic } from "@polkadot/types/interfaces";

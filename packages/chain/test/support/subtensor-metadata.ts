@@ -1,6 +1,7 @@
 // Real subtensor runtime metadata (mainnet spec 219, testnet spec 224) as shipped by @bitgo/sdk-coin-tao, and a
 // registry built from it. The registry's transaction extensions are derived from the metadata itself, independently
 // of the table in src/signed-extensions.ts, so tests catch a wrong table.
+import "../../src/polkadot-env.ts";
 import { createRequire } from "node:module";
 import { Metadata, TypeRegistry } from "@polkadot/types";
 import { allExtensions } from "@polkadot/types/extrinsic/signedExtensions";
