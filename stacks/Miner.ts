@@ -221,6 +221,17 @@ export function Miner({ stack, app }: StackContext) {
     machineImageType: ecs.MachineImageType.AMAZON_LINUX_2,
   });
   cluster.addAsgCapacityProvider(capacity);
+  if (spot) {
+    // Spot draining: the agent marks its own container instance DRAINING (CDK's agent policy lacks this action).
+    hostRole.addToPolicy(
+      new iam.PolicyStatement({
+        sid: "DrainOnSpotInterruption",
+        actions: ["ecs:UpdateContainerInstancesState"],
+        resources: ["*"],
+        conditions: { ArnEquals: { "ecs:cluster": cluster.clusterArn } },
+      }),
+    );
+  }
   NagSuppressions.addResourceSuppressions(cluster, [
     {
       id: "AwsSolutions-ECS4",
@@ -362,7 +373,8 @@ export function Miner({ stack, app }: StackContext) {
         appliesTo: ["Resource::*", "Action::ecs:Submit*"],
         reason:
           "ECS container-instance actions added by Cluster.addAsgCapacityProvider (ecs:Submit*, Poll, " +
-          "StartTelemetrySession, logs) have no resource scoping beyond what the ECS agent needs.",
+          "StartTelemetrySession, logs) and the spot-draining UpdateContainerInstancesState have no resource " +
+          "scoping beyond what the ECS agent needs; the ecs actions are conditioned on this cluster.",
       },
     ],
     true,

@@ -175,6 +175,11 @@ describe("Miner stack", () => {
     assert.match(text, /elastic-ip\/","?\{?"?Fn::GetAtt|elastic-ip\/.*AllocationId/);
     assert.match(text, /instance\/\*/);
     assert.match(text, /aws:ResourceTag\/roadwork:axon-host/);
+    // Spot hosts may mark themselves DRAINING, on-demand hosts need not.
+    const drain = (variant: Variant) =>
+      JSON.stringify(resourcesOf(variant, "Miner", "AWS::IAM::Policy")).includes("ecs:UpdateContainerInstancesState");
+    assert.equal(drain("mainnet"), true);
+    assert.equal(drain("mainnet-on-demand"), false);
     template.hasResourceProperties("AWS::IAM::Role", {
       AssumeRolePolicyDocument: Match.objectLike({
         Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: "ec2.amazonaws.com" } })]),
