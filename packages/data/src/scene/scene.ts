@@ -141,7 +141,7 @@ const FACADES: Rgb[] = [
 export function composeSceneSvg(plan: ScenePlan): string {
   const rng = new Prng(`scene:${plan.seed}`);
   const { width: W, height: H } = plan;
-  const horizon = H * rng.uniform(0.36, 0.47);
+  const horizon = H * rng.uniform(0.28, 0.4);
   const cam: Camera = {
     width: W,
     height: H,
@@ -297,13 +297,13 @@ export function composeSceneSvg(plan: ScenePlan): string {
 
   // What the category is about.
   const laneEdge = rng.chance(0.5) ? 0.3 : road.right - 0.6;
-  const addCones = (n: number, d0: number): void => {
-    const taper = rng.chance(0.4);
+  const addCones = (n: number, d0: number, edge = laneEdge): void => {
+    const taper = edge === laneEdge && rng.chance(0.4);
     const step = rng.uniform(2, 3.5);
     for (let i = 0; i < n; i++) {
       const X = taper
         ? laneEdge + (i / Math.max(1, n - 1)) * (road.right - 0.8 - laneEdge) * (laneEdge < 1 ? 1 : -1)
-        : laneEdge + rng.uniform(-0.15, 0.15);
+        : edge + rng.uniform(-0.15, 0.15);
       at(X, d0 + i * step, (x, y, p) => cone(rng, x, y, p));
     }
   };
@@ -389,7 +389,8 @@ export function composeSceneSvg(plan: ScenePlan): string {
   }
   // Roadwork sites rarely come alone: positives often carry a second element.
   if (plan.label === 1) {
-    if (plan.category !== "positive/cones" && rng.chance(0.75)) addCones(rng.int(4, 8), rng.uniform(3.5, 8));
+    if (plan.category !== "positive/cones" && rng.chance(0.85)) addCones(rng.int(4, 8), rng.uniform(3, 7));
+    if (rng.chance(0.3)) addCones(rng.int(3, 6), rng.uniform(3, 8), rng.uniform(road.left + 0.6, -0.5));
     if (plan.category !== "positive/workers" && rng.chance(0.25)) addWorkers(rng.int(1, 2));
     if (plan.category !== "positive/sign" && rng.chance(0.25))
       at(road.right + 0.5, rng.uniform(6, 12), (x, y, p) => roadworkSign(rng, x, y, p));
