@@ -38,6 +38,7 @@ export {
   MetagraphWatcher,
   type MetagraphWatcherOptions,
 } from "./metagraph-watcher.ts";
+export { type MinerStatus, readMinerStatus } from "./miner-status.ts";
 export { RUNTIME_API_RESULTS, registerSubtensorTypes, SUBTENSOR_RUNTIME_TYPES } from "./runtime-types.ts";
 export {
   AXON_PROTOCOL,

@@ -2,18 +2,12 @@
 // the on-chain axon vs the configured one, and how fresh the metagraph is. Read-only; needs no secret.
 import { parseArgs } from "node:util";
 import {
-  type AxonInfo,
   connectSubtensor,
   ENDPOINTS,
+  type MinerStatus,
   normaliseHotkey,
   parseIp,
-  planServeAxon,
-  readAxon,
-  readHyperparameters,
-  readMetagraph,
-  readOwnUid,
-  type SnapshotNeuron,
-  servingRateLimitStatus,
+  readMinerStatus,
   versionAsInt,
 } from "@roadwork/chain";
 import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
@@ -25,25 +19,7 @@ Without --hotkey the hotkey comes from ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNE
 ROADWORK_WALLET_HOTKEY (only its address is used). --endpoint defaults to $ROADWORK_CHAIN_ENDPOINT, else the local
 node. Exit code 0 when the hotkey is registered, 3 when it is not.`;
 
-export interface StatusReport {
-  endpoint: string;
-  chain: string;
-  specVersion: number;
-  block: number;
-  netuid: number;
-  hotkey: string;
-  registered: boolean;
-  uid: number | null;
-  stake: number | null;
-  incentive: number | null;
-  emission: number | null;
-  validators: { withPermit: number; neurons: number };
-  hyperparameters: { tempo: number; immunityPeriod: number; servingRateLimit: number };
-  immunityLeftBlocks: number | null;
-  axon: { onChain: string | null; servedAtBlock: number | null; version: number | null };
-  configured: { axon: string; matches: boolean; reason: string; nextAllowedBlock: number | null } | null;
-  metagraph: { block: number; readMs: number; ageMs: number };
-}
+export type StatusReport = MinerStatus & { endpoint: string };
 
 export function parseVersion(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
@@ -77,8 +53,6 @@ async function resolveHotkey(flag: string | undefined): Promise<string> {
   }
   return (await loadHotkey(source)).address;
 }
-
-const fmtAxon = (a: AxonInfo | undefined) => (a && a.ip !== 0n ? `${a.ipText}:${a.port}` : null);
 
 export const command: Command = {
   summary: "show this miner's standing on chain (uid, stake, incentive, axon)",
@@ -121,57 +95,8 @@ export const command: Command = {
 
     const conn = await connectSubtensor({ endpoint, connectTimeoutMs: timeoutMs, callTimeoutMs: timeoutMs });
     try {
-      const { api } = conn;
-      const started = Date.now();
-      const [metagraph, uid, onChain, hyper] = await Promise.all([
-        readMetagraph(api, netuid, { timeoutMs }),
-        readOwnUid(api, netuid, hotkey, { timeoutMs }),
-        readAxon(api, netuid, hotkey, { timeoutMs }),
-        readHyperparameters(api, netuid, { timeoutMs }),
-      ]);
-      const readMs = Date.now() - started;
-      const me: SnapshotNeuron | undefined = metagraph.neurons.find((n) => n.hotkey === hotkey);
-      const block = metagraph.block;
-      let configured: StatusReport["configured"] = null;
-      if (desired) {
-        const plan = planServeAxon({ netuid, onChain, desired });
-        const limit = servingRateLimitStatus({
-          servingRateLimit: hyper.servingRateLimit,
-          currentBlock: block,
-          lastServedBlock: onChain?.block ?? 0,
-        });
-        configured = {
-          axon: `${desired.ip}:${desired.port}`,
-          matches: plan.action === "skip",
-          reason: plan.reason,
-          nextAllowedBlock: plan.action === "serve" ? limit.nextAllowedBlock : null,
-        };
-      }
-      const report: StatusReport = {
-        endpoint,
-        chain: api.runtimeChain.toString(),
-        specVersion: api.runtimeVersion.specVersion.toNumber(),
-        block,
-        netuid,
-        hotkey,
-        registered: uid !== undefined,
-        uid: uid ?? null,
-        stake: me?.stake ?? null,
-        incentive: me?.incentive ?? null,
-        emission: me?.emission ?? null,
-        validators: {
-          withPermit: metagraph.neurons.filter((n) => n.validatorPermit).length,
-          neurons: metagraph.neurons.length,
-        },
-        hyperparameters: hyper,
-        immunityLeftBlocks:
-          me?.blockAtRegistration === undefined
-            ? null
-            : Math.max(0, hyper.immunityPeriod - (block - me.blockAtRegistration)),
-        axon: { onChain: fmtAxon(onChain), servedAtBlock: onChain?.block ?? null, version: onChain?.version ?? null },
-        configured,
-        metagraph: { block, readMs, ageMs: Date.now() - (metagraph.takenAt ?? started) },
-      };
+      const status = await readMinerStatus(conn.api, { netuid, hotkey, timeoutMs, ...(desired ? { desired } : {}) });
+      const report: StatusReport = { endpoint, ...status };
       console.log(values.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return report.registered ? 0 : 3;
     } finally {
@@ -228,9 +153,11 @@ export function formatStatus(r: StatusReport): string {
           }`,
     ]);
   }
+  const age = (Date.now() - r.metagraph.takenAt) / 1000;
   lines.push([
     "metagraph",
-    `block ${r.metagraph.block}, read in ${r.metagraph.readMs} ms, age ${(r.metagraph.ageMs / 1000).toFixed(1)} s`,
+    `block ${r.metagraph.block}, read at ${new Date(r.metagraph.takenAt).toISOString()} ` +
+      `in ${r.metagraph.readMs} ms (age ${age.toFixed(1)} s)`,
   ]);
   return lines.map(([k, v]) => `${k.padEnd(11)} ${v}`).join("\n");
 }
