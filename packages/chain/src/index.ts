@@ -3,6 +3,7 @@
 import "./polkadot-env.ts";
 
 export { AxonAnnouncer, type AxonAnnouncerOptions } from "./axon-announcer.ts";
+export { type ChainSession, type ChainSessionOptions, startChainSession } from "./chain-session.ts";
 export {
   type ConnectOptions,
   connectSubtensor,

@@ -1,0 +1,75 @@
+// Everything a running axon needs from the chain, wired once: the connection, a MetagraphWatcher as the axon's
+// metagraph source (refreshed at once after a reconnect), and — once the HTTP server listens — an AxonAnnouncer
+// keeping serve_axon in line with the configured public address.
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { AxonAnnouncer } from "./axon-announcer.ts";
+import { type ConnectOptions, connectSubtensor, type SubtensorConnection } from "./connection.ts";
+import type { ChainLogger } from "./logger.ts";
+import { silentLogger } from "./logger.ts";
+import { MetagraphWatcher } from "./metagraph-watcher.ts";
+import type { DesiredAxon } from "./serve-axon.ts";
+
+export interface ChainSessionOptions extends Omit<ConnectOptions, "logger"> {
+  netuid: number;
+  hotkey: KeyringPair;
+  logger?: ChainLogger;
+  /** Metagraph refresh period (default 90 s). */
+  refreshMs?: number;
+}
+
+export interface ChainSession {
+  readonly connection: SubtensorConnection;
+  /** The axon's metagraph source: `{ current(), ageMs() }`. */
+  readonly metagraph: MetagraphWatcher;
+  /** Starts announcing `desired` on chain (call after the axon listens); resolves after the first attempt. */
+  announce(desired: DesiredAxon, options?: { blockMs?: number }): Promise<AxonAnnouncer>;
+  close(): Promise<void>;
+}
+
+export async function startChainSession(options: ChainSessionOptions): Promise<ChainSession> {
+  const logger = options.logger ?? silentLogger;
+  const { netuid, hotkey } = options;
+  const connection = await connectSubtensor({ ...options, logger });
+  let metagraph: MetagraphWatcher;
+  try {
+    metagraph = await MetagraphWatcher.start({
+      api: connection.api,
+      netuid,
+      hotkey: hotkey.address,
+      logger,
+      intervalMs: options.refreshMs,
+      timeoutMs: connection.callTimeoutMs,
+    });
+  } catch (error) {
+    await connection.disconnect();
+    throw error;
+  }
+  const refreshNow = () => void metagraph.refresh();
+  connection.events.on("connected", refreshNow);
+  let announcer: AxonAnnouncer | undefined;
+  return {
+    connection,
+    metagraph,
+    async announce(desired, announceOptions = {}) {
+      announcer?.stop();
+      announcer = new AxonAnnouncer({
+        api: connection.api,
+        netuid,
+        hotkey,
+        desired,
+        watcher: metagraph,
+        logger,
+        timeoutMs: connection.callTimeoutMs,
+        ...announceOptions,
+      });
+      await announcer.start();
+      return announcer;
+    },
+    async close() {
+      connection.events.off("connected", refreshNow);
+      announcer?.stop();
+      metagraph.stop();
+      await connection.disconnect();
+    },
+  };
+}
