@@ -51,6 +51,16 @@ export async function startChainSession(options: ChainSessionOptions): Promise<C
     connection,
     metagraph,
     async announce(desired, announceOptions = {}) {
+      if (!connection.extensions.ok) {
+        const names = [
+          ...connection.extensions.unknown.filter((u) => !u.empty).map((u) => u.name),
+          ...connection.extensions.mismatched.map((m) => m.name),
+        ];
+        throw new Error(
+          `cannot announce the axon: the runtime's transaction extensions ${names.join(", ")} are not encodable here; ` +
+            "a signed serve_axon would not decode on chain (update SUBTENSOR_SIGNED_EXTENSIONS)",
+        );
+      }
       announcer?.stop();
       announcer = new AxonAnnouncer({
         api: connection.api,
