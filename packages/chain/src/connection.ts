@@ -134,8 +134,7 @@ export async function connectSubtensor(options: ConnectOptions): Promise<Subtens
     await provider.connect();
     await withTimeout(
       new Promise<void>((resolve, reject) => {
-        fatal = (error) =>
-          reject(new Error(`subtensor at ${endpoint} sent data the API cannot load: ${error.message}`));
+        fatal = (error) => reject(new Error(`the API could not initialise against ${endpoint}: ${error.message}`));
         api.isReady.then(() => resolve(), reject);
       }),
       connectTimeoutMs,
