@@ -122,7 +122,10 @@ describe("connectSubtensor against a loopback subtensor", () => {
   });
 
   it("fails the initial connect when the node never sends its metadata", async () => {
-    chain.intercept = (method) => (method === "state_getMetadata" ? { hang: true } : undefined);
+    chain.intercept = (method, params) =>
+      method === "state_getMetadata" || (method === "state_call" && String(params[0]).startsWith("Metadata_"))
+        ? { hang: true }
+        : undefined;
     try {
       await assert.rejects(connectSubtensor({ endpoint: chain.url, connectTimeoutMs: 400 }), /within 0\.4s/);
     } finally {
@@ -131,7 +134,13 @@ describe("connectSubtensor against a loopback subtensor", () => {
   });
 
   it("fails clearly when the node sends garbage metadata", async () => {
-    chain.intercept = (method) => (method === "state_getMetadata" ? { result: "0x6d657461deadbeef" } : undefined);
+    // Garbage both ways the API fetches metadata (runtime API first, then the RPC fallback).
+    chain.intercept = (method, params) =>
+      method === "state_getMetadata"
+        ? { result: "0x6d657461deadbeef" }
+        : method === "state_call" && params[0] === "Metadata_metadata_at_version"
+          ? { result: "0x01206d657461deadbeef" }
+          : undefined;
     try {
       await assert.rejects(
         connectSubtensor({ endpoint: chain.url, connectTimeoutMs: 3000 }),

@@ -485,7 +485,8 @@ export class LoopbackChain {
       authoringVersion: 1,
       specVersion: this.material.specVersion,
       implVersion: 1,
-      apis: [],
+      // Only the Metadata API (v2): @polkadot/api then fetches metadata through state_call, as against a real node.
+      apis: [[u8aToHex(blake2AsU8a("Metadata", 64)), 2]],
       transactionVersion: this.material.txVersion,
       stateVersion: 1,
     };
@@ -608,6 +609,14 @@ export class LoopbackChain {
         const [name, data] = params as [string, string];
         const bytes = hexToU8a(data);
         const netuid = bytes.length >= 2 ? bytes[0]! | (bytes[1]! << 8) : -1;
+        if (name === "Metadata_metadata_versions")
+          return { result: u8aToHex(this.registry.createType("Vec<u32>", [14]).toU8a()) };
+        if (name === "Metadata_metadata_at_version") {
+          const version = bytes.length === 4 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true) : -1;
+          if (version !== 14) return { result: "0x00" };
+          const raw = hexToU8a(this.material.metadataHex);
+          return { result: u8aToHex(u8aConcat([1], compactToU8a(raw.length), raw)) };
+        }
         if (name === "NeuronInfoRuntimeApi_get_neurons_lite") return { result: this.encodeNeuronsLite(netuid) };
         if (name === "SubnetInfoRuntimeApi_get_subnet_state") return { result: this.encodeSubnetState(netuid) };
         return { error: { code: 1002, message: `Execution failed: Exported method ${name} is not found` } };
