@@ -100,19 +100,17 @@ function field<T extends Codec = Codec>(struct: Codec, name: string): T {
   return value as T;
 }
 
+/** From our BtAxonInfo (snake_case) or the metadata's AxonInfo (camelCase in polkadot-js). */
 export function axonFromCodec(codec: Codec): AxonInfo {
   const ip = big(field(codec, "ip"));
-  const pick = (snake: string, camel: string) => {
-    const s = codec as Struct;
-    return s.get(snake) ?? s.get(camel);
-  };
+  const ipType = (codec as Struct).get("ip_type") ?? field(codec, "ipType");
   return {
     block: num(field(codec, "block")),
     version: num(field(codec, "version")),
     ip,
     ipText: ipToString(ip),
     port: num(field(codec, "port")),
-    ipType: num(pick("ip_type", "ipType")),
+    ipType: num(ipType),
     protocol: num(field(codec, "protocol")),
     placeholder1: num(field(codec, "placeholder1")),
     placeholder2: num(field(codec, "placeholder2")),
