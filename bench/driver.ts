@@ -115,6 +115,7 @@ interface ServerResult {
   latencyMs: LatencySummary;
   reqPerSec: number;
   errors: number;
+  abandoned?: string;
 }
 
 interface ServerReport {
@@ -218,6 +219,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     const samples = new Map<string, Map<number, Sample[]>>(servers.map((s) => [s.role, new Map()]));
     const wall = new Map<string, Map<number, number>>(servers.map((s) => [s.role, new Map()]));
     const perRound = Math.ceil(o.requests / o.rounds);
+    // A server whose block mostly fails (deadline overruns) sits out the rest of that concurrency level.
+    const abandoned = new Map<string, string>();
     let imageCursor = 1;
     for (const c of o.concurrency) {
       const workers = dendrites(ids.validators, c);
@@ -229,6 +232,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
         // Alternate the order every round so neither server always runs first after a pause.
         const order = round % 2 === 0 ? servers : [...servers].reverse();
         for (const s of order) {
+          if (abandoned.has(`${s.role}@${c}`)) continue;
           await sleep(300);
           const block = await runBlock(workers, s.target, images, perRound, imageCursor);
           const list = samples.get(s.role)!.get(c) ?? [];
@@ -240,6 +244,12 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
             `[bench] c=${c} round ${round + 1}/${o.rounds} ${s.role}: p50 ${p.p50} ms, p99 ${p.p99} ms, ` +
               `${((perRound * 1000) / block.wallMs).toFixed(1)} req/s\n`,
           );
+          const failed = block.samples.filter((x) => !answered(x)).length;
+          if (failed > block.samples.length / 2) {
+            const why = `stopped after round ${round + 1}: ${failed} of ${block.samples.length} requests failed`;
+            abandoned.set(`${s.role}@${c}`, why);
+            process.stderr.write(`[bench] c=${c} ${s.role}: ${why}\n`);
+          }
         }
         imageCursor += perRound;
       }
@@ -256,6 +266,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
           latencyMs: summarize(good.map((x) => x.latencyMs)),
           reqPerSec: Number(((list.length * 1000) / (wall.get(s.role)!.get(c) ?? Number.NaN)).toFixed(1)),
           errors: list.length - good.length,
+          ...(abandoned.has(`${s.role}@${c}`) ? { abandoned: abandoned.get(`${s.role}@${c}`) } : {}),
         };
       }
       const line = s.process.log.split("\n").find((l) => l.startsWith("[baseline]"));
@@ -369,8 +380,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     mkdirSync(o.outDir, { recursive: true });
     writeFileSync(join(o.outDir, `${o.label}.json`), `${JSON.stringify(result, null, 2)}\n`);
     const svg = renderHistogramSvg(
-      `Latency: TypeScript axon vs Python miner — ${result.model.description}`,
-      `${result.machine.gpu?.name ?? `${result.machine.cpuModel}, ${result.machine.cores} cores`} · random weights · ${perRound * o.rounds} requests per server and concurrency`,
+      "Latency: TypeScript axon vs natix-style Python miner",
+      `${result.model.description} (random weights) · ${result.machine.gpu?.name ?? `${result.machine.cpuModel}, ${result.machine.cores} cores`} · ${perRound * o.rounds} requests per server and concurrency`,
       o.concurrency.map((c) => ({
         title: `concurrency ${c}`,
         series: servers.map((s) => ({

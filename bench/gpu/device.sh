@@ -20,41 +20,38 @@ B_MODELS=${BENCH_B_MODELS:-dinov2-b14-reg}
 E_MODELS=${BENCH_E_MODELS:-dinov2-l14-reg,convnext-b}
 mkdir -p "$STAGE"
 
-export_models() { # label, models, extra flags; writes the key the driver checks before re-exporting
-  local label=$1 models=$2 hflip=$3
-  local dir=$MODELS/$label flags=(--fp16 --device "$DEVICE")
+export_models() { # label, models, hflip (true|false), device, fp16 (true|false); writes the key the driver checks
+  local label=$1 models=$2 hflip=$3 device=$4 fp16=$5
+  local dir=$MODELS/$label flags=(--device "$device")
   [ "$hflip" = true ] && flags+=(--hflip)
+  [ "$fp16" = true ] && flags+=(--fp16)
   "$PY" bench/baseline/export.py --out "$dir" --models "$models" "${flags[@]}" >"$STAGE/export-$label.json" 2>"$STAGE/export-$label.log"
-  printf '{"models":%s,"hflip":%s,"fp16":true,"device":"%s"}' \
-    "$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1].split(","), separators=(",", ":")))' "$models")" "$hflip" "$DEVICE" >"$dir/export-key.json"
+  printf '{"models":%s,"hflip":%s,"fp16":%s,"device":"%s"}' \
+    "$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1].split(","), separators=(",", ":")))' "$models")" \
+    "$hflip" "$fp16" "$device" >"$dir/export-key.json"
   touch "$STAGE/export-$label.done"
 }
 
-case "${1:-}" in
-stage)
-  cp ".gpucarry/p$2/"* "$STAGE/"
-  if [ "$2" = 1 ]; then
-    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-    "$PY" -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "onnxruntime", onnxruntime.__version__)'
-    # The exports run on while the other parts travel (a new session survives the end of this command).
-    vars="MODELS=$MODELS STAGE=$STAGE PY=$PY DEVICE=$DEVICE"
-    setsid bash -c "$(declare -f export_models); $vars; export_models gpu-dinov2-b14-reg $B_MODELS false" \
-      </dev/null >/dev/null 2>&1 &
-    setsid bash -c "$(declare -f export_models); $vars; export_models gpu-ensemble-l14-convnext-hflip $E_MODELS true" \
-      </dev/null >/dev/null 2>&1 &
-  fi
-  ls -la "$STAGE"
-  ;;
-run)
-  cp .gpucarry/p4/* "$STAGE/"
+wait_export() {
+  local label=$1
+  while [ ! -e "$STAGE/export-$label.done" ]; do
+    if ! pgrep -f "export.py --out $MODELS/$label" >/dev/null && sleep 1 && [ ! -e "$STAGE/export-$label.done" ]; then
+      echo "[device] export $label failed:"; tail -20 "$STAGE/export-$label.log"; exit 1
+    fi
+    sleep 2
+  done
+  grep '^\[export\]' "$STAGE/export-$label.log" || true
+}
+
+setup() { # node, native modules, CUDA provider, wheels, library path: repeated by every call that needs them
   want=$(cut -d' ' -f1 "$STAGE/ortcuda.sha256")
   got=$(cat "$STAGE"/ortcuda.part* | sha256sum | cut -d' ' -f1)
   [ "$want" = "$got" ] || { echo "[device] CUDA provider parts incomplete ($got, want $want)"; ls -la "$STAGE"; exit 1; }
-  xz -dc "$STAGE/node.xz" >"$STAGE/node" && chmod +x "$STAGE/node"
+  [ -x "$STAGE/node" ] || { xz -dc "$STAGE/node.xz" >"$STAGE/node.tmp" && chmod +x "$STAGE/node.tmp" && mv "$STAGE/node.tmp" "$STAGE/node"; }
   tar -xJf "$STAGE/node_modules.tar.xz"
   ORT_BIN=$(echo node_modules/onnxruntime-node/bin/napi-v*/linux/x64)
   cat "$STAGE"/ortcuda.part* | xz -dc | tar -x -C "$ORT_BIN"
-  cp "$STAGE/driver.mjs" "$STAGE/axon-server.mjs" bench/
+  cp "$STAGE"/*.mjs bench/
   if [ "$PY" = python3 ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
     export PYTHONPATH=/tmp/site
@@ -64,26 +61,16 @@ run)
   LIBS=$([ -n "$NV" ] && find "$NV" -maxdepth 3 -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':' || true)
   export LD_LIBRARY_PATH="$ORT_BIN:${LIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
   ldd "$ORT_BIN/libonnxruntime_providers_cuda.so" | grep -i 'not found' || echo "[device] CUDA provider libraries resolved"
-  for label in gpu-dinov2-b14-reg gpu-ensemble-l14-convnext-hflip; do
-    while [ ! -e "$STAGE/export-$label.done" ]; do
-      if ! pgrep -f "export.py --out $MODELS/$label" >/dev/null && sleep 1 && [ ! -e "$STAGE/export-$label.done" ]; then
-        echo "[device] export $label failed:"; tail -20 "$STAGE/export-$label.log"; exit 1
-      fi
-      sleep 2
-    done
-    tail -3 "$STAGE/export-$label.log"
-  done
-  common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-500}" --warmup "${BENCH_WARMUP:-30}" --rounds 4 --out "$OUT")
-  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
-    --work-dir "$MODELS/gpu-dinov2-b14-reg" --axon-entry bench/axon-server.mjs --target-p99-ms 5 >/dev/null
-  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$E_MODELS" --hflip \
-    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" \
-    --axon-entry bench/axon-server.mjs --target-p99-ms 30 >/dev/null
-  # The short version, last in the output.
+}
+
+summary() { # the short version of every result in $OUT, last in the output
   for f in "$OUT"/*.json; do
     "$PY" - "$f" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
+if "servers" not in d:
+    print("==", d.get("benchmark"), d.get("model"), d.get("device"), json.dumps({k: (v["p50"], v["p99"]) for k, v in d["phasesMs"].items()}))
+    sys.exit()
 print("==", d["label"], "|", d["machine"]["gpu"], "|", d["model"]["description"])
 for role, s in d["servers"].items():
     by = {c: (v["latencyMs"]["p50"], v["latencyMs"]["p99"], v["reqPerSec"], v["errors"]) for c, v in s["byConcurrency"].items()}
@@ -93,9 +80,52 @@ print("  agreement", json.dumps(d["agreement"]))
 print("  targets", json.dumps(d["targets"]))
 PYEOF
   done
+}
+
+case "${1:-}" in
+stage)
+  cp ".gpucarry/p$2/"* "$STAGE/"
+  if [ "$2" = 1 ]; then
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+    "$PY" -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "onnxruntime", onnxruntime.__version__)'
+    # The exports run on while the other parts travel (a new session survives the end of this command).
+    vars="MODELS=$MODELS STAGE=$STAGE PY=$PY"
+    for job in "gpu-dinov2-b14-reg $B_MODELS false $DEVICE true" \
+      "gpu-ensemble-l14-convnext-hflip $E_MODELS true $DEVICE true" \
+      "cpu2-dinov2-s14-reg dinov2-s14-reg false cpu false"; do
+      setsid bash -c "$(declare -f export_models); $vars; export_models $job" </dev/null >/dev/null 2>&1 &
+    done
+  fi
+  ls -la "$STAGE"
+  ;;
+run) # the GPU comparisons
+  cp .gpucarry/p4/* "$STAGE/"
+  setup
+  common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-400}" --warmup "${BENCH_WARMUP:-30}"
+    --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs)
+  wait_export gpu-dinov2-b14-reg
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
+    --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ms 5 >/dev/null
+  wait_export gpu-ensemble-l14-convnext-hflip
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$E_MODELS" --hflip \
+    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" --target-p99-ms 30 >/dev/null
+  summary
+  ;;
+extra) # where the time goes (phases), and the CPU comparison on two pinned cores of this machine
+  setup
+  "$STAGE/node" bench/phases.mjs --model "$MODELS/gpu-dinov2-b14-reg" --ep "$DEVICE" --n 200 >"$OUT/phases-gpu-dinov2-b14-reg.json"
+  wait_export cpu2-dinov2-s14-reg
+  "$STAGE/node" bench/phases.mjs --model "$MODELS/cpu2-dinov2-s14-reg" --ep cpu --n 100 >"$OUT/phases-cpu-dinov2-s14-reg.json"
+  # Servers on cores 2-3 with two inference threads each (the reference Python figures are for 2 cores); the driver
+  # on other cores, so it takes nothing from them.
+  taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
+    --requests "${BENCH_CPU_REQUESTS:-300}" --warmup 20 --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs \
+    --label cpu2-dinov2-s14-reg --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 --threads 2 \
+    --target-p99-ratio 1:0.5,16:0.33 >/dev/null
+  summary
   ;;
 *)
-  echo "usage: $0 stage N | run" >&2
+  echo "usage: $0 stage N | run | extra" >&2
   exit 2
   ;;
 esac

@@ -15,7 +15,8 @@ export interface HistogramPanel {
 const COLORS = ["#d1495b", "#00798c", "#edae49", "#30638e", "#66a182"];
 const W = 760;
 const PANEL_H = 230;
-const M = { left: 56, right: 20, top: 34, bottom: 40 };
+const LEGEND_LINE = 15;
+const M = { left: 56, right: 20, top: 30, bottom: 40 };
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
@@ -25,10 +26,14 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
   const hi = Math.log10(Math.max(...all) * 1.1);
   const bins = 48;
   const plotW = W - M.left - M.right;
+  const series = Math.max(1, ...panels.map((p) => p.series.length));
+  // The legend sits in its own band under each panel's title, never over the bars.
+  const top0 = M.top + series * LEGEND_LINE;
+  const panelH = PANEL_H + series * LEGEND_LINE;
   const plotH = PANEL_H - M.top - M.bottom;
   const x = (ms: number) => M.left + ((Math.log10(ms) - lo) / (hi - lo)) * plotW;
   const out: string[] = [];
-  const height = 48 + panels.length * PANEL_H;
+  const height = 48 + panels.length * panelH;
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${height}" fill="#fff"/>`,
@@ -43,8 +48,8 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
     }
   }
   panels.forEach((panel, pi) => {
-    const top = 48 + pi * PANEL_H;
-    const y0 = top + M.top + plotH;
+    const top = 48 + pi * panelH;
+    const y0 = top + top0 + plotH;
     const counts = panel.series.map((s) => {
       const c = new Array<number>(bins).fill(0);
       for (const v of s.latenciesMs) {
@@ -57,7 +62,7 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
     out.push(`<text x="${M.left}" y="${top + 20}" font-size="12" font-weight="bold">${esc(panel.title)}</text>`);
     out.push(
       `<line x1="${M.left}" y1="${y0}" x2="${W - M.right}" y2="${y0}" stroke="#333"/>`,
-      `<line x1="${M.left}" y1="${top + M.top}" x2="${M.left}" y2="${y0}" stroke="#333"/>`,
+      `<line x1="${M.left}" y1="${top + top0}" x2="${M.left}" y2="${y0}" stroke="#333"/>`,
     );
     for (const t of ticks) {
       out.push(
@@ -69,7 +74,7 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
       `<text x="${M.left + plotW / 2}" y="${y0 + 32}" text-anchor="middle" fill="#555">latency (ms, log scale)</text>`,
     );
     out.push(
-      `<text x="14" y="${top + M.top + plotH / 2}" transform="rotate(-90 14 ${top + M.top + plotH / 2})" text-anchor="middle" fill="#555">share of requests</text>`,
+      `<text x="14" y="${top + top0 + plotH / 2}" transform="rotate(-90 14 ${top + top0 + plotH / 2})" text-anchor="middle" fill="#555">share of requests</text>`,
     );
     panel.series.forEach((s, si) => {
       const color = COLORS[si % COLORS.length];
@@ -87,9 +92,9 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
       const p50 = percentile(sorted, 50);
       const p99 = percentile(sorted, 99);
       out.push(
-        `<line x1="${x(p99).toFixed(1)}" y1="${top + M.top}" x2="${x(p99).toFixed(1)}" y2="${y0}" stroke="${color}" stroke-dasharray="4 3"/>`,
+        `<line x1="${x(p99).toFixed(1)}" y1="${top + top0}" x2="${x(p99).toFixed(1)}" y2="${y0}" stroke="${color}" stroke-dasharray="4 3"/>`,
       );
-      const ly = top + M.top + 4 + si * 15;
+      const ly = top + M.top + si * LEGEND_LINE;
       out.push(
         `<rect x="${M.left + 12}" y="${ly}" width="10" height="10" fill="${color}"/>`,
         `<text x="${M.left + 28}" y="${ly + 9}">${esc(s.server)}: p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms (dashed)</text>`,

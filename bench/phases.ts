@@ -1,0 +1,80 @@
+// Where one request's time goes inside the axon, measured in-process on the real package functions, one request at a
+// time: signature check, body parse + base64, JPEG decode, preprocessing, and model inference (batch of one, no
+// batching wait). Prints JSON; explains the end-to-end numbers of bench/driver.ts.
+//
+//   node --import tsx bench/phases.ts --model BUNDLE_DIR [--ep cpu|cuda] [--n 200]
+import { parseArgs } from "node:util";
+import {
+  decodeImage,
+  type ExecutionProviderChoice,
+  loadScorer,
+  parsePreprocessing,
+  preprocess,
+} from "@roadwork/inference";
+import { Dendrite, decodeImageField, parseSynapseBody, verifySignature } from "@roadwork/protocol";
+import { benchIdentities } from "./lib/identities.ts";
+import { challengeImages } from "./lib/images.ts";
+import { describeMachine } from "./lib/machine.ts";
+import { summarize } from "./lib/stats.ts";
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string" },
+    ep: { type: "string", default: "cpu" },
+    n: { type: "string", default: "200" },
+  },
+});
+if (!values.model) throw new Error("--model BUNDLE_DIR is required");
+const n = Number(values.n);
+const ids = await benchIdentities(1);
+const dendrite = new Dendrite({ signer: ids.validators[0]! });
+const images = await challengeImages(32);
+const requests = images.map((image) =>
+  dendrite.buildRequest({ axon: { ip: "127.0.0.1", port: 8091, hotkey: ids.minerHotkey }, image }),
+);
+const scorer = await loadScorer({
+  model: values.model,
+  executionProvider: values.ep as ExecutionProviderChoice,
+  maxWaitMs: 0,
+  cacheSize: 0,
+});
+const spec = parsePreprocessing({});
+
+const phases: Record<string, number[]> = { verify: [], parseBody: [], decode: [], preprocess: [], inference: [] };
+const time = async (phase: string, f: () => unknown) => {
+  const t = performance.now();
+  await f();
+  phases[phase]!.push(performance.now() - t);
+};
+for (let i = 0; i < n; i++) {
+  const r = requests[i % requests.length]!;
+  const bytes = images[i % images.length]!;
+  const sig = r.headers.bt_header_dendrite_signature!;
+  await time("verify", () => {
+    if (!verifySignature(r.signedMessage, sig, dendrite.hotkey)) throw new Error("signature did not verify");
+  });
+  await time("parseBody", () => decodeImageField(parseSynapseBody(r.body, "application/json")));
+  const rgb = await decodeImage(bytes);
+  await time("decode", () => decodeImage(bytes));
+  await time("preprocess", () => preprocess(rgb, spec));
+  const result = await scorer.score(bytes);
+  phases.inference!.push(result.timings?.inferenceMs ?? Number.NaN);
+}
+await scorer.close();
+const machine = describeMachine();
+process.stdout.write(
+  `${JSON.stringify(
+    {
+      benchmark: "axon request phases (in-process, one request at a time)",
+      machine: machine.gpu
+        ? `${machine.gpu.name} + ${machine.cpuModel}`
+        : `${machine.cpuModel}, ${machine.cores} cores`,
+      model: values.model,
+      device: scorer.device,
+      requests: n,
+      phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
+    },
+    null,
+    2,
+  )}\n`,
+);
