@@ -68,6 +68,10 @@ summary() { # the short version of every result in $OUT, last in the output
     "$PY" - "$f" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
+if "results" in d:
+    for r in d["results"]:
+        print("  sweep", r)
+    sys.exit()
 if "servers" not in d:
     print("==", d.get("benchmark"), d.get("model"), d.get("device"), json.dumps({k: (v["p50"], v["p99"]) for k, v in d["phasesMs"].items()}))
     sys.exit()
@@ -114,6 +118,9 @@ run) # the GPU comparisons
 extra) # where the time goes (phases), and the CPU comparison on two pinned cores of this machine
   setup
   "$STAGE/node" bench/phases.mjs --model "$MODELS/gpu-dinov2-b14-reg" --ep "$DEVICE" --n 200 >"$OUT/phases-gpu-dinov2-b14-reg.json"
+  E=$MODELS/gpu-ensemble-l14-convnext-hflip
+  "$STAGE/node" bench/batch-sweep.mjs --ep "$DEVICE" "$E/convnext-b.backbone.onnx" "$E/convnext-b.backbone.fp16.onnx" \
+    "$E/dinov2-l14-reg.backbone.onnx" "$E/dinov2-l14-reg.backbone.fp16.onnx" >"$OUT/batch-sweep.json"
   wait_export cpu2-dinov2-s14-reg
   "$STAGE/node" bench/phases.mjs --model "$MODELS/cpu2-dinov2-s14-reg" --ep cpu --n 100 >"$OUT/phases-cpu-dinov2-s14-reg.json"
   # Servers on cores 2-3 with two inference threads each (the reference Python figures are for 2 cores); the driver

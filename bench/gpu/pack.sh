@@ -18,8 +18,8 @@ if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
 fi
 
 xz -T2 -9 <"$(command -v node)" >"$CARRY/p4/node.xz"
-node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts --bundle --platform=node --format=esm --target=node20 \
-  --outdir="$CARRY/p4" --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
+node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/gpu/batch-sweep.ts --bundle --platform=node --format=esm --target=node20 \
+  --outdir="$CARRY/p4" --entry-names=[name] --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
 tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
   --exclude='node_modules/onnxruntime-node/node_modules' \
