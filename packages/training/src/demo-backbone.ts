@@ -49,6 +49,8 @@ const PRODUCTS: ReadonlyArray<readonly [number, number]> = [
 /** COLOUR indices that also get a centre-surround response. */
 const BLOBS: readonly number[] = [0, 1, 2, 3, 6];
 const GRID = 4;
+/** Mean chroma magnitude (of rgb − luma, in 0..1 units) that saturation normalization aims for. */
+const SATURATION_TARGET = 0.08;
 const HUE_BINS = 12;
 /** Hue bins (30° apart, 0° = red−green axis) whose nearness to a locally bright spot is a feature:
  * 30° red, 60° orange, 90° yellow, 120° fluorescent yellow-green. */
@@ -114,6 +116,32 @@ export function buildDemoBackbone(): Uint8Array {
   const g = new GraphBuilder("roadwork-demo-backbone");
   const x = g.input(DEMO_BACKBONE_INPUT, "float32", ["N", 3, DEMO_BACKBONE_SIZE, DEMO_BACKBONE_SIZE]);
   const [x2] = g.node("AveragePool", [x], 1, { kernel_shape: [2, 2], strides: [2, 2] });
+  // Colour detectors read a 3×3-smoothed image: validators add strong colour noise (GNC) and max pooling would
+  // otherwise pick up single noisy pixels.
+  const [smooth] = g.node("AveragePool", [x2!], 1, {
+    kernel_shape: [3, 3],
+    strides: [1, 1],
+    pads: [1, 1, 1, 1],
+    count_include_pad: 0,
+  });
+  // Saturation normalization: chroma (rgb − luma) is rescaled so the image's mean chroma magnitude is typical.
+  // Validators desaturate whole images (CS ×0.4…×0.3); this undoes that for every colour detector below.
+  g.initializer("luma_w", new Float32Array([0.299, 0.587, 0.114]), [1, 3, 1, 1]);
+  const [luma] = g.node("Conv", [smooth!, "luma_w"], 1, { kernel_shape: [1, 1] });
+  const [chromaRgb] = g.node("Sub", [smooth!, luma!]);
+  const [chromaSq] = g.node("Mul", [chromaRgb!, chromaRgb!]);
+  g.initializer("ones_3", new Float32Array([1, 1, 1]), [1, 3, 1, 1]);
+  const [chromaMagSq] = g.node("Conv", [chromaSq!, "ones_3"], 1, { kernel_shape: [1, 1] });
+  const [chromaMag] = g.node("Sqrt", [chromaMagSq!]);
+  const [meanMag] = g.node("GlobalAveragePool", [chromaMag!]);
+  g.initializer("sat_eps", new Float32Array([0.01]), [1]);
+  g.initializer("sat_target", new Float32Array([SATURATION_TARGET]), [1]);
+  g.initializer("sat_max", new Float32Array([4]), [1]);
+  const [meanEps] = g.node("Add", [meanMag!, "sat_eps"]);
+  const [gainRaw] = g.node("Div", ["sat_target", meanEps!]);
+  const [gain] = g.node("Min", [gainRaw!, "sat_max"]);
+  const [chromaScaled] = g.node("Mul", [chromaRgb!, gain!]);
+  const [xs] = g.node("Add", [luma!, chromaScaled!]);
 
   const conv1x1 = (
     name: string,
@@ -131,20 +159,20 @@ export function buildDemoBackbone(): Uint8Array {
     const [y] = g.node("Conv", [input, `${name}_w`, `${name}_b`], 1, { kernel_shape: [1, 1] });
     return g.node("Relu", [y!])[0]!;
   };
-  const colour = conv1x1("colour", x2!, COLOUR);
+  const colour = conv1x1("colour", xs!, COLOUR);
 
   // Chromaticity: rgb / (r + g + b + ε).
   g.initializer("sum_w", new Float32Array([1, 1, 1]), [1, 3, 1, 1]);
   g.initializer("sum_b", new Float32Array([0.05]), [1]);
-  const [sum] = g.node("Conv", [x2!, "sum_w", "sum_b"], 1, { kernel_shape: [1, 1] });
-  const [chromaIn] = g.node("Div", [x2!, sum!]);
+  const [sum] = g.node("Conv", [xs!, "sum_w", "sum_b"], 1, { kernel_shape: [1, 1] });
+  const [chromaIn] = g.node("Div", [xs!, sum!]);
   const chroma = conv1x1("chroma", chromaIn!, CHROMA);
 
   // Oriented filters (5×5 at half resolution) on luminance and on the red−blue opponent channel; |response|.
   const orientations = [0, Math.PI / 4, Math.PI / 2, (3 * Math.PI) / 4];
   const oriented = (name: string, mix: readonly [number, number, number], filters: Float32Array[]): string => {
     g.initializer(`${name}_mix`, new Float32Array(mix), [1, 3, 1, 1]);
-    const [plane] = g.node("Conv", [x2!, `${name}_mix`], 1, { kernel_shape: [1, 1] });
+    const [plane] = g.node("Conv", [smooth!, `${name}_mix`], 1, { kernel_shape: [1, 1] });
     const w = new Float32Array(filters.length * 25);
     for (const [i, f] of filters.entries()) w.set(f, i * 25);
     g.initializer(`${name}_w`, w, [filters.length, 1, 5, 5]);
@@ -191,7 +219,7 @@ export function buildDemoBackbone(): Uint8Array {
   const o1 = Math.SQRT1_2;
   const o2 = 1 / Math.sqrt(6);
   g.initializer("opp_w", new Float32Array([o1, -o1, 0, o2, o2, -2 * o2]), [2, 3, 1, 1]);
-  const [opp] = g.node("Conv", [x2!, "opp_w"], 1, { kernel_shape: [1, 1] });
+  const [opp] = g.node("Conv", [xs!, "opp_w"], 1, { kernel_shape: [1, 1] });
   const [oppSq] = g.node("Mul", [opp!, opp!]);
   g.initializer("ones_2", new Float32Array([1, 1]), [1, 2, 1, 1]);
   const [magSq] = g.node("Conv", [oppSq!, "ones_2"], 1, { kernel_shape: [1, 1] });

@@ -38,6 +38,8 @@ export interface DemoModel {
 }
 
 export const DEMO_SCENES = 1400;
+/** Head settings for the demo backbone's ~2k features: a small MLP with strong weight decay. */
+export const DEMO_HEAD: Partial<HeadConfig> = { kind: "mlp", hidden: 16, weightDecay: 1, learningRate: 1e-3 };
 
 /** The demo backbone's description for bundle manifests and reports. */
 export const demoBackboneInput = () => ({
@@ -83,7 +85,7 @@ export async function ensureDemoModel(options: DemoOptions): Promise<DemoModel> 
     out: options.bundleDir,
     name: "roadwork-demo",
     viewsPerImage: options.viewsPerImage ?? 2,
-    ...(options.head ? { head: options.head } : {}),
+    head: { ...DEMO_HEAD, ...options.head },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return {

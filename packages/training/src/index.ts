@@ -1,6 +1,13 @@
 // @roadwork/training: embeddings, heads, metrics, thresholds, export, reports, and the validators' reward.
 
-export { DEMO_SCENES, type DemoModel, type DemoOptions, demoBackboneInput, ensureDemoModel } from "./demo.ts";
+export {
+  DEMO_HEAD,
+  DEMO_SCENES,
+  type DemoModel,
+  type DemoOptions,
+  demoBackboneInput,
+  ensureDemoModel,
+} from "./demo.ts";
 export {
   buildDemoBackbone,
   DEMO_BACKBONE_DESCRIPTION,

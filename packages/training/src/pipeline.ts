@@ -40,8 +40,10 @@ export interface TrainRunOptions {
   name?: string;
   version?: string;
   head?: Partial<HeadConfig>;
-  /** Validator-augmented views per training image (default 2); validation and test use 1 each. */
+  /** Validator-augmented views per training image (default 2); test images get 1 each. */
   viewsPerImage?: number;
+  /** Validator-augmented views per validation image (default 2). */
+  valViewsPerImage?: number;
   /** Seed of the augmentation draws (default 1). */
   seed?: number;
   onProgress?: (stage: TrainStage, done: number, total: number, detail?: string) => void;
@@ -75,7 +77,8 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
   const views = (records: DatasetRecord[], n: number): View[] =>
     records.flatMap((record) => Array.from({ length: n }, (_, view) => ({ record, view })));
   const trainViews = views(recordsOf(manifest, "train"), viewsPerImage);
-  const valViews = views(recordsOf(manifest, "val"), 1);
+  // Two views per validation image steady the threshold search and early stopping.
+  const valViews = views(recordsOf(manifest, "val"), options.valViewsPerImage ?? 2);
   const testViews = views(recordsOf(manifest, "test"), 1);
   for (const [name, v] of [
     ["train", trainViews],

@@ -21,9 +21,9 @@ const SKIN: Rgb[] = [
 ];
 
 export function cone(rng: Prng, x: number, y: number, p: number): Drawn {
-  const h = 0.72 * p * rng.uniform(0.85, 1.15);
-  const wb = 0.36 * p;
-  const wt = 0.07 * p;
+  const h = 0.9 * p * rng.uniform(0.85, 1.15);
+  const wb = 0.42 * p;
+  const wt = 0.08 * p;
   const body = rgb(jitter(rng, ORANGE, 16));
   const band = (t0: number, t1: number): Array<[number, number]> => {
     const w0 = wb + (wt - wb) * t0;
@@ -57,7 +57,7 @@ export function cone(rng: Prng, x: number, y: number, p: number): Drawn {
 
 export function barrier(rng: Prng, x: number, y: number, p: number): Drawn {
   const kind = rng.pick(["board", "jersey"] as const);
-  const w = rng.uniform(1.6, 2.6) * p;
+  const w = rng.uniform(2, 3.2) * p;
   const red: Rgb = rng.chance(0.6) ? [220, 30, 30] : ORANGE;
   const white = rgb([245, 245, 245]);
   let body = "";
@@ -114,7 +114,7 @@ export function barrier(rng: Prng, x: number, y: number, p: number): Drawn {
 
 /** A roadwork sign: European red-bordered triangle or US orange diamond, with a digging-worker glyph. */
 export function roadworkSign(rng: Prng, x: number, y: number, p: number): Drawn {
-  const s = rng.uniform(0.75, 1.0) * p;
+  const s = rng.uniform(0.95, 1.25) * p;
   const postH = rng.uniform(1.3, 2.0) * p;
   const cy = y - postH - s * 0.4;
   let body = rect(x - 0.03 * p, y - postH, 0.06 * p, postH, rgb([110, 110, 115]));

@@ -299,7 +299,7 @@ export function composeSceneSvg(plan: ScenePlan): string {
   const laneEdge = rng.chance(0.5) ? 0.3 : road.right - 0.6;
   const addCones = (n: number, d0: number, edge = laneEdge): void => {
     const taper = edge === laneEdge && rng.chance(0.4);
-    const step = rng.uniform(2, 3.5);
+    const step = rng.uniform(1.5, 3);
     for (let i = 0; i < n; i++) {
       const X = taper
         ? laneEdge + (i / Math.max(1, n - 1)) * (road.right - 0.8 - laneEdge) * (laneEdge < 1 ? 1 : -1)
@@ -313,7 +313,7 @@ export function composeSceneSvg(plan: ScenePlan): string {
   };
   switch (plan.category) {
     case "positive/cones":
-      addCones(rng.int(5, 9), rng.uniform(3.5, 7));
+      addCones(rng.int(7, 12), rng.uniform(3, 6));
       break;
     case "positive/barrier":
       for (let i = rng.int(1, 3); i > 0; i--)
@@ -326,10 +326,10 @@ export function composeSceneSvg(plan: ScenePlan): string {
       if (rng.chance(0.4)) at(road.left - 0.5, rng.uniform(6, 14), (x, y, p) => roadworkSign(rng, x, y, p));
       break;
     case "positive/workers":
-      addWorkers(rng.int(1, 4));
+      addWorkers(rng.int(2, 4));
       break;
     case "positive/machinery":
-      at(rng.uniform(-2, road.right + 1), rng.uniform(9, 20), (x, y, p) => machine(rng, x, y, p));
+      at(rng.uniform(-2, road.right + 1), rng.uniform(7, 15), (x, y, p) => machine(rng, x, y, p));
       break;
     case "hard-negative/orange-vehicle":
       for (let i = rng.int(1, 2); i > 0; i--) {
@@ -389,7 +389,7 @@ export function composeSceneSvg(plan: ScenePlan): string {
   }
   // Roadwork sites rarely come alone: positives often carry a second element.
   if (plan.label === 1) {
-    if (plan.category !== "positive/cones" && rng.chance(0.85)) addCones(rng.int(4, 8), rng.uniform(3, 7));
+    if (plan.category !== "positive/cones" && rng.chance(0.85)) addCones(rng.int(5, 10), rng.uniform(3, 7));
     if (rng.chance(0.3)) addCones(rng.int(3, 6), rng.uniform(3, 8), rng.uniform(road.left + 0.6, -0.5));
     if (plan.category !== "positive/workers" && rng.chance(0.25)) addWorkers(rng.int(1, 2));
     if (plan.category !== "positive/sign" && rng.chance(0.25))
