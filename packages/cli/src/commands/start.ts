@@ -39,7 +39,6 @@ export const command: Command = {
       },
       strict: true,
     });
-    const started = performance.now();
     const port = Number(values.port);
     const n = Number(values.validators);
     const rate = Number(values.rate);
@@ -116,7 +115,7 @@ export const command: Command = {
           }
         : {}),
     });
-    say(`scoreboard after ${((performance.now() - started) / 1000).toFixed(1)} s — Ctrl-C stops everything`);
+    say(`scoreboard after ${(performance.now() / 1000).toFixed(1)} s since start — Ctrl-C stops everything`);
     const interrupt = interruptSignal();
     try {
       const board = await runWithScoreboard(sim, {

@@ -309,7 +309,7 @@ export function renderScoreboard(b: Scoreboard, title = "roadwork local validato
   lines.push(
     `${"overall".padEnd(14)} ${String(o.sent).padStart(5)} ${String(o.errors).padStart(6)} ${f3(o.meanReward).padStart(7)} ${f3(o.meanEma).padStart(6)} ${f3(o.accuracy).padStart(6)} ${f3(o.mcc).padStart(7)} ${ms(o.p50).padStart(8)} ${ms(o.p99).padStart(8)}`,
   );
-  lines.push("  (reward: mean per challenge; overall acc/MCC: over all answered challenges)");
+  lines.push("  (reward: last per validator, mean per challenge overall; overall acc/MCC: all answered challenges)");
   if (b.attacks.length > 0) {
     lines.push(
       `honest p50/p99 without attack ${ms(o.honestNoAttack.p50)}/${ms(o.honestNoAttack.p99)} (n=${o.honestNoAttack.count}), under attack ${ms(o.honestUnderAttack.p50)}/${ms(o.honestUnderAttack.p99)} (n=${o.honestUnderAttack.count})`,
