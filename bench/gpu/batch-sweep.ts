@@ -15,6 +15,8 @@ const { values, positionals } = parseArgs({
     ep: { type: "string", default: "cuda" },
     batches: { type: "string", default: "1,2,4,8,16" },
     runs: { type: "string", default: "20" },
+    /** Then cycle through the sizes, changing shape on every run, as a micro-batching server does. */
+    alternate: { type: "string", default: "0" },
   },
 });
 const batches = values.batches.split(",").map(Number);
@@ -46,6 +48,24 @@ for (const file of positionals) {
       p99: s.p99,
     });
     process.stderr.write(`[sweep] ${basename(file)} batch ${n}: first ${firstMs.toFixed(1)} ms, p50 ${s.p50} ms\n`);
+  }
+  const cycles = Number(values.alternate);
+  if (cycles > 0) {
+    // Every size has been seen above; if a shape change still costs a search, these runs show it.
+    const bySize = new Map<number, number[]>(batches.map((n) => [n, []]));
+    for (let c = 0; c < cycles; c++) {
+      for (const n of batches) {
+        const tensor = new ort.Tensor("float32", new Float32Array(n * 3 * 224 * 224).fill(0.1), [n, 3, 224, 224]);
+        const t = performance.now();
+        await session.run({ [input]: tensor });
+        bySize.get(n)?.push(performance.now() - t);
+      }
+    }
+    for (const [n, times] of bySize) {
+      const s = summarize(times);
+      results.push({ model: basename(file), device, batch: n, alternating: true, p50: s.p50, max: s.max });
+      process.stderr.write(`[sweep] ${basename(file)} batch ${n} alternating: p50 ${s.p50} ms, max ${s.max} ms\n`);
+    }
   }
   await session.release();
 }

@@ -70,7 +70,7 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 if "results" in d:
     for r in d["results"]:
-        print("  sweep", r)
+        print("  sweep", json.dumps(r))
     sys.exit()
 if "servers" not in d:
     print("==", d.get("benchmark"), d.get("model"), d.get("device"), json.dumps({k: (v["p50"], v["p99"]) for k, v in d["phasesMs"].items()}))
@@ -94,9 +94,10 @@ stage)
     "$PY" -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "onnxruntime", onnxruntime.__version__)'
     # The exports run on while the other parts travel (a new session survives the end of this command).
     vars="MODELS=$MODELS STAGE=$STAGE PY=$PY"
-    for job in "gpu-dinov2-b14-reg $B_MODELS false $DEVICE true" \
-      "gpu-ensemble-l14-convnext-hflip $E_MODELS true $DEVICE true" \
-      "cpu2-dinov2-s14-reg dinov2-s14-reg false cpu false"; do
+    jobs=("gpu-dinov2-b14-reg $B_MODELS false $DEVICE true" "gpu-ensemble-l14-convnext-hflip $E_MODELS true $DEVICE true"
+      "cpu2-dinov2-s14-reg dinov2-s14-reg false cpu false")
+    [ "${BENCH_ONLY_SWEEP:-}" = 1 ] && jobs=("sweep-convnext-b convnext-b false $DEVICE true")
+    for job in "${jobs[@]}"; do
       setsid bash -c "$(declare -f export_models); $vars; export_models $job" </dev/null >/dev/null 2>&1 &
     done
   fi
@@ -133,8 +134,17 @@ extra) # where the time goes (phases), and the CPU comparison on two pinned core
     >"$OUT/batch-sweep.json" || echo "[device] batch sweep stopped: exit $?"
   summary
   ;;
+sweep) # does a change of batch size cost a new convolution-algorithm search? (ConvNeXt, fp32 and fp16)
+  cp .gpucarry/p4/* "$STAGE/"
+  setup
+  wait_export sweep-convnext-b
+  M=$MODELS/sweep-convnext-b
+  "$STAGE/node" bench/batch-sweep.mjs --ep "$DEVICE" --batches 2,4,8,16 --runs 5 --alternate 4 \
+    "$M/convnext-b.backbone.onnx" "$M/convnext-b.backbone.fp16.onnx" >"$OUT/batch-sweep-alternating.json"
+  summary
+  ;;
 *)
-  echo "usage: $0 stage N | run | extra" >&2
+  echo "usage: $0 stage N | run | extra | sweep" >&2
   exit 2
   ;;
 esac

@@ -16,7 +16,19 @@ const COLORS = ["#d1495b", "#00798c", "#edae49", "#30638e", "#66a182"];
 const W = 760;
 const PANEL_H = 230;
 const LEGEND_LINE = 15;
+const HEADER = 62;
 const M = { left: 56, right: 20, top: 30, bottom: 40 };
+
+/** Splits at " · " separators into lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  for (const part of text.split(" · ")) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + part.length + 3 <= width) lines[lines.length - 1] = `${last} · ${part}`;
+    else lines.push(part);
+  }
+  return lines;
+}
 
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
@@ -33,12 +45,14 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
   const plotH = PANEL_H - M.top - M.bottom;
   const x = (ms: number) => M.left + ((Math.log10(ms) - lo) / (hi - lo)) * plotW;
   const out: string[] = [];
-  const height = 48 + panels.length * panelH;
+  const height = HEADER + panels.length * panelH;
   out.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${height}" viewBox="0 0 ${W} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${height}" fill="#fff"/>`,
     `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`,
-    `<text x="${W / 2}" y="34" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`,
+    ...wrap(subtitle, 100).map(
+      (line, i) => `<text x="${W / 2}" y="${34 + i * 14}" text-anchor="middle" fill="#555">${esc(line)}</text>`,
+    ),
   );
   const ticks: number[] = [];
   for (let e = Math.floor(lo); e <= Math.ceil(hi); e++) {
@@ -48,7 +62,7 @@ export function renderHistogramSvg(title: string, subtitle: string, panels: Hist
     }
   }
   panels.forEach((panel, pi) => {
-    const top = 48 + pi * panelH;
+    const top = HEADER + pi * panelH;
     const y0 = top + top0 + plotH;
     const counts = panel.series.map((s) => {
       const c = new Array<number>(bins).fill(0);
