@@ -1,11 +1,15 @@
 // The inference engine over one loaded bundle: decode → preprocess → micro-batched onnxruntime runs across
 // concurrent callers → ensemble + TTA combination → calibration. Results are cached by image hash.
+//
+// Batching is continuous: an idle engine runs a request at once; whatever arrives while a run is in flight is run as
+// one batch (up to maxBatch) as soon as it finishes. A lone request therefore never waits, and under load batches
+// form by themselves. maxWaitMs > 0 adds the older fixed wait for company before a run from an idle engine.
 import { createHash } from "node:crypto";
 import { BundleError, bundleVersion, type Manifest } from "./bundle/manifest.ts";
 import { calibrate, logit, sigmoid } from "./calibration.ts";
 import { type DecodeOptions, decodeImage, type RgbImage } from "./image/decode.ts";
 import { hflip, type PixelTensor, preprocess } from "./image/preprocess.ts";
-import { MemberRunner } from "./member.ts";
+import { type MemberOptions, MemberRunner } from "./member.ts";
 import { probeImages } from "./probe.ts";
 import type { ScoreOptions, ScoreResult, Scorer } from "./scorer.ts";
 import type { Device, SessionOptions } from "./session.ts";
@@ -13,8 +17,13 @@ import type { Device, SessionOptions } from "./session.ts";
 export interface EngineOptions extends SessionOptions {
   /** Most images per onnxruntime run (default 8). */
   maxBatch?: number;
-  /** How long the first queued image waits for company before a run starts (default 2 ms). */
+  /** How long an image arriving at an idle engine waits for company before its run starts (default 0: none). */
   maxWaitMs?: number;
+  /**
+   * Batch sizes (in images) every run is padded up to, each on its own session, so onnxruntime sees a few fixed
+   * shapes only. "auto" (default): [1, maxBatch] on CUDA, none on CPU; "off": none; a list: those, on any device.
+   */
+  batchBuckets?: "auto" | "off" | readonly number[];
   /** Entries in the image-hash result cache (default 1024; 0 disables). */
   cacheSize?: number;
   decode?: DecodeOptions;
@@ -43,6 +52,14 @@ export interface EngineStats {
   batchedImages: number;
   failures: number;
   inFlight: number;
+  /** Runs started the moment a request arrived at an idle engine (no wait). */
+  runsOnArrival: number;
+  /** Runs started by the maxWaitMs timer. */
+  runsAfterWait: number;
+  /** Runs of requests that queued while another run was in flight, started as soon as it finished. */
+  runsAfterRun: number;
+  /** Zero rows added to fill batch buckets, over all members (their results are discarded). */
+  paddedRows: number;
 }
 
 interface Pending {
@@ -92,7 +109,16 @@ export class OnnxScorer implements Scorer {
   private readonly cache: LruCache<number>;
   private readonly maxBatch: number;
   private readonly maxWaitMs: number;
-  private readonly counters = { requests: 0, cacheHits: 0, batches: 0, batchedImages: 0, failures: 0 };
+  private readonly counters = {
+    requests: 0,
+    cacheHits: 0,
+    batches: 0,
+    batchedImages: 0,
+    failures: 0,
+    runsOnArrival: 0,
+    runsAfterWait: 0,
+    runsAfterRun: 0,
+  };
   private inFlight = 0;
   private readonly specs: Map<string, MemberRunner["spec"]>;
 
@@ -103,7 +129,7 @@ export class OnnxScorer implements Scorer {
   ) {
     this.modelVersion = bundleVersion(manifest);
     this.maxBatch = Math.max(1, options.maxBatch ?? 8);
-    this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 2);
+    this.maxWaitMs = Math.max(0, options.maxWaitMs ?? 0);
     this.cache = new LruCache(options.cacheSize ?? 1024);
     this.specs = new Map(members.map((m) => [m.specKey, m.spec]));
   }
@@ -111,8 +137,19 @@ export class OnnxScorer implements Scorer {
   /** Loads every member's sessions, then probes the whole pipeline (which also warms it up). */
   static async load(bundle: LocalBundle, options: EngineOptions = {}): Promise<OnnxScorer> {
     const members: MemberRunner[] = [];
+    const maxBatch = Math.max(1, options.maxBatch ?? 8);
+    const choice = options.batchBuckets ?? "auto";
+    // Buckets count images; a member runs one row per TTA view of each image.
+    const images = choice === "off" ? undefined : choice === "auto" ? [1, maxBatch] : choice;
+    const views = bundle.manifest.tta.length;
+    const memberOptions =
+      images === undefined
+        ? options
+        : { ...options, batchBuckets: images.map((b) => b * views), bucketsOn: choice === "auto" ? "cuda" : "any" };
     try {
-      for (const member of bundle.manifest.members) members.push(await MemberRunner.load(member, bundle.dir, options));
+      for (const member of bundle.manifest.members) {
+        members.push(await MemberRunner.load(member, bundle.dir, memberOptions as MemberOptions));
+      }
       const engine = new OnnxScorer(bundle.manifest, members, options);
       await engine.probe();
       return engine;
@@ -132,9 +169,25 @@ export class OnnxScorer implements Scorer {
   }
 
   get stats(): EngineStats {
-    return { ...this.counters, inFlight: this.inFlight };
+    const paddedRows = this.members.reduce((sum, m) => sum + m.paddedRows, 0);
+    return { ...this.counters, inFlight: this.inFlight, paddedRows };
   }
 
+  /** Every batch size (rows, TTA views included) onnxruntime has been given, over all members, ascending. */
+  get shapesRun(): number[] {
+    const all = new Set<number>();
+    for (const m of this.members) for (const rows of m.shapesRun) all.add(rows);
+    return [...all].sort((a, b) => a - b);
+  }
+
+  /** The padded batch sizes in rows, per member id; empty when no member pads. */
+  get batchBuckets(): Record<string, readonly number[]> {
+    const out: Record<string, readonly number[]> = {};
+    for (const m of this.members) if (m.buckets) out[m.id] = m.buckets;
+    return out;
+  }
+
+  /** Runs the probe images together (warming the largest bucket when padding), then one by one (the smallest). */
   private async probe(): Promise<void> {
     const probes = probeImages();
     const views = probes.map((p) => this.prepare(p.image));
@@ -271,18 +324,19 @@ export class OnnxScorer implements Scorer {
     if (this.queue.length >= this.maxBatch || this.maxWaitMs === 0) {
       clearTimeout(this.timer);
       this.timer = undefined;
-      void this.flush();
+      void this.flush("runsOnArrival");
     } else if (!this.timer) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        void this.flush();
+        void this.flush("runsAfterWait");
       }, this.maxWaitMs);
     }
   }
 
-  private async flush(): Promise<void> {
+  private async flush(why: "runsOnArrival" | "runsAfterWait" | "runsAfterRun"): Promise<void> {
     if (this.running || this.queue.length === 0) return;
     this.running = true;
+    this.counters[why]++;
     const items = this.queue.splice(0, this.maxBatch);
     for (const item of items) if (item.onAbort) item.signal?.removeEventListener("abort", item.onAbort);
     try {
@@ -298,7 +352,7 @@ export class OnnxScorer implements Scorer {
       if (this.queue.length > 0) {
         clearTimeout(this.timer);
         this.timer = undefined;
-        void this.flush();
+        void this.flush("runsAfterRun");
       }
     }
   }

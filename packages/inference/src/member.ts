@@ -2,12 +2,23 @@
 // one roadwork logit per image out. Everything the manifest claims about the ONNX files is checked at load.
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { normalizeBuckets, planRuns } from "./batch-plan.ts";
 import { BundleError, type Member } from "./bundle/manifest.ts";
 import { logit } from "./calibration.ts";
 import { fromHalf, toHalfArray } from "./fp16.ts";
 import type { Preprocessing } from "./image/preprocess.ts";
 import { outputSize } from "./image/preprocess.ts";
 import { type CreatedSession, createSession, type Device, deviceAvailable, type SessionOptions } from "./session.ts";
+
+export interface MemberOptions extends SessionOptions {
+  /**
+   * Row counts every run is padded up to (see planRuns), each served by its own backbone session so that a session
+   * sees one input shape only. Ignored for models with a fixed batch size.
+   */
+  batchBuckets?: readonly number[];
+  /** Where the buckets apply: "cuda" (default) only when the member landed on the GPU, "any" on every device. */
+  bucketsOn?: "cuda" | "any";
+}
 
 type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
 
@@ -47,6 +58,12 @@ export class MemberRunner {
   readonly device: Device;
   readonly fallbackReason: string | undefined;
   readonly precision: "float32" | "float16";
+  /** Row counts padded runs use, or undefined when every run has exactly the rows it was given. */
+  readonly buckets: readonly number[] | undefined;
+  /** Every row count a backbone session has been run with (a shape seen by onnxruntime). */
+  readonly shapesRun = new Set<number>();
+  /** Zero rows added to fill buckets, results discarded. */
+  paddedRows = 0;
 
   private constructor(
     private readonly member: Member,
@@ -55,6 +72,8 @@ export class MemberRunner {
     private readonly inputType: "float32" | "float16",
     private readonly headInputType: "float32" | "float16" | undefined,
     created: CreatedSession,
+    /** One backbone session per bucket (the first bucket's is `backbone`). */
+    private readonly bucketSessions: ReadonlyMap<number, ort.InferenceSession>,
   ) {
     this.id = member.id;
     this.weight = member.weight;
@@ -67,9 +86,10 @@ export class MemberRunner {
     this.device = created.device;
     this.fallbackReason = created.fallbackReason;
     this.precision = inputType;
+    this.buckets = bucketSessions.size > 0 ? [...bucketSessions.keys()] : undefined;
   }
 
-  static async load(member: Member, dir: string, options: SessionOptions = {}): Promise<MemberRunner> {
+  static async load(member: Member, dir: string, options: MemberOptions = {}): Promise<MemberRunner> {
     const where = `member '${member.id}'`;
     const size = outputSize(member.preprocessing);
     const [, , h, w] = member.input.shape;
@@ -103,6 +123,7 @@ export class MemberRunner {
     if (!created) created = await createSession(join(dir, files.onnx), options);
     const backbone = created.session;
     let head: ort.InferenceSession | undefined;
+    const bucketSessions = new Map<number, ort.InferenceSession>();
     try {
       const input = meta(backbone, "input", member.input.name, where);
       if (input.type !== "float32" && input.type !== "float16") {
@@ -133,8 +154,24 @@ export class MemberRunner {
       } else {
         checkOutput(meta(backbone, "output", member.output.name, where), member, where);
       }
-      return new MemberRunner(member, backbone, head, input.type, headInputType, created);
+      const bucketsWanted =
+        options.batchBuckets !== undefined &&
+        typeof member.input.shape[0] !== "number" &&
+        ((options.bucketsOn ?? "cuda") === "any" || created.device === "cuda");
+      if (bucketsWanted && options.batchBuckets) {
+        const buckets = normalizeBuckets(options.batchBuckets);
+        for (const [i, rows] of buckets.entries()) {
+          if (i === 0) {
+            bucketSessions.set(rows, backbone);
+            continue;
+          }
+          const extra = await createSession(join(dir, files.onnx), { ...options, executionProvider: created.device });
+          bucketSessions.set(rows, extra.session);
+        }
+      }
+      return new MemberRunner(member, backbone, head, input.type, headInputType, created, bucketSessions);
     } catch (error) {
+      for (const s of bucketSessions.values()) if (s !== backbone) await s.release().catch(() => {});
       await backbone.release().catch(() => {});
       await head?.release().catch(() => {});
       throw error;
@@ -147,16 +184,14 @@ export class MemberRunner {
     if (pixels.length !== n * per)
       throw new RangeError(`expected ${n * per} values for ${n} images, got ${pixels.length}`);
     const out = new Float64Array(n);
-    const chunk = this.fixedBatch ?? n;
-    for (let start = 0; start < n; start += chunk) {
-      const count = Math.min(chunk, n - start);
+    for (const { start, count, rows } of planRuns(n, this.fixedBatch, this.buckets)) {
       let slice = pixels.subarray(start * per, (start + count) * per);
-      if (this.fixedBatch !== undefined && count < chunk) {
-        const padded = new Float32Array(chunk * per); // zero rows, results discarded
+      if (count < rows) {
+        const padded = new Float32Array(rows * per); // zero rows, results discarded
         padded.set(slice);
         slice = padded;
+        this.paddedRows += rows - count;
       }
-      const rows = this.fixedBatch ?? count;
       const values = await this.run(slice, rows);
       for (let i = 0; i < count; i++) out[start + i] = values[i] as number;
     }
@@ -172,10 +207,12 @@ export class MemberRunner {
   private async run(pixels: Float32Array, rows: number): Promise<Float64Array> {
     const input = this.tensor(this.inputType, pixels, [rows, 3, this.height, this.width]);
     const member = this.member;
+    const backbone = this.bucketSessions.get(rows) ?? this.backbone;
+    this.shapesRun.add(rows);
     let final: ort.Tensor;
     if (this.head && member.head) {
       const embName = member.head.embedding.output;
-      const r = await this.backbone.run({ [member.input.name]: input }, [embName]);
+      const r = await backbone.run({ [member.input.name]: input }, [embName]);
       const emb = r[embName] as ort.Tensor;
       const data = floats(emb);
       let pooled: Float32Array;
@@ -199,13 +236,14 @@ export class MemberRunner {
       const h = await this.head.run({ [member.head.input]: headInput }, [member.output.name]);
       final = h[member.output.name] as ort.Tensor;
     } else {
-      const r = await this.backbone.run({ [member.input.name]: input }, [member.output.name]);
+      const r = await backbone.run({ [member.input.name]: input }, [member.output.name]);
       final = r[member.output.name] as ort.Tensor;
     }
     return toLogits(floats(final), final.dims, rows, member);
   }
 
   async release(): Promise<void> {
+    for (const s of this.bucketSessions.values()) if (s !== this.backbone) await s.release();
     await this.backbone.release();
     await this.head?.release();
   }
