@@ -37,7 +37,7 @@ export interface DemoModel {
   reused: { dataset: boolean; model: boolean };
 }
 
-export const DEMO_SCENES = 1400;
+export const DEMO_SCENES = 2400;
 /** Head settings for the demo backbone's ~2k features: a small MLP with strong weight decay. */
 export const DEMO_HEAD: Partial<HeadConfig> = { kind: "mlp", hidden: 16, weightDecay: 1, learningRate: 1e-3 };
 

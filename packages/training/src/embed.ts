@@ -61,9 +61,9 @@ export class EmbeddingExtractor {
     options: EmbedOptions = {},
   ): Promise<Matrix> {
     const batchSize = options.batchSize ?? 32;
-    let dim = 0;
-    let data = new Float32Array(0);
-    for (let start = 0; start < count; start += batchSize) {
+    const prepare = async (
+      start: number,
+    ): Promise<{ batch: Float32Array; n: number; height: number; width: number }> => {
       const n = Math.min(batchSize, count - start);
       const tensors = await Promise.all(
         Array.from({ length: n }, async (_, i) =>
@@ -77,7 +77,17 @@ export class EmbeddingExtractor {
         if (t.data.length !== plane) throw new Error("preprocessing produced tensors of different sizes in one batch");
         batch.set(t.data, i * plane);
       });
-      const feeds = { [this.inputName]: new ort.Tensor("float32", batch, [n, 3, first.height, first.width]) };
+      return { batch, n, height: first.height, width: first.width };
+    };
+    let dim = 0;
+    let data = new Float32Array(0);
+    let next = count > 0 ? prepare(0) : undefined;
+    for (let start = 0; start < count; start += batchSize) {
+      const { batch, n, height, width } = await next!;
+      // Decode and augment the next batch on this thread while onnxruntime runs this one on its own threads.
+      next = start + batchSize < count ? prepare(start + batchSize) : undefined;
+      next?.catch(() => {});
+      const feeds = { [this.inputName]: new ort.Tensor("float32", batch, [n, 3, height, width]) };
       const result = await this.session.run(feeds, [this.spec.output]);
       const out = result[this.spec.output];
       if (!out || out.type !== "float32") throw new Error(`backbone output '${this.spec.output}' is not float32`);

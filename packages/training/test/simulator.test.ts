@@ -61,6 +61,19 @@ describe("validator simulator", () => {
     assert.ok(renderScoreboard(board).some((l) => l.includes("LEAKS: leaky")));
   });
 
+  it("stops after a fixed number of challenges and returns early", async () => {
+    const sim = new ValidatorSimulator({
+      validators: [{ name: "v", hotkey: "a", challenge: async () => ({ status: 200, prediction: 0.7, latencyMs: 1 }) }],
+      challenges: challenges(),
+      rate: 500,
+      maxChallenges: 25,
+    });
+    const started = Date.now();
+    const board = await sim.run(30);
+    assert.equal(board.overall.sent, 25);
+    assert.ok(Date.now() - started < 5_000);
+  });
+
   it("computes nearest-rank percentiles", () => {
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
     assert.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10);

@@ -42,6 +42,8 @@ export interface SimulatorOptions {
   attackWindowMs?: number | "always";
   /** Most honest challenges in flight at once (default 16). */
   maxInFlight?: number;
+  /** Stop issuing after this many honest challenges (a fixed, reproducible sample); `run` then returns early. */
+  maxChallenges?: number;
   onError?: (error: unknown) => void;
 }
 
@@ -123,6 +125,8 @@ export class ValidatorSimulator {
   #startedAt = 0;
   #running = false;
   #attackKind = 0;
+  #issued = 0;
+  #drained: (() => void) | undefined;
 
   constructor(options: SimulatorOptions) {
     if (options.validators.length === 0) throw new Error("the simulator needs at least one validator");
@@ -174,11 +178,13 @@ export class ValidatorSimulator {
   async run(seconds: number, signal?: AbortSignal): Promise<Scoreboard> {
     this.start();
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, seconds * 1000);
-      signal?.addEventListener("abort", () => {
+      const done = () => {
         clearTimeout(t);
         resolve();
-      });
+      };
+      const t = setTimeout(done, seconds * 1000);
+      this.#drained = done;
+      signal?.addEventListener("abort", done);
     });
     await this.stop();
     return this.scoreboard();
@@ -191,6 +197,9 @@ export class ValidatorSimulator {
 
   #tick(): void {
     if (!this.#running || this.#honestInFlight >= (this.#opts.maxInFlight ?? 16)) return;
+    const max = this.#opts.maxChallenges;
+    if (max !== undefined && this.#issued >= max) return;
+    this.#issued++;
     const state = this.#states[this.#next++ % this.#states.length]!;
     this.#honestInFlight++;
     this.#track(
@@ -198,6 +207,7 @@ export class ValidatorSimulator {
         .catch((e) => this.#opts.onError?.(e))
         .finally(() => {
           this.#honestInFlight--;
+          if (max !== undefined && this.#issued >= max && this.#honestInFlight === 0) this.#drained?.();
         }),
     );
   }
