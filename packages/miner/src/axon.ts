@@ -18,10 +18,13 @@ import {
   parseSynapseBody,
   protocolErrorResponse,
   type RequestHeaders,
+  type SignatureVerifier,
   SYNAPSE_NAME,
+  sharedSignatureVerifierPool,
   successResponse,
   unknownSynapse,
   verifyRequest,
+  verifyRequestAsync,
 } from "@roadwork/protocol";
 import { type Context, Hono } from "hono";
 import { Blacklist, type Caller } from "./blacklist.ts";
@@ -53,6 +56,8 @@ export interface AxonDeps {
   logger?: AxonLogger;
   /** Shared across restarts of the app object in tests; a fresh store per axon otherwise. */
   nonces?: NonceStore;
+  /** Checks signatures off the event loop; default per config.signatureVerification (the shared worker pool). */
+  signatureVerifier?: SignatureVerifier;
 }
 
 export interface Axon {
@@ -85,6 +90,7 @@ export function createAxon(deps: AxonDeps): Axon {
   const selfHotkey = deps.hotkey.address;
   const nowNs = deps.nowNs ?? defaultNowNs;
   const nonces = deps.nonces ?? new NonceStore();
+  const verifier = deps.signatureVerifier ?? (config.signatureVerification === "pool" ? startPool(logger) : undefined);
   const blacklist = new Blacklist(config);
   const limiter = new HotkeyRateLimiter(config.rateLimit);
   const gate = new PriorityGate(config.queue);
@@ -153,8 +159,11 @@ export function createAxon(deps: AxonDeps): Axon {
       const decision = blacklist.check(headers.dendrite.hotkey, metagraph.current());
       if (!decision.admitted) throw blacklisted(decision.reason);
       state.caller = decision.caller;
-      // 3. Signature, nonce freshness and monotonicity (synchronous check-and-set).
-      verifyRequest(headers, { selfHotkey, nowNs: nowNs(), nonces });
+      // 3. Signature, nonce freshness and monotonicity. The pool path re-checks the nonce after the signature and
+      //    records it in the same synchronous step, so racing replays still fail.
+      const verifyCtx = { selfHotkey, nowNs: nowNs(), nonces };
+      if (verifier) await verifyRequestAsync(headers, verifyCtx, verifier);
+      else verifyRequest(headers, verifyCtx);
       // 4. Per-hotkey rate limit, after verification so nobody can spend a validator's tokens.
       const rate = limiter.take(decision.caller.hotkey);
       if (!rate.allowed) {
@@ -268,6 +277,15 @@ export function createAxon(deps: AxonDeps): Axon {
   );
 
   return { app, adminApp, config, metrics, logger, gate, hotkey: selfHotkey };
+}
+
+/** The process-wide verifier pool, its workers started now so the first request does not wait for them. */
+function startPool(logger: AxonLogger): SignatureVerifier {
+  const pool = sharedSignatureVerifierPool();
+  pool.start().catch((error: unknown) => {
+    logger.error("signature verifier pool failed to start", { error: String(error) });
+  });
+  return pool;
 }
 
 /** The client closed the connection; nobody will read the answer. */

@@ -77,6 +77,11 @@ export const AxonConfigSchema = z.object({
       host: z.string().min(1).default("127.0.0.1"),
     })
     .prefault({}),
+  /**
+   * Where sr25519 signatures are checked: "pool" (default) on the process-wide worker-thread pool, keeping ~2-3 ms of
+   * WASM per request off the event loop; "inline" on the event loop. Both apply exactly the same checks.
+   */
+  signatureVerification: z.enum(["pool", "inline"]).default("pool"),
   /** Prediction records waiting for the sink; beyond this they are dropped (and counted), never awaited. */
   predictionSinkMaxPending: z.number().int().min(1).default(1000),
 });

@@ -71,4 +71,19 @@ export {
   verifySignature,
   verifySignatureBytes,
 } from "./signature.ts";
-export { requireDendriteHotkey, signedMessage, type VerifyContext, verifyRequest } from "./verify.ts";
+export {
+  defaultPoolSize,
+  inlineSignatureVerifier,
+  type SignatureVerifier,
+  SignatureVerifierPool,
+  type SignatureVerifierPoolOptions,
+  sharedSignatureVerifierPool,
+  VerifierUnavailableError,
+} from "./verifier-pool.ts";
+export {
+  requireDendriteHotkey,
+  signedMessage,
+  type VerifyContext,
+  verifyRequest,
+  verifyRequestAsync,
+} from "./verify.ts";

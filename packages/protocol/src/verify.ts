@@ -4,6 +4,7 @@ import { notVerified, ProtocolError } from "./errors.ts";
 import type { RequestHeaders } from "./headers.ts";
 import type { NonceStore } from "./nonce-store.ts";
 import { decodeSignatureHex, publicKeyOf, SignatureFormatError, verifySignatureBytes } from "./signature.ts";
+import type { SignatureVerifier } from "./verifier-pool.ts";
 
 export interface VerifyContext {
   /** The axon's own hotkey (ss58): the signed message names the hotkey the dendrite addressed. */
@@ -31,12 +32,19 @@ export function signedMessage(h: RequestHeaders, selfHotkey: string): string {
   return `${d.nonceText ?? ""}.${d.hotkey ?? ""}.${selfHotkey}.${d.uuid ?? ""}.${h.computedBodyHash ?? ""}`;
 }
 
-/**
- * Throws ProtocolError(401, "Not Verified with error: …") unless the request is signed by its dendrite hotkey for this
- * axon with a fresh, strictly increasing nonce; on success records the nonce. Entirely synchronous, so the nonce
- * check-and-set cannot interleave with another request (call `ensureCryptoReady()` once at startup).
- */
-export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
+interface PreparedVerification {
+  key: string;
+  nonce: bigint;
+  /** The bytes the dendrite signed, its signature and public key, all well-formed. */
+  message: Uint8Array;
+  messageText: string;
+  signature: Uint8Array;
+  signatureText: string;
+  publicKey: Uint8Array;
+}
+
+/** Everything before the curve arithmetic: header presence, hotkey, nonce freshness and order, signature format. */
+function prepareVerification(h: RequestHeaders, ctx: VerifyContext): PreparedVerification {
   const d = h.dendrite;
   // Stricter than Python, where the blacklist answers 403 first and Keypair(None) would fail with a vaguer error.
   if (d.hotkey === undefined || d.hotkey === "") throw notVerified("Missing dendrite hotkey");
@@ -46,23 +54,11 @@ export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
   if (d.uuid === undefined || d.uuid === "") throw notVerified("Missing dendrite uuid");
 
   const key = `${d.hotkey}:${d.uuid}`;
-  const last = ctx.nonces.get(key);
-  // Stricter than Python: freshness applies to every first-seen key, whatever the version header says, and the
-  // timeout is clamped (parseRequestHeaders) so inf/nan cannot disable it.
-  const timeout = Math.min(Math.max(Number.isFinite(h.timeout) ? h.timeout : 0, 0), MAX_TIMEOUT_S);
-  const timeoutNs = BigInt(Math.round(timeout * 1e9));
-  if (last === undefined && d.nonce <= ctx.nowNs - ALLOWED_DELTA_NS - timeoutNs) {
-    const allowed = (Number(ALLOWED_DELTA_NS) + timeout * 1e9) / 1e9;
-    const age = Number(ctx.nowNs - d.nonce) / 1e9;
-    throw notVerified(
-      `Nonce is too old: acceptable delta is ${allowed.toFixed(2)} seconds but request was ${age.toFixed(2)} seconds old`,
-    );
-  }
-  if (last !== undefined && d.nonce <= last) throw notVerified("Nonce is too old, a newer one was last processed");
+  checkNonce(h, key, d.nonce, ctx);
 
   // Stricter than Python, which skips the signature check when the header is absent or empty.
   if (d.signature === undefined || d.signature === "") throw notVerified("Missing Signature");
-  const message = signedMessage(h, ctx.selfHotkey);
+  const messageText = signedMessage(h, ctx.selfHotkey);
   let signature: Uint8Array;
   try {
     signature = decodeSignatureHex(d.signature);
@@ -70,8 +66,61 @@ export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
     if (e instanceof SignatureFormatError) throw notVerified(e.message);
     throw e;
   }
-  if (!verifySignatureBytes(new TextEncoder().encode(message), signature, publicKey)) {
-    throw notVerified(`Signature mismatch with ${message} and ${d.signature}`);
+  return {
+    key,
+    nonce: d.nonce,
+    message: new TextEncoder().encode(messageText),
+    messageText,
+    signature,
+    signatureText: d.signature,
+    publicKey,
+  };
+}
+
+/** Freshness of a first-seen endpoint key, and strict increase over the last accepted nonce. */
+function checkNonce(h: RequestHeaders, key: string, nonce: bigint, ctx: VerifyContext): void {
+  const last = ctx.nonces.get(key);
+  // Stricter than Python: freshness applies to every first-seen key, whatever the version header says, and the
+  // timeout is clamped (parseRequestHeaders) so inf/nan cannot disable it.
+  const timeout = Math.min(Math.max(Number.isFinite(h.timeout) ? h.timeout : 0, 0), MAX_TIMEOUT_S);
+  const timeoutNs = BigInt(Math.round(timeout * 1e9));
+  if (last === undefined && nonce <= ctx.nowNs - ALLOWED_DELTA_NS - timeoutNs) {
+    const allowed = (Number(ALLOWED_DELTA_NS) + timeout * 1e9) / 1e9;
+    const age = Number(ctx.nowNs - nonce) / 1e9;
+    throw notVerified(
+      `Nonce is too old: acceptable delta is ${allowed.toFixed(2)} seconds but request was ${age.toFixed(2)} seconds old`,
+    );
   }
-  ctx.nonces.set(key, d.nonce);
+  if (last !== undefined && nonce <= last) throw notVerified("Nonce is too old, a newer one was last processed");
+}
+
+function mismatch(p: PreparedVerification): ProtocolError {
+  return notVerified(`Signature mismatch with ${p.messageText} and ${p.signatureText}`);
+}
+
+/**
+ * Throws ProtocolError(401, "Not Verified with error: …") unless the request is signed by its dendrite hotkey for this
+ * axon with a fresh, strictly increasing nonce; on success records the nonce. Entirely synchronous, so the nonce
+ * check-and-set cannot interleave with another request (call `ensureCryptoReady()` once at startup).
+ */
+export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
+  const p = prepareVerification(h, ctx);
+  if (!verifySignatureBytes(p.message, p.signature, p.publicKey)) throw mismatch(p);
+  ctx.nonces.set(p.key, p.nonce);
+}
+
+/**
+ * verifyRequest with the signature check on `verifier` (a worker pool): the same checks, errors and order. The nonce
+ * is checked before the signature and checked again after it, immediately followed by recording it, with no await in
+ * between; so of two requests racing with one nonce, or with nonces out of order, the later one still fails.
+ */
+export async function verifyRequestAsync(
+  h: RequestHeaders,
+  ctx: VerifyContext,
+  verifier: SignatureVerifier,
+): Promise<void> {
+  const p = prepareVerification(h, ctx);
+  if (!(await verifier.verify(p.message, p.signature, p.publicKey))) throw mismatch(p);
+  checkNonce(h, p.key, p.nonce, ctx);
+  ctx.nonces.set(p.key, p.nonce);
 }
