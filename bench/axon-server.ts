@@ -18,7 +18,11 @@ const { values } = parseArgs({
     metagraph: { type: "string" },
     ep: { type: "string", default: "auto" },
     "max-batch": { type: "string", default: "8" },
-    "max-wait-ms": { type: "string", default: "2" },
+    "max-wait-ms": { type: "string", default: "0" },
+    /** auto ([1, max-batch] on CUDA), off, or a comma list of batch sizes. */
+    "batch-buckets": { type: "string", default: "auto" },
+    /** Signature checks on the worker pool (the axon's default) or inline on the event loop. */
+    verify: { type: "string", default: "pool" },
     "max-concurrent": { type: "string", default: "16" },
     /** onnxruntime intra-op threads (0: one per core). */
     threads: { type: "string", default: "0" },
@@ -34,12 +38,19 @@ function required(name: "model" | "port" | "hotkey" | "metagraph"): string {
 const ep = values.ep as ExecutionProviderChoice;
 if (!["auto", "cuda", "cpu"].includes(ep)) throw new Error(`--ep must be auto, cuda or cpu, not ${values.ep}`);
 
+const buckets = values["batch-buckets"];
+const batchBuckets =
+  buckets === "auto" || buckets === "off" ? buckets : (buckets ?? "auto").split(",").map((b) => Number(b));
+const verify = values.verify;
+if (verify !== "pool" && verify !== "inline") throw new Error(`--verify must be pool or inline, not ${verify}`);
+
 const logger = createJsonLogger({ level: "warn", base: { component: "bench-axon" } });
 const scorer = await loadScorer({
   model: required("model"),
   executionProvider: ep,
   maxBatch: Number(values["max-batch"]),
   maxWaitMs: Number(values["max-wait-ms"]),
+  batchBuckets,
   // The driver repeats a fixed set of images; validators never do (every challenge is freshly augmented).
   cacheSize: 0,
   intraOpNumThreads: Number(values.threads),
@@ -57,6 +68,7 @@ const axon = createAxon({
     // The driver floods from a handful of validator hotkeys; the baseline has no rate limit either.
     rateLimit: { burst: 1_000_000, refillPerSecond: 1_000_000 },
     queue: { maxConcurrent: Number(values["max-concurrent"]), maxQueued: 1024 },
+    signatureVerification: verify,
   },
 });
 const running = await startAxon(axon);
@@ -68,6 +80,7 @@ process.stderr.write(
     device: scorer.device,
     fallbackReason: scorer.fallbackReason ?? null,
     probeLatencyMs: scorer.probeLatencyMs,
+    batchBuckets: scorer.batchBuckets,
   })}\n`,
 );
 

@@ -17,11 +17,14 @@ if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
   (cd "$WORK" && sha256sum ortcuda.tar.xz) >"$CARRY/p4/ortcuda.sha256"
 fi
 
-xz -T2 -9 <"$(command -v node)" >"$CARRY/p4/node.xz"
-node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/gpu/batch-sweep.ts --bundle --platform=node --format=esm --target=node20 \
+# node and the native modules change rarely: delete them from p4 to rebuild.
+[ -e "$CARRY/p4/node.xz" ] || xz -T2 -9 <"$(command -v node)" >"$CARRY/p4/node.xz"
+# The verifier pool's worker is its own entry; the bundled axon finds it beside itself (bench/ on the device).
+node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/gpu/batch-sweep.ts \
+  packages/protocol/src/sr25519-verify-worker.mjs --bundle --platform=node --format=esm --target=node20 \
   --outdir="$CARRY/p4" --entry-names=[name] --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
-tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
+[ -e "$CARRY/p4/node_modules.tar.xz" ] || tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
   --exclude='node_modules/onnxruntime-node/node_modules' \
   node_modules/onnxruntime-node node_modules/onnxruntime-common node_modules/sharp node_modules/@img/colour \
   node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 node_modules/detect-libc node_modules/semver |
