@@ -5,7 +5,7 @@ import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { S3Client } from "@aws-sdk/client-s3";
 import { connectSubtensor, ensureServing, MetagraphWatcher, type SubtensorConnection } from "@roadwork/chain";
 import { type Hotkey, loadHotkey } from "@roadwork/chain/keys";
-import { loadScorer } from "@roadwork/inference";
+import { ModelHost, pollModelSource, type ReloadResult, reloadOnSighup } from "@roadwork/inference";
 import { type AxonLogger, createAxon, createJsonLogger, startAxon } from "@roadwork/miner";
 import { AXON_VERSION, ensureCryptoReady } from "@roadwork/protocol";
 import { MinerMetricsSampler, startMetricsPublisher } from "./cloudwatch-metrics.ts";
@@ -48,13 +48,20 @@ async function main(): Promise<void> {
   logger.info("hotkey loaded", { hotkey: hotkey.address, netuid: config.netuid });
 
   const s3 = config.region ? new S3Client({ region: config.region }) : undefined;
-  const scorer = await loadScorer({
-    model: config.model,
+  // A ModelHost: a promotion (models/current.json rewritten) or SIGHUP swaps the model in without a restart,
+  // and a new bundle that fails its checks never takes traffic.
+  const scorer = await ModelHost.open(config.model, {
     executionProvider: config.executionProvider,
     logger,
     ...(s3 ? { s3 } : {}),
   });
   logger.info("model loaded", { version: scorer.modelVersion });
+  const onReload = (result: ReloadResult) => {
+    if (!result.ok) logger.error("model reload failed; the previous model keeps serving", { reason: result.reason });
+    else if (result.swapped) logger.info("model swapped", { from: result.previous, to: result.version });
+  };
+  const modelPoll = config.modelPollMs > 0 ? pollModelSource(scorer, config.modelPollMs, onReload) : undefined;
+  const stopSighup = reloadOnSighup(scorer, onReload);
 
   const connection = await connectSubtensor({ endpoint: config.chainEndpoint, logger });
   const watcher = await MetagraphWatcher.start({
@@ -112,6 +119,8 @@ async function main(): Promise<void> {
   });
   logger.info("shutting down", { signal });
   await running.close(10_000);
+  modelPoll?.close();
+  stopSighup();
   watcher.stop();
   await Promise.allSettled([metrics?.stop(), predictionLog?.close(), connection.disconnect(), scorer.close()]);
   logger.info("stopped");

@@ -32,6 +32,8 @@ export {
 } from "./calibration.ts";
 export type { EngineOptions, EngineStats, LocalBundle } from "./engine.ts";
 export { EngineClosedError, ModelOutputError, OnnxScorer } from "./engine.ts";
+export type { HostStats, ModelHostOptions, ReloadResult, WatchHandle } from "./host.ts";
+export { ModelHost, pollModelSource, reloadOnSighup, watchModelSource } from "./host.ts";
 export type { DecodeOptions, RgbImage } from "./image/decode.ts";
 export { ACCEPTED_FORMATS, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decodeImage } from "./image/decode.ts";
 export type { PixelTensor, Preprocessing, PreprocessingInput } from "./image/preprocess.ts";

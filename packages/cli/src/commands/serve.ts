@@ -1,11 +1,11 @@
 // `roadwork serve`: the axon on this machine, from a local model and a metagraph snapshot file (composition root).
-import { createWriteStream, type WriteStream } from "node:fs";
+import { createWriteStream, statSync, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { type HotkeySource, hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
 import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
-import { loadScorer } from "@roadwork/inference";
+import { ModelHost, watchModelSource } from "@roadwork/inference";
 import {
   createAxon,
   createJsonLogger,
@@ -22,7 +22,9 @@ const USAGE = `usage: roadwork serve --model <file.onnx|bundle dir> --metagraph 
                       [--wallet <wallet dir|name> --hotkey <name>] [--admin-port <n>] [--config <axon.json>]
                       [--predictions <records.jsonl>] [--log-level info]
 The hotkey comes from --wallet/--hotkey, else ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or
-ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. SIGHUP reloads the snapshot file; SIGINT/SIGTERM stop gracefully.`;
+ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. SIGHUP reloads the snapshot file and the model; a rewritten manifest.json or pointer file
+swaps the model in without a restart (the old one keeps serving if the new one fails its checks).
+SIGINT/SIGTERM stop gracefully.`;
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
@@ -82,7 +84,10 @@ export const command: Command = {
         netuid: snapshot.netuid,
       });
     }
-    const scorer = await loadScorer({ model: values.model, logger });
+    // A ModelHost, so a new bundle (manifest or pointer file rewritten, or SIGHUP) swaps in without a restart.
+    const scorer = await ModelHost.open(values.model, { logger });
+    const modelWatch = modelWatchPath(values.model);
+    const watching = modelWatch ? watchModelSource(scorer, modelWatch) : undefined;
 
     let records: WriteStream | undefined;
     let onPrediction: PredictionSink | undefined;
@@ -117,6 +122,7 @@ export const command: Command = {
     if (running.adminUrl) logger.info("admin listener ready", { metrics: `${running.adminUrl}/metrics` });
 
     const reload = () => {
+      void scorer.reload().then((result) => logger.info("model reload", { ...result }));
       MetagraphSnapshot.load(values.metagraph!).then(
         (next) => {
           metagraph.replace(next);
@@ -131,6 +137,7 @@ export const command: Command = {
       process.once("SIGTERM", () => resolve("SIGTERM"));
     });
     process.off("SIGHUP", reload);
+    watching?.close();
     logger.info("shutting down", { signal });
     await running.close(10_000);
     await scorer.close();
@@ -169,5 +176,15 @@ async function readJson(path: string, flag: string): Promise<unknown> {
     return JSON.parse(text);
   } catch (error) {
     throw new Error(`${flag}: ${path} is not JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The file whose rewrite means "a new model": a bundle's manifest.json, or the pointer/.onnx file itself. */
+function modelWatchPath(model: string): string | undefined {
+  if (/^[a-z0-9]+:\/\//i.test(model)) return undefined; // s3:// and hf:// sources are reloaded by SIGHUP
+  try {
+    return statSync(model).isDirectory() ? `${model.replace(/\/+$/, "")}/manifest.json` : model;
+  } catch {
+    return undefined;
   }
 }
