@@ -3,10 +3,11 @@ import { createWriteStream, statSync, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { type HotkeySource, hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
+import { type Hotkey, type HotkeySource, hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
 import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
 import { ModelHost, watchModelSource } from "@roadwork/inference";
 import {
+  type AxonLogger,
   createAxon,
   createJsonLogger,
   type LogLevel,
@@ -21,6 +22,7 @@ import type { Command } from "../command.ts";
 const USAGE = `usage: roadwork serve --model <file.onnx|bundle dir> --metagraph <snapshot.json> [--port 8091] [--host ::]
                       [--wallet <wallet dir|name> --hotkey <name>] [--admin-port <n>] [--config <axon.json>]
                       [--predictions <records.jsonl>] [--log-level info]
+                      [--chain <ws endpoint> --netuid <n> [--external-ip <public addr>]]  (instead of --metagraph)
 The hotkey comes from --wallet/--hotkey, else ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or
 ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. SIGHUP reloads the snapshot file and the model; a rewritten manifest.json or pointer file
 swaps the model in without a restart (the old one keeps serving if the new one fails its checks).
@@ -44,6 +46,9 @@ export const command: Command = {
         config: { type: "string" },
         predictions: { type: "string" },
         "log-level": { type: "string" },
+        chain: { type: "string" },
+        netuid: { type: "string" },
+        "external-ip": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -53,7 +58,11 @@ export const command: Command = {
       return 0;
     }
     if (!values.model) throw new Error(`--model is required\n${USAGE}`);
-    if (!values.metagraph) throw new Error(`--metagraph is required (see docs/metagraph-snapshot.md)\n${USAGE}`);
+    if (!values.metagraph && !values.chain) {
+      throw new Error(`--metagraph or --chain is required (see docs/metagraph-snapshot.md, docs/chain.md)\n${USAGE}`);
+    }
+    if (values["external-ip"] && !values.chain)
+      throw new Error("--external-ip needs --chain (it is announced on chain)");
     const level = (values["log-level"] ?? "info") as LogLevel;
     if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
 
@@ -76,8 +85,11 @@ export const command: Command = {
 
     await ensureCryptoReady();
     const hotkey = await loadHotkey(hotkeySource(values.wallet, values.hotkey));
-    const snapshot = await MetagraphSnapshot.load(values.metagraph);
+    // --chain: snapshots come from subtensor (refreshed every 90 s; the last good one stays when a refresh fails).
+    const chain = values.chain ? await openChain(values.chain, values.netuid, hotkey, logger) : undefined;
+    const snapshot = chain ? chain.metagraph.current() : await MetagraphSnapshot.load(values.metagraph!);
     const metagraph = new SwappableMetagraph(snapshot);
+    chain?.metagraph.on("snapshot", (next: MetagraphSnapshot) => metagraph.replace(next));
     if (!snapshot.neuron(hotkey.address)) {
       logger.warn("this hotkey is not in the metagraph snapshot; validators will not find this axon", {
         hotkey: hotkey.address,
@@ -85,7 +97,10 @@ export const command: Command = {
       });
     }
     // A ModelHost, so a new bundle (manifest or pointer file rewritten, or SIGHUP) swaps in without a restart.
-    const scorer = await ModelHost.open(values.model, { logger });
+    const scorer = await ModelHost.open(values.model, { logger }).catch(async (error: Error) => {
+      await chain?.close(); // an open chain socket would keep the process alive
+      throw error;
+    });
     const modelWatch = modelWatchPath(values.model);
     const watching = modelWatch ? watchModelSource(scorer, modelWatch) : undefined;
 
@@ -113,6 +128,7 @@ export const command: Command = {
       running = await startAxon(axon);
     } catch (error) {
       await scorer.close();
+      await chain?.close();
       throw error;
     }
     const validators = snapshot.data.neurons.filter((n) => n.validatorPermit).length;
@@ -120,9 +136,21 @@ export const command: Command = {
       `roadwork axon ready hotkey=${hotkey.address} address=${running.url} model=${scorer.modelVersion} validators=${validators}`,
     );
     if (running.adminUrl) logger.info("admin listener ready", { metrics: `${running.adminUrl}/metrics` });
+    // serve_axon only once the axon listens; skipped when the chain already holds this address.
+    if (chain && values["external-ip"]) {
+      await chain
+        .announce({ ip: values["external-ip"], port: config.port, version: 9_012_002 })
+        .catch((error: Error) => {
+          logger.error("cannot announce the axon on chain", { error: error.message });
+        });
+    }
 
     const reload = () => {
       void scorer.reload().then((result) => logger.info("model reload", { ...result }));
+      if (chain) {
+        void chain.metagraph.refresh();
+        return;
+      }
       MetagraphSnapshot.load(values.metagraph!).then(
         (next) => {
           metagraph.replace(next);
@@ -140,6 +168,7 @@ export const command: Command = {
     watching?.close();
     logger.info("shutting down", { signal });
     await running.close(10_000);
+    await chain?.close();
     await scorer.close();
     if (records) await new Promise<void>((resolve) => records.end(resolve));
     logger.info("stopped");
@@ -187,4 +216,13 @@ function modelWatchPath(model: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** --chain: connection, metagraph watcher and serve_axon announcer (loaded only when asked for: @polkadot/api is heavy). */
+async function openChain(endpoint: string, netuid: string | undefined, hotkey: Hotkey, logger: AxonLogger) {
+  if (netuid === undefined || !/^\d+$/.test(netuid) || Number(netuid) > 65535) {
+    throw new Error("--chain needs --netuid <n> (72 on mainnet, 323 on testnet)");
+  }
+  const { startChainSession } = await import("@roadwork/chain");
+  return startChainSession({ endpoint, netuid: Number(netuid), hotkey: hotkey.pair, logger });
 }
