@@ -1,7 +1,13 @@
 // `roadwork status` and `roadwork serve-axon` as an operator runs them, against the loopback subtensor.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { writeTinyClassifier } from "@roadwork/inference";
 import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "../../packages/chain/test/support/demo-subnet.ts";
 import { LoopbackChain } from "../../packages/chain/test/support/loopback-chain.ts";
 
@@ -99,5 +105,61 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
     const second = await roadwork([...args, "--ip", "198.51.100.89"], env);
     assert.equal(second.code, 1);
     assert.match(second.stderr, new RegExp(`next serve_axon is allowed at block ${chain.blockNumber + 50}`));
+  });
+
+  it("serve --chain takes the metagraph from the chain and announces --external-ip once listening", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "roadwork-serve-chain-"));
+    const probe = createServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    try {
+      await writeTinyClassifier(join(dir, "model.onnx"), { seed: 5 });
+      chain.advanceBlocks(60); // outside the previous test's rate-limit window
+      const child = spawn(
+        process.execPath,
+        [
+          "packages/cli/bin/roadwork.mjs",
+          "serve",
+          "--model",
+          join(dir, "model.onnx"),
+          "--chain",
+          chain.url,
+          "--netuid",
+          "323",
+          "--external-ip",
+          "198.51.100.61",
+          "--port",
+          String(port),
+          "--host",
+          "127.0.0.1",
+        ],
+        {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ROADWORK_HOTKEY_MNEMONIC: "//Bob" },
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      child.stderr.on("data", (d) => {
+        out += d;
+      });
+      const exited = once(child, "close");
+      const deadline = Date.now() + 60_000;
+      while (!/"message":"axon served"/.test(out) && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(out, /roadwork axon ready .* validators=3/, out);
+      assert.match(out, /"message":"axon served"/, out);
+      assert.equal(chain.neurons[OUR_UID]?.axon?.ip, 3325256765n);
+      assert.equal(chain.neurons[OUR_UID]?.axon?.port, port);
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      assert.equal(code, 0, out);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
