@@ -3,7 +3,6 @@
 import { parseArgs } from "node:util";
 import {
   connectSubtensor,
-  ENDPOINTS,
   encodeServeAxon,
   planServeAxon,
   readAxon,
@@ -17,7 +16,7 @@ import {
 } from "@roadwork/chain";
 import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
 import type { Command } from "../command.ts";
-import { parseNetuid, parsePort, parseVersion } from "./status.ts";
+import { chainTarget, parseNetuid, parsePort, parseVersion } from "./status.ts";
 
 const USAGE = `usage: roadwork serve-axon --ip <public addr> --port <n> --netuid <n> [--endpoint ws://127.0.0.1:9944]
                            [--axon-version 9.12.2] [--dry-run] [--force] [--timeout <s>]
@@ -56,9 +55,7 @@ export const command: Command = {
       version: parseVersion(values["axon-version"] ?? "9.12.2"),
     };
     const params = serveParams(netuid, desired); // validates ip/port before connecting
-    const endpoint = values.endpoint ?? process.env.ROADWORK_CHAIN_ENDPOINT ?? ENDPOINTS.local;
-    const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : 20_000;
-    if (!(timeoutMs > 0)) throw new Error("--timeout must be a positive number of seconds");
+    const { endpoint, timeoutMs } = chainTarget(values);
     const dryRun = values["dry-run"] === true;
     const hotkey = dryRun ? undefined : await loadHotkey(hotkeySourceFromEnv(process.env));
 

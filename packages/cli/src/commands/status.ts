@@ -30,6 +30,14 @@ export function parseVersion(text: string): number {
   }
 }
 
+/** The node to talk to (--endpoint, else ROADWORK_CHAIN_ENDPOINT, else a local node) and the per-call timeout. */
+export function chainTarget(values: { endpoint?: string; timeout?: string }): { endpoint: string; timeoutMs: number } {
+  const endpoint = values.endpoint ?? process.env.ROADWORK_CHAIN_ENDPOINT ?? ENDPOINTS.local;
+  const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : 20_000;
+  if (!(timeoutMs > 0)) throw new Error("--timeout must be a positive number of seconds");
+  return { endpoint, timeoutMs };
+}
+
 export function parseNetuid(text: string | undefined): number {
   if (text === undefined) throw new Error("--netuid is required (72 on mainnet, 323 on testnet)");
   const n = Number(text);
@@ -77,9 +85,7 @@ export const command: Command = {
       return 0;
     }
     const netuid = parseNetuid(values.netuid);
-    const endpoint = values.endpoint ?? process.env.ROADWORK_CHAIN_ENDPOINT ?? ENDPOINTS.local;
-    const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : 20_000;
-    if (!(timeoutMs > 0)) throw new Error("--timeout must be a positive number of seconds");
+    const { endpoint, timeoutMs } = chainTarget(values);
     if ((values["external-ip"] === undefined) !== (values.port === undefined)) {
       throw new Error("--external-ip and --port go together (the axon you intend to serve)");
     }
