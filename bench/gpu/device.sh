@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU benchmark on a lent machine with an NVIDIA GPU, Python 3.12 + PyTorch + transformers + onnx, and no Node.
+# The GPU benchmark on a remote machine with an NVIDIA GPU, Python 3.12 + PyTorch + transformers + onnx, and no Node.
 # What it needs travels beside the repo in .gpucarry/ (see bench/gpu/pack.sh, which builds it here):
 #   p1..p3/ortcuda.part*   onnxruntime 1.29 CUDA provider (libonnxruntime_providers_cuda.so + _shared.so), xz, split
 #   p4/node.xz              this machine's node binary
@@ -8,9 +8,11 @@
 #   .whl/                   starlette + uvicorn wheels (the image has neither; it has no pydantic-core for 3.12 either)
 #
 #   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
-#   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT
+#   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT (default bench/out/gpu)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+OUT=${OUT:-bench/out/gpu} # where results go
+mkdir -p "$OUT"
 STAGE=/tmp/roadwork-bench
 MODELS=$STAGE/models
 # Overridable for a rehearsal on a machine without a GPU (BENCH_DEVICE=cpu, smaller models, a venv Python).
