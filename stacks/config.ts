@@ -87,49 +87,42 @@ export const StageConfigSchema = z
   .strict();
 export type StageConfig = z.infer<typeof StageConfigSchema>;
 
+/** What both stages share (resolveStageConfig parses into fresh objects, so sharing is safe); the stages differ in netuid, chain, secret names, budget and log retention. */
+const SHARED_DEFAULTS = {
+  region: "us-east-1",
+  computeProfile: "gpu",
+  purchaseOption: "spot",
+  gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
+  cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
+  rootVolumeGiB: 50,
+  axonPort: 8091,
+  externalIp: { mode: "create" },
+  axonImage: { source: "asset" },
+  modelBundleKey: "models/current.json",
+  predictionLogExpiryDays: 30,
+  maxAzs: 3,
+  containerMemoryMiB: { gpu: 12_288, cpu: 3_072 },
+} satisfies Partial<StageConfig>;
+
 /** Defaults per stage; everything an operator must supply (the alarm email) comes from the environment. */
 const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail">> = {
   testnet: {
+    ...SHARED_DEFAULTS,
     stage: "testnet",
     netuid: 323,
-    region: "us-east-1",
     chainEndpoint: "wss://test.finney.opentensor.ai:443",
-    computeProfile: "gpu",
-    purchaseOption: "spot",
-    gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
-    cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
-    rootVolumeGiB: 50,
-    axonPort: 8091,
-    externalIp: { mode: "create" },
-    axonImage: { source: "asset" },
-    modelBundleKey: "models/current.json",
     hotkeySecretName: "roadwork/testnet/hotkey",
     monthlyBudgetUsd: 150,
     logRetentionDays: 14,
-    predictionLogExpiryDays: 30,
-    maxAzs: 3,
-    containerMemoryMiB: { gpu: 12_288, cpu: 3_072 },
   },
   mainnet: {
+    ...SHARED_DEFAULTS,
     stage: "mainnet",
     netuid: 72,
-    region: "us-east-1",
     chainEndpoint: "wss://entrypoint-finney.opentensor.ai:443",
-    computeProfile: "gpu",
-    purchaseOption: "spot",
-    gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
-    cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
-    rootVolumeGiB: 50,
-    axonPort: 8091,
-    externalIp: { mode: "create" },
-    axonImage: { source: "asset" },
-    modelBundleKey: "models/current.json",
     hotkeySecretName: "roadwork/mainnet/hotkey",
     monthlyBudgetUsd: 250,
     logRetentionDays: 30,
-    predictionLogExpiryDays: 30,
-    maxAzs: 3,
-    containerMemoryMiB: { gpu: 12_288, cpu: 3_072 },
   },
 };
 
