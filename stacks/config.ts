@@ -87,7 +87,10 @@ export const StageConfigSchema = z
   .strict();
 export type StageConfig = z.infer<typeof StageConfigSchema>;
 
-/** What both stages share (resolveStageConfig parses into fresh objects, so sharing is safe); the stages differ in netuid, chain, secret names, budget and log retention. */
+/**
+ * What both stages share (resolveStageConfig parses into fresh objects, so sharing is safe); the stages differ in
+ * netuid, chain, secret names, budget and log retention.
+ */
 const SHARED_DEFAULTS = {
   region: "us-east-1",
   computeProfile: "gpu",
