@@ -2,25 +2,23 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, describe, it } from "node:test";
 import { AxonAnnouncer } from "../src/axon-announcer.ts";
-import { connectSubtensor, type SubtensorConnection } from "../src/connection.ts";
+import type { SubtensorConnection } from "../src/connection.ts";
 import { MetagraphWatcher } from "../src/metagraph-watcher.ts";
 import type { EnsureServingResult } from "../src/serve-axon.ts";
-import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "./support/demo-subnet.ts";
-import { LoopbackChain } from "./support/loopback-chain.ts";
+import { startDemoChain } from "./support/demo-chain.ts";
+import { DEMO_NETUID, devKey, OUR_UID } from "./support/demo-subnet.ts";
+import type { LoopbackChain } from "./support/loopback-chain.ts";
 import { recordingLogger } from "./support/recording-logger.ts";
 
 describe("AxonAnnouncer against a loopback subtensor", () => {
   let chain: LoopbackChain;
   let conn: SubtensorConnection;
   const bob = devKey("//Bob");
+  let stop: () => Promise<void>;
   before(async () => {
-    chain = await LoopbackChain.start({ netuid: DEMO_NETUID, neurons: demoNeurons(bob.address) });
-    conn = await connectSubtensor({ endpoint: chain.url });
+    ({ chain, conn, stop } = await startDemoChain(bob));
   });
-  after(async () => {
-    await conn.disconnect();
-    await chain.close();
-  });
+  after(() => stop());
 
   it("skips at start, serves a new address, retries at the allowed block, re-serves after re-registration", async () => {
     const logger = recordingLogger();

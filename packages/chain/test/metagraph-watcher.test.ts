@@ -1,25 +1,23 @@
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { connectSubtensor, type SubtensorConnection } from "../src/connection.ts";
+import type { SubtensorConnection } from "../src/connection.ts";
 import { readMetagraph } from "../src/metagraph-reader.ts";
 import { type MetagraphChange, MetagraphWatcher } from "../src/metagraph-watcher.ts";
+import { startDemoChain } from "./support/demo-chain.ts";
 import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "./support/demo-subnet.ts";
-import { LoopbackChain } from "./support/loopback-chain.ts";
+import type { LoopbackChain } from "./support/loopback-chain.ts";
 import { recordingLogger } from "./support/recording-logger.ts";
 
 describe("metagraph reader and watcher against a loopback subtensor", () => {
   let chain: LoopbackChain;
   let conn: SubtensorConnection;
   const bob = devKey("//Bob");
+  let stop: () => Promise<void>;
   before(async () => {
-    chain = await LoopbackChain.start({ netuid: DEMO_NETUID, neurons: demoNeurons(bob.address) });
-    conn = await connectSubtensor({ endpoint: chain.url, callTimeoutMs: 2000 });
+    ({ chain, conn, stop } = await startDemoChain(bob, { callTimeoutMs: 2000 }));
   });
-  after(async () => {
-    await conn.disconnect();
-    await chain.close();
-  });
+  after(() => stop());
   beforeEach(() => {
     chain.neurons = demoNeurons(bob.address);
     chain.intercept = () => undefined;

@@ -12,6 +12,7 @@ import {
   submitServeAxon,
   versionAsInt,
 } from "../src/serve-axon.ts";
+import { startDemoChain } from "./support/demo-chain.ts";
 import { DEMO_IP, DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "./support/demo-subnet.ts";
 import { LoopbackChain } from "./support/loopback-chain.ts";
 import { recordingLogger } from "./support/recording-logger.ts";
@@ -119,14 +120,11 @@ describe("serve_axon against a loopback subtensor", () => {
   let chain: LoopbackChain;
   let conn: SubtensorConnection;
   const bob = devKey("//Bob");
+  let stop: () => Promise<void>;
   before(async () => {
-    chain = await LoopbackChain.start({ netuid: DEMO_NETUID, neurons: demoNeurons(bob.address) });
-    conn = await connectSubtensor({ endpoint: chain.url });
+    ({ chain, conn, stop } = await startDemoChain(bob));
   });
-  after(async () => {
-    await conn.disconnect();
-    await chain.close();
-  });
+  after(() => stop());
   beforeEach(() => {
     chain.neurons = demoNeurons(bob.address);
     chain.advanceBlocks(60); // out of the previous test's rate-limit window
