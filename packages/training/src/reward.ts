@@ -15,6 +15,8 @@ export interface WindowMetrics {
   mcc: number;
   /** Entries that counted (the -1 entries are dropped inside the window). */
   count: number;
+  /** sklearn raised on this window (a third class or a non-finite prediction), so the validator zeroed it. */
+  invalid?: true;
 }
 
 /** One miner's history as one validator keeps it. */
@@ -50,28 +52,51 @@ export class PerformanceTracker {
     for (let i = start; i < this.#predictions.length; i++) {
       const p = this.#predictions[i]!;
       if (p === NO_PREDICTION) continue;
-      preds.push(bankersRound(p));
+      preds.push(p);
       labels.push(this.#labels[i]!);
     }
     if (preds.length === 0) return { accuracy: 0, mcc: 0, count: 0 };
+    const rounded = preds.map(bankersRound);
+    // The validator computes accuracy, precision, recall, F1, MCC and AUC inside one try block and returns all-zero
+    // metrics when sklearn raises; the window then scores nothing until the offending entry leaves it.
+    if (sklearnRaises(preds, rounded, labels)) return { accuracy: 0, mcc: 0, count: preds.length, invalid: true };
     let ok = 0;
-    for (let i = 0; i < preds.length; i++) if (preds[i] === labels[i]) ok++;
-    // MCC counts only when both labels and both predicted classes occur in the window, and never below 0.
-    const bothLabels = new Set(labels).size > 1;
-    const bothPredictions = new Set(preds).size > 1;
-    const mcc = bothLabels && bothPredictions ? Math.max(0, matthews(preds, labels)) : 0;
-    return { accuracy: ok / preds.length, mcc, count: preds.length };
+    for (let i = 0; i < rounded.length; i++) if (rounded[i] === labels[i]) ok++;
+    // MCC counts only when both labels occur in the window (sklearn gives 0 for one predicted class), never below 0.
+    const mcc = new Set(labels).size > 1 ? Math.max(0, matthews(rounded, labels)) : 0;
+    return { accuracy: ok / rounded.length, mcc, count: rounded.length };
   }
 }
 
-/** 0 outside [0, 1] (natix `compute_penalty`). */
+/**
+ * Whether sklearn raises on this window (natix `get_metrics` calls accuracy_score, then precision_score with the
+ * default average="binary", pos_label=1):
+ * - a non-finite prediction: `type_of_target` rejects NaN/±Inf ("Input contains NaN");
+ * - labels ∪ rounded predictions hold more than two values: the target is multiclass and average="binary" raises
+ *   (a prediction ≥ 1.5 rounds to 2, one below −0.5 rounds to −1 or less; −1 itself was dropped before);
+ * - exactly two values without 1: pos_label=1 is not a valid label (e.g. all labels 0, predictions 0 and 2).
+ * Two values that include 1 (labels all 1, predictions 1 and 2) do not raise: accuracy just counts the 2s as wrong.
+ */
+export function sklearnRaises(
+  preds: readonly number[],
+  rounded: readonly number[],
+  labels: readonly number[],
+): boolean {
+  if (preds.some((p) => !Number.isFinite(p))) return true;
+  // −0 (from −0.5) and 0 are one class for numpy's unique.
+  const present = new Set([...labels, ...rounded].map((v) => (v === 0 ? 0 : v)));
+  if (present.size > 2) return true;
+  return present.size === 2 && !present.has(1);
+}
+
+/** 0 outside [0, 1] (natix `compute_penalty`); NaN compares false both ways, so it is not penalized here. */
 export function penalty(prediction: number): number {
   return prediction < 0 || prediction > 1 ? 0 : 1;
 }
 
 /**
- * Records one challenge result and returns its reward: 0 for -1, else
- * ((0.5·MCC₁₀₀ + 0.5·acc₁₀) · penalty)³.
+ * Records one challenge result and returns its reward: 0 for -1, else ((0.5·MCC₁₀₀ + 0.5·acc₁₀) · penalty)³,
+ * where a window on which sklearn raises counts as MCC 0 and accuracy 0.
  */
 export function scoreChallenge(
   tracker: PerformanceTracker,
@@ -79,12 +104,13 @@ export function scoreChallenge(
   label: number,
   hotkey?: string,
 ): number {
-  const p = Number.isFinite(prediction) ? prediction : NO_PREDICTION;
-  tracker.update(p, label, hotkey);
-  if (p === NO_PREDICTION) return 0;
+  // Kept as sent, NaN included: the validator stores whatever float arrived, and a NaN poisons every window
+  // holding it (see sklearnRaises), which is exactly what a miner must learn from the simulator.
+  tracker.update(prediction, label, hotkey);
+  if (prediction === NO_PREDICTION) return 0;
   const m100 = tracker.metrics(HISTORY_LENGTH);
   const m10 = tracker.metrics(ACCURACY_WINDOW);
-  const base = (0.5 * m100.mcc + 0.5 * m10.accuracy) * penalty(p);
+  const base = (0.5 * m100.mcc + 0.5 * m10.accuracy) * penalty(prediction);
   return base ** REWARD_CURVE_EXPONENT;
 }
 
