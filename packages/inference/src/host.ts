@@ -2,7 +2,7 @@
 // verified (checksums, probe outputs, latency) before it takes traffic; the swap is one assignment, so a call
 // is served entirely by the old or entirely by the new model; the old engine drains its in-flight calls before
 // it is closed. Any failure keeps the old engine serving and is reported.
-import { watch } from "node:fs";
+import { type FSWatcher, statSync, watch } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { EngineStats } from "./engine.ts";
 import { OnnxScorer } from "./engine.ts";
@@ -164,25 +164,90 @@ export interface WatchHandle {
 /**
  * Reloads the host when a local manifest.json or pointer file changes. Watches the directory (atomic writers
  * replace the file by rename, which a file watch would miss) and debounces bursts of events.
+ *
+ * A watch follows an inode: when the directory itself is deleted and re-created (a deploy that replaces the whole
+ * bundle directory), the old watch goes silent. So the parent directory is watched for the directory's name, and a
+ * slow re-check (`recheckMs`, default 2000) compares the directory's inode; either re-attaches the watch to the new
+ * directory and reloads, so later manifest rewrites are picked up without SIGHUP.
  */
 export function watchModelSource(
   host: ModelHost,
   path: string,
-  options: { debounceMs?: number; source?: string } = {},
+  options: { debounceMs?: number; source?: string; recheckMs?: number } = {},
 ): WatchHandle {
   const name = basename(path);
+  const dir = dirname(path);
+  const source = options.source ?? (name === "manifest.json" ? dir : path);
   let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(dirname(path), (_event, file) => {
-    if (file !== null && file !== name) return;
+  let closed = false;
+  let dirWatch: FSWatcher | undefined;
+  let parentWatch: FSWatcher | undefined;
+  let attachedIno: number | undefined;
+
+  const schedule = () => {
+    if (closed) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      void host.reload(options.source ?? (name === "manifest.json" ? dirname(path) : path));
+      void host.reload(source);
     }, options.debounceMs ?? 200);
-  });
+  };
+  const inode = (p: string): number | undefined => {
+    try {
+      return statSync(p).ino;
+    } catch {
+      return undefined;
+    }
+  };
+  /** fs.watch on a path, or undefined when it is missing; a watch error (directory gone) just closes it. */
+  const watchPath = (p: string, onEvent: (file: string | null) => void): FSWatcher | undefined => {
+    try {
+      const w = watch(p, (_event, file) => onEvent(file === null ? null : String(file)));
+      w.on("error", () => w.close());
+      return w;
+    } catch {
+      return undefined;
+    }
+  };
+  const attach = () => {
+    dirWatch?.close();
+    attachedIno = inode(dir);
+    dirWatch =
+      attachedIno === undefined
+        ? undefined
+        : watchPath(dir, (file) => {
+            if (file !== null && file !== name) return;
+            schedule();
+          });
+  };
+  /** Re-attaches when the directory was replaced (or has come back); a replaced directory means a new bundle. */
+  const recheck = () => {
+    if (closed) return;
+    const now = inode(dir);
+    if (now === attachedIno) return;
+    attach();
+    if (now !== undefined) schedule();
+  };
+  const attachParent = () => {
+    parentWatch?.close();
+    parentWatch = watchPath(dirname(dir), (file) => {
+      if (file === null || file === basename(dir)) recheck();
+    });
+  };
+
+  attach();
+  attachParent();
+  const poll = setInterval(() => {
+    if (!parentWatch) attachParent();
+    recheck();
+  }, options.recheckMs ?? 2000);
+  poll.unref();
   return {
     close() {
+      closed = true;
       clearTimeout(timer);
-      watcher.close();
+      clearInterval(poll);
+      dirWatch?.close();
+      parentWatch?.close();
     },
   };
 }

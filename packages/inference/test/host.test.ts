@@ -155,3 +155,47 @@ test("a pointer file is watched, SIGHUP re-reads it, and a bad target keeps the 
   }
   await host.close();
 });
+
+test("the model watcher survives its bundle directory being deleted and re-created", async () => {
+  const live = join(root, "live");
+  await writeTinyBundle(live, { seeds: [1], version: "5.0.0" });
+  const host = await ModelHost.open(live, { logger: silentLogger, cacheSize: 0 });
+  // A long re-check period: the parent-directory watch must notice the new directory by itself.
+  const watcher = watchModelSource(host, join(live, "manifest.json"), { debounceMs: 20, recheckMs: 60_000 });
+  try {
+    await rm(live, { recursive: true, force: true });
+    await writeTinyBundle(live, { seeds: [2], version: "5.1.0" });
+    await until(() => host.activeVersion === "tiny@5.1.0", 20_000);
+    // The new directory is watched: a manifest rewrite swaps again, with no SIGHUP.
+    await writeTinyBundle(live, { seeds: [3], version: "5.2.0" });
+    await until(() => host.activeVersion === "tiny@5.2.0", 20_000);
+    // Deleted and re-created twice in a row, then rewritten: still followed.
+    await rm(live, { recursive: true, force: true });
+    await writeTinyBundle(live, { seeds: [1], version: "5.3.0" });
+    await until(() => host.activeVersion === "tiny@5.3.0", 20_000);
+    await writeTinyBundle(live, { seeds: [2], version: "5.4.0" });
+    await until(() => host.activeVersion === "tiny@5.4.0", 20_000);
+  } finally {
+    watcher.close();
+    await host.close();
+  }
+  assert.equal(host.stats.loadFailures, 0);
+});
+
+test("the re-check alone re-attaches a watch whose parent directory was replaced too", async () => {
+  const parent = join(root, "models-parent");
+  const live = join(parent, "bundle");
+  await writeTinyBundle(live, { seeds: [1], version: "6.0.0" });
+  const host = await ModelHost.open(live, { logger: silentLogger, cacheSize: 0 });
+  const watcher = watchModelSource(host, join(live, "manifest.json"), { debounceMs: 20, recheckMs: 100 });
+  try {
+    await rm(parent, { recursive: true, force: true });
+    await writeTinyBundle(live, { seeds: [2], version: "6.1.0" });
+    await until(() => host.activeVersion === "tiny@6.1.0", 20_000);
+    await writeTinyBundle(live, { seeds: [3], version: "6.2.0" });
+    await until(() => host.activeVersion === "tiny@6.2.0", 20_000);
+  } finally {
+    watcher.close();
+    await host.close();
+  }
+});
