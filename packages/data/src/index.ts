@@ -16,12 +16,20 @@ export {
   TARGET_SIZE,
 } from "./augment/validator-augment.ts";
 export {
+  type DatasetChange,
+  type DerivedVersion,
+  deriveVersion,
+  splitOfNewGroup,
+} from "./dataset/derive.ts";
+export {
   GENERATOR_NAME,
   GENERATOR_VERSION,
   type GenerateOptions,
   generateDataset,
   splitOfGroup,
 } from "./dataset/generate.ts";
+export { assignGroups, cosineSimilarity, type GroupingInput, phashDistance } from "./dataset/groups.ts";
+export { describeImage, type ImageFacts, newRecord, sha256Hex, sniffMediaType } from "./dataset/image.ts";
 export {
   type DatasetManifest,
   DatasetManifestSchema,
@@ -36,6 +44,44 @@ export {
   SPLITS,
   type Split,
 } from "./dataset/manifest.ts";
+export {
+  type ImageRecord,
+  ImageRecordSchema,
+  isRealSource,
+  LABEL_PRECEDENCE,
+  LABEL_SOURCES,
+  type Label,
+  type LabelChange,
+  LabelChangeSchema,
+  type LabelSource,
+  MEDIA_TYPES,
+  type MediaType,
+  type NewImageRecord,
+  NewImageRecordSchema,
+  REAL_SOURCES,
+  SOURCES,
+  type Source,
+  type SourceDetails,
+  SourceDetailsSchema,
+  VALIDATOR_FORMATS,
+  type ValidatorFormat,
+} from "./dataset/record.ts";
+export {
+  canonicalJson,
+  countRecords,
+  type DatasetVersion,
+  DatasetVersionSchema,
+  DEFAULT_GROUPING_POLICY,
+  DEFAULT_SPLIT_POLICY,
+  describeCounts,
+  type GroupingPolicy,
+  parseVersion,
+  type SplitPolicy,
+  sealVersion,
+  splitRecords,
+  versionId,
+} from "./dataset/version.ts";
+export { loadDatasetView, versionView } from "./dataset/view.ts";
 export { Prng } from "./prng.ts";
 export {
   composeSceneSvg,
@@ -50,3 +96,14 @@ export {
   type SceneConditions,
   type ScenePlan,
 } from "./scene/scene.ts";
+export type { BlobStore } from "./store/blobs.ts";
+export {
+  DatasetStore,
+  imageKey,
+  localDatasetStore,
+  StaleParentError,
+  s3DatasetStore,
+  versionKey,
+} from "./store/dataset-store.ts";
+export { LocalBlobStore } from "./store/local.ts";
+export { S3BlobStore } from "./store/s3.ts";

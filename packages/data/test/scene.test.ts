@@ -48,7 +48,7 @@ describe("procedural scenes", () => {
       assert.equal(ds.manifest.source, "procedural");
       assert.equal(ds.manifest.records.length, 60);
       for (const r of ds.manifest.records) {
-        assert.equal(r.split, splitOfGroup(r.group, ds.manifest.generator.splitFractions));
+        assert.equal(r.split, splitOfGroup(r.group, ds.manifest.generator!.splitFractions));
         assert.equal(sha(await readFile(join(dir, r.path))), r.sha256);
       }
       const again = await generateDataset({ dir, count: 60, baseSeed: 7 });

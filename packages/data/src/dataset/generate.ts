@@ -69,7 +69,7 @@ export async function generateDataset(options: GenerateOptions): Promise<LoadedD
     const loaded = await loadManifest(manifestPath);
     if (JSON.stringify(loaded.manifest.generator) === JSON.stringify(generator)) return loaded;
     throw new Error(
-      `${options.dir} already holds a different dataset (${loaded.manifest.generator.count} scenes, seed ${loaded.manifest.generator.baseSeed}); datasets are immutable: choose another directory`,
+      `${options.dir} already holds a different dataset (${loaded.manifest.generator?.count} scenes, seed ${loaded.manifest.generator?.baseSeed}); datasets are immutable: choose another directory`,
     );
   }
   await Promise.all(SPLITS.map((s) => mkdir(join(options.dir, "images", s), { recursive: true })));
