@@ -2,6 +2,7 @@
 export {
   checkBodyHash,
   decodeImageField,
+  decodeStrictBase64,
   ImageSynapseSchema,
   isJsonContentType,
   type ParsedSynapseBody,

@@ -77,21 +77,22 @@ function prepareVerification(h: RequestHeaders, ctx: VerifyContext): PreparedVer
   };
 }
 
-/** Freshness of a first-seen endpoint key, and strict increase over the last accepted nonce. */
+/** Freshness of a first-seen endpoint key; afterwards the store's anti-replay window (see nonce-store.ts). */
 function checkNonce(h: RequestHeaders, key: string, nonce: bigint, ctx: VerifyContext): void {
-  const last = ctx.nonces.get(key);
+  const verdict = ctx.nonces.check(key, nonce);
   // Stricter than Python: freshness applies to every first-seen key, whatever the version header says, and the
   // timeout is clamped (parseRequestHeaders) so inf/nan cannot disable it.
   const timeout = Math.min(Math.max(Number.isFinite(h.timeout) ? h.timeout : 0, 0), MAX_TIMEOUT_S);
   const timeoutNs = BigInt(Math.round(timeout * 1e9));
-  if (last === undefined && nonce <= ctx.nowNs - ALLOWED_DELTA_NS - timeoutNs) {
+  if (verdict === "first-seen" && nonce <= ctx.nowNs - ALLOWED_DELTA_NS - timeoutNs) {
     const allowed = (Number(ALLOWED_DELTA_NS) + timeout * 1e9) / 1e9;
     const age = Number(ctx.nowNs - nonce) / 1e9;
     throw notVerified(
       `Nonce is too old: acceptable delta is ${allowed.toFixed(2)} seconds but request was ${age.toFixed(2)} seconds old`,
     );
   }
-  if (last !== undefined && nonce <= last) throw notVerified("Nonce is too old, a newer one was last processed");
+  // Python's message for every refusal: a replay, or a nonce at or below the window's floor.
+  if (verdict === "replayed") throw notVerified("Nonce is too old, a newer one was last processed");
 }
 
 function mismatch(p: PreparedVerification): ProtocolError {
@@ -100,7 +101,7 @@ function mismatch(p: PreparedVerification): ProtocolError {
 
 /**
  * Throws ProtocolError(401, "Not Verified with error: …") unless the request is signed by its dendrite hotkey for this
- * axon with a fresh, strictly increasing nonce; on success records the nonce. Entirely synchronous, so the nonce
+ * axon with a fresh nonce never accepted before (the store's window); on success records the nonce. Entirely synchronous, so the nonce
  * check-and-set cannot interleave with another request (call `ensureCryptoReady()` once at startup).
  */
 export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
@@ -112,7 +113,8 @@ export function verifyRequest(h: RequestHeaders, ctx: VerifyContext): void {
 /**
  * verifyRequest with the signature check on `verifier` (a worker pool): the same checks, errors and order. The nonce
  * is checked before the signature and checked again after it, immediately followed by recording it, with no await in
- * between; so of two requests racing with one nonce, or with nonces out of order, the later one still fails.
+ * between; so of two requests racing with one nonce the later one still fails, and a nonce that fell below the
+ * window while its signature was checked is refused.
  */
 export async function verifyRequestAsync(
   h: RequestHeaders,

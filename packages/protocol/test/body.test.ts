@@ -230,4 +230,20 @@ describe("decodeImageField", () => {
       );
     }
   });
+  it("decodes a full-resolution frame's worth (6 MiB) and finds one stray character in it", () => {
+    // The former regex overflowed the stack past ~3.2 MiB (HTTP 500) and ran for seconds.
+    const raw = Buffer.alloc(6 * 1024 * 1024 + 1);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;
+    const text = raw.toString("base64");
+    assert.deepEqual(Buffer.from(decodeImageField(bodyWith(text))), raw);
+    for (const [at, ch] of [
+      [text.length >> 1, "!"],
+      [7, "="],
+      [text.length - 8, "\n"],
+      [1_000_000, "-"],
+    ] as const) {
+      const bad = `${text.slice(0, at)}${ch}${text.slice(at + 1)}`;
+      assert.throws(() => decodeImageField(bodyWith(bad)), /image is not valid base64/, `${ch} at ${at}`);
+    }
+  });
 });

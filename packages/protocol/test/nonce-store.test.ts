@@ -54,7 +54,28 @@ describe("NonceStore", () => {
     assert.equal(s.get("c"), 1n);
   });
 
+  it("remembers at most maxPerKey nonces in the window and refuses everything at or below the oldest forgotten", () => {
+    const s = new NonceStore({ maxPerKey: 3, windowNs: 1_000n });
+    s.set("k", 100n);
+    assert.equal(s.check("k", 99n), "accepted");
+    for (const n of [50n, 60n, 70n]) s.set("k", n); // 50 is forgotten: the floor rises to it
+    assert.equal(s.check("k", 50n), "replayed");
+    assert.equal(s.check("k", 40n), "replayed");
+    assert.equal(s.check("k", 55n), "accepted");
+    assert.equal(s.check("k", 60n), "replayed");
+    assert.equal(s.check("k", 100n), "replayed");
+    assert.equal(s.check("k", 101n), "accepted");
+    assert.equal(s.check("other", 1n), "first-seen");
+    // Sliding: once the highest moves on, the window's floor follows it.
+    s.set("k", 2_000n);
+    assert.equal(s.check("k", 1_000n), "replayed");
+    assert.equal(s.check("k", 1_001n), "accepted");
+    assert.equal(s.get("k"), 2_000n);
+  });
+
   it("refuses nonsense limits", () => {
+    assert.throws(() => new NonceStore({ windowNs: -1n }), RangeError);
+    assert.throws(() => new NonceStore({ maxPerKey: 0 }), RangeError);
     assert.throws(() => new NonceStore({ ttlMs: 0 }), RangeError);
     assert.throws(() => new NonceStore({ maxEntries: 0 }), RangeError);
   });
@@ -131,16 +152,30 @@ describe("verifyRequest nonce rules", () => {
     );
   });
 
-  it("after acceptance, nonces per hotkey:uuid must strictly increase, with no age limit", () => {
+  it("after acceptance, a nonce is accepted once: above the highest, or unseen inside the 4 s window", () => {
     const nonces = new NonceStore();
+    const REPLAY = "Nonce is too old, a newer one was last processed";
     assert.equal(outcome(request(NOW), nonces), "ok");
-    assert.equal(outcome(request(NOW), nonces), "Nonce is too old, a newer one was last processed");
-    assert.equal(outcome(request(NOW - 1n), nonces), "Nonce is too old, a newer one was last processed");
+    assert.equal(outcome(request(NOW), nonces), REPLAY);
+    // A lower nonce of the same dendrite that arrives late (reordered on the wire) is still answered, once.
+    assert.equal(outcome(request(NOW - 1n), nonces), "ok");
+    assert.equal(outcome(request(NOW - 1n), nonces), REPLAY);
     assert.equal(outcome(request(NOW + 1n), nonces), "ok");
+    assert.equal(outcome(request(NOW - 3_000_000_000n), nonces), "ok");
+    // At or below the floor (4 s under the highest) is refused even though never seen.
+    assert.equal(outcome(request(NOW + 1n - 4_000_000_000n), nonces), REPLAY);
+    assert.equal(outcome(request(NOW - 5_000_000_000n), nonces), REPLAY);
     // An hour later the key is still known: a newer nonce passes though it is "old" relative to now.
     assert.equal(outcome(request(NOW + 2n), nonces, NOW + 3_000_000_000_000n), "ok");
     // Another uuid of the same hotkey is a separate key.
     assert.equal(outcome(request(NOW, { uuid: "other" }), nonces), "ok");
+  });
+
+  it("window 0 is Python's strict rule", () => {
+    const nonces = new NonceStore({ windowNs: 0n });
+    assert.equal(outcome(request(NOW), nonces), "ok");
+    assert.equal(outcome(request(NOW - 1n), nonces), "Nonce is too old, a newer one was last processed");
+    assert.equal(outcome(request(NOW + 1n), nonces), "ok");
   });
 
   it("a rejected request does not advance the stored nonce", () => {
