@@ -60,6 +60,7 @@ describe("bad-input matrix over HTTP", () => {
         minStake: 1,
         denyHotkeys: [keys.validator(9).address],
         rateLimit: { burst: 10_000, refillPerSecond: 1_000 },
+        maxTimeoutS: 120,
       },
     });
     alice = dendriteFor(keys.alice);
@@ -455,7 +456,8 @@ describe("bad-input matrix over HTTP", () => {
         assert.ok(body.prediction >= 0 && body.prediction <= 1 && body.prediction !== 0.5);
       }
       c.check?.(res);
-      const ok = await probe.call({ axon: target(), image: jpeg, timeout: 9 });
+      // A generous budget: this asserts the axon still answers, not how fast (CI machines are loaded).
+      const ok = await probe.call({ axon: target(), image: jpeg, timeout: 60 });
       assert.equal(ok.status, 200, ok.statusMessage ?? "");
       assert.ok(ok.prediction > 0 && ok.prediction < 1);
     });

@@ -62,7 +62,13 @@ describe("axon scheduling over HTTP", () => {
       scorer,
       hotkey: keys.bob.address,
       metagraph: metagraph(),
-      config: { queue: { maxConcurrent: 4, maxQueued: 200 }, rateLimit: { burst: 40, refillPerSecond: 1 } },
+      // Budgets in minutes, not seconds: this test asserts that every request is answered correctly, not how fast (a
+      // loaded CI machine once took 9 s for request 68). Speed is the benchmarks' job.
+      config: {
+        queue: { maxConcurrent: 4, maxQueued: 200 },
+        rateLimit: { burst: 40, refillPerSecond: 1 },
+        maxTimeoutS: 120,
+      },
       onPrediction: (r) => {
         records.push(r);
       },
@@ -75,7 +81,7 @@ describe("axon scheduling over HTTP", () => {
       const results = await Promise.all(
         Array.from({ length: 100 }, (_, i) => {
           const d = dendriteFor(validators[i % validators.length]!);
-          return d.call({ axon: target, image: images[i % images.length]!, timeout: 9 }).then((r) => ({ r, i }));
+          return d.call({ axon: target, image: images[i % images.length]!, timeout: 120 }).then((r) => ({ r, i }));
         }),
       );
       for (const { r, i } of results) {
@@ -100,10 +106,10 @@ describe("axon scheduling over HTTP", () => {
   test("deadline: a scorer slower than the 1 s timeout gets 408 in time while other requests succeed", async () => {
     const slowImage = await sceneJpeg(999);
     const axon = await startTestAxon({
-      scorer: holdingScorer(scorer, new Set([sha(slowImage)]), () => sleep(3_000)),
+      scorer: holdingScorer(scorer, new Set([sha(slowImage)]), () => sleep(6_000)),
       hotkey: keys.bob.address,
       metagraph: metagraph(),
-      config: { queue: { maxConcurrent: 4, maxQueued: 64 } },
+      config: { queue: { maxConcurrent: 4, maxQueued: 64 }, maxTimeoutS: 120 },
     });
     try {
       const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
@@ -114,13 +120,14 @@ describe("axon scheduling over HTTP", () => {
         ms: performance.now() - started,
       }));
       const others = Array.from({ length: 12 }, (_, i) =>
-        dendriteFor(validators[1 + (i % 4)]!).call({ axon: target, image: images[i % images.length]!, timeout: 9 }),
+        dendriteFor(validators[1 + (i % 4)]!).call({ axon: target, image: images[i % images.length]!, timeout: 60 }),
       );
       const { r, ms } = await slow;
       assert.equal(r.status, 408, r.body);
       assert.equal((r.json() as { message: string }).message, "Response timeout after: 1.0s");
       assert.equal(r.headers.bt_header_axon_status_code, "408");
-      assert.ok(ms >= 950 && ms < 2_000, `408 after ${ms.toFixed(0)} ms`);
+      // Not before the deadline, and well before the scorer's 6 s (a loaded machine may be late, never early).
+      assert.ok(ms >= 950 && ms < 5_500, `408 after ${ms.toFixed(0)} ms`);
       for (const o of await Promise.all(others)) assert.equal(o.status, 200, o.statusMessage ?? "");
     } finally {
       await axon.close();
@@ -137,7 +144,7 @@ describe("axon scheduling over HTTP", () => {
       scorer: holdingScorer(scorer, new Set([sha(blocker)]), () => released),
       hotkey: keys.bob.address,
       metagraph: metagraph(),
-      config: { queue: { maxConcurrent: 1, maxQueued: 1 } },
+      config: { queue: { maxConcurrent: 1, maxQueued: 1 }, maxTimeoutS: 120 },
     });
     const gate = axon.axon.gate;
     const until = async (cond: () => boolean) => {
@@ -146,7 +153,7 @@ describe("axon scheduling over HTTP", () => {
     };
     try {
       const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
-      const call = (who: Pair, image: Uint8Array) => dendriteFor(who).call({ axon: target, image, timeout: 9 });
+      const call = (who: Pair, image: Uint8Array) => dendriteFor(who).call({ axon: target, image, timeout: 60 });
       // Stakes: alice 100, charlie 200, dave 300, eve 2000.
       const running = call(keys.charlie, blocker);
       await until(() => gate.active === 1);
@@ -196,9 +203,10 @@ describe("axon scheduling over HTTP", () => {
       scorer: holdingScorer(scorer, new Set([sha(slowImage)]), () => sleep(300)),
       hotkey: keys.bob.address,
       metagraph: metagraph(),
+      config: { maxTimeoutS: 120 },
     });
     const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
-    const inFlight = dendriteFor(keys.alice).call({ axon: target, image: slowImage, timeout: 9 });
+    const inFlight = dendriteFor(keys.alice).call({ axon: target, image: slowImage, timeout: 60 });
     await sleep(100);
     const closed = axon.running.close(5_000);
     const r = await inFlight;
