@@ -107,3 +107,4 @@ export {
 } from "./store/dataset-store.ts";
 export { LocalBlobStore } from "./store/local.ts";
 export { S3BlobStore } from "./store/s3.ts";
+export * as Synth from "./synth/index.ts";
