@@ -93,6 +93,39 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
     assert.equal(chain.submissions.length, before);
   });
 
+  it("serve-axon --dry-run without a node encodes against the bundled runtime and names it", async () => {
+    const { code, stdout, stderr } = await roadwork([
+      "serve-axon",
+      "--netuid",
+      "323",
+      "--ip",
+      "198.51.100.23",
+      "--port",
+      "8091",
+      "--dry-run",
+    ]);
+    assert.equal(code, 0, stderr);
+    const out = JSON.parse(stdout);
+    // The same bytes as against the loopback node above: the call layout is the runtime's, not the node's.
+    assert.equal(out.callHex, "0x0704430122838900176433c60000000000000000000000009b1f04040000");
+    assert.equal(out.runtime.network, "testnet");
+    assert.equal(out.runtime.specVersion, 224);
+    assert.match(out.runtime.source, /^@bitgo\/sdk-coin-tao@/);
+    assert.match(stderr, /encoded offline against the bundled testnet runtime \(node-subtensor spec 224/);
+    const mainnet = await roadwork([
+      "serve-axon",
+      "--netuid",
+      "72",
+      "--ip",
+      "198.51.100.23",
+      "--port",
+      "8091",
+      "--dry-run",
+    ]);
+    assert.equal(mainnet.code, 0, mainnet.stderr);
+    assert.equal(JSON.parse(mainnet.stdout).runtime.specVersion, 219);
+  });
+
   it("serve-axon submits, then refuses within the rate limit with the next allowed block", async () => {
     const env = { ROADWORK_HOTKEY_MNEMONIC: "//Bob" };
     const args = ["serve-axon", "--endpoint", chain.url, "--netuid", "323", "--port", "8091"];

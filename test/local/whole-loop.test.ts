@@ -21,7 +21,7 @@ import {
   localKeys,
   localMetagraph,
   localPaths,
-} from "../../packages/cli/src/commands/simulate.ts";
+} from "../../packages/cli/src/local-network.ts";
 
 const SCENES = DEMO_SCENES;
 const root = new URL("../..", import.meta.url).pathname;

@@ -1,47 +1,96 @@
-// The `roadwork` command table. Each sub-command lives in ./commands/<name>.ts and exports `command`.
+// The `roadwork` command table: name, one-line summary, and the module to load. The summaries live here so that
+// `roadwork help` answers without importing any command (a test checks they match each command's own summary).
+// Adding a command: one line here, and ./commands/<name>.ts exporting `command = defineCommand({...})`.
 import type { Command } from "./command.ts";
 
-type Loader = () => Promise<{ command: Command }>;
+interface Entry {
+  summary: string;
+  load: () => Promise<{ command: Command }>;
+}
 
-// Lazy imports: `roadwork query` must not pay for loading onnxruntime or @polkadot/api.
-const table: Record<string, Loader> = {
-  serve: () => import("./commands/serve.ts"),
-  query: () => import("./commands/query.ts"),
-  predict: () => import("./commands/predict.ts"),
-  publish: () => import("./commands/publish.ts"),
-  register: () => import("./commands/register.ts"),
-  decay: () => import("./commands/decay.ts"),
-  status: () => import("./commands/status.ts"),
-  "serve-axon": () => import("./commands/serve-axon.ts"),
-  start: () => import("./commands/start.ts"),
-  train: () => import("./commands/train.ts"),
-  simulate: () => import("./commands/simulate.ts"),
+export const commands: Record<string, Entry> = {
+  start: {
+    summary: "run the miner locally: demo model, axon on 127.0.0.1, simulated validators, live scoreboard",
+    load: () => import("./commands/start.ts"),
+  },
+  serve: {
+    summary: "run the axon on a local model and a metagraph snapshot file",
+    load: () => import("./commands/serve.ts"),
+  },
+  snapshot: {
+    summary: "write a metagraph snapshot file, from the chain or a local one with its keys",
+    load: () => import("./commands/snapshot.ts"),
+  },
+  query: {
+    summary: "send one signed ImageSynapse request to an axon and print the answer",
+    load: () => import("./commands/query.ts"),
+  },
+  predict: {
+    summary: "score image files with a model bundle or .onnx file",
+    load: () => import("./commands/predict.ts"),
+  },
+  simulate: {
+    summary: "send signed validator challenges to an axon and score the answers",
+    load: () => import("./commands/simulate.ts"),
+  },
+  train: {
+    summary: "train a roadwork head on backbone embeddings and write a model bundle + report",
+    load: () => import("./commands/train.ts"),
+  },
+  publish: {
+    summary: "publish a model bundle to Hugging Face with the NATIX model card",
+    load: () => import("./commands/publish.ts"),
+  },
+  register: {
+    summary: "register a published model with NATIX and wait for the result",
+    load: () => import("./commands/register.ts"),
+  },
+  decay: { summary: "show the reward decay status of the submitted model", load: () => import("./commands/decay.ts") },
+  status: {
+    summary: "show this miner's standing on chain and whether the subnet pays (paying/burning/silent)",
+    load: () => import("./commands/status.ts"),
+  },
+  "serve-axon": {
+    summary: "announce the axon's address on chain (serve_axon); --dry-run shows the call",
+    load: () => import("./commands/serve-axon.ts"),
+  },
 };
 
 export async function run(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "help" || name === "--help" || name === "-h") {
-    await printHelp();
-    return name ? 0 : 1;
+    const topic = name === "help" ? rest[0] : undefined;
+    if (topic && commands[topic]) {
+      console.log((await commands[topic].load()).command.help());
+      return 0;
+    }
+    printHelp();
+    return name && !topic ? 0 : topic ? 2 : 1;
   }
-  const load = table[name];
-  if (!load) {
+  const entry = commands[name];
+  if (!entry) {
     console.error(`roadwork: unknown command '${name}'. Run 'roadwork help' for the list.`);
     return 2;
   }
-  const { command } = await load();
+  const { command } = await entry.load();
   try {
     return (await command.run(rest)) ?? 0;
   } catch (error) {
     console.error(`roadwork ${name}: ${(error as Error).message}`);
-    return 1;
+    return (error as Error).name === "UsageError" ? 2 : 1;
   }
 }
 
-async function printHelp(): Promise<void> {
-  console.log("usage: roadwork <command> [options]\n\ncommands:");
-  for (const [name, load] of Object.entries(table)) {
-    const { command } = await load();
-    console.log(`  ${name.padEnd(12)} ${command.summary}`);
-  }
+/** The command list `roadwork help` prints (bin/roadwork.mjs renders the same text without loading TypeScript). */
+export function commandListText(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length)) + 2;
+  const lines = Object.entries(commands).map(([name, e]) => `  ${name.padEnd(width)} ${e.summary}`);
+  return (
+    `usage: roadwork <command> [options]\n\ncommands:\n${lines.join("\n")}\n\n` +
+    "'roadwork <command> --help' (or 'roadwork help <command>') lists a command's options."
+  );
+}
+
+function printHelp(): void {
+  console.log(commandListText());
 }

@@ -125,6 +125,8 @@ async function publish(input: PublishInput): Promise<PublishResult> {
     return verified(access, repo, head, desired, { unchanged: true, createdRepo: state.created });
   }
 
+  if (head) await refuseVersionReuse(access, repo, head, desired, input.modelCard.version);
+
   const title = input.commitTitle ?? `Model ${input.modelCard.version}`;
   for (let attempt = 1; ; attempt++) {
     const stale = head ? await staleRemotePaths(access, repo, head, desired) : [];
@@ -320,6 +322,51 @@ async function matchesRemote(access: Access, repo: string, revision: string, des
     const e = byPath.get(d.path);
     return e !== undefined && sameContent(e, d);
   });
+}
+
+/**
+ * One name@version is one model: when HEAD's card already carries this version but the bundle files differ, the
+ * operator must choose a new version (a re-publish of the same files, e.g. with a new submission time, is fine).
+ */
+async function refuseVersionReuse(
+  access: Access,
+  repo: string,
+  head: string,
+  desired: DesiredFile[],
+  version: string,
+): Promise<void> {
+  const blob = await downloadFile({
+    ...access,
+    repo: { type: "model", name: repo },
+    path: MODEL_CARD_PATH,
+    revision: head,
+  });
+  if (!blob) return;
+  let remoteVersion: unknown;
+  try {
+    remoteVersion = (JSON.parse(await blob.text()) as { version?: unknown }).version;
+  } catch {
+    return; // not our card: the commit replaces it
+  }
+  if (remoteVersion !== version) return;
+  const bundle = desired.filter((d) => d.path !== MODEL_CARD_PATH && d.path !== README_PATH);
+  const tree = await remoteTree(access, repo, head);
+  const byPath = new Map(tree.map((e) => [e.path, e]));
+  const same =
+    tree.filter((e) => e.path !== ".gitattributes" && e.path !== MODEL_CARD_PATH && e.path !== README_PATH).length ===
+      bundle.length && bundle.every((d) => byPath.has(d.path) && sameContent(byPath.get(d.path)!, d));
+  if (!same) {
+    throw new HubPublishError(
+      `${repo} already holds version ${version} with different model files; one version names one model. ` +
+        `Publish this bundle with a new version (e.g. --version ${bumpMinor(version)}).`,
+      "conflict",
+    );
+  }
+}
+
+function bumpMinor(version: string): string {
+  const m = /^(\d+)\.(\d+)\.\d+$/.exec(version);
+  return m ? `${m[1]}.${Number(m[2]) + 1}.0` : version;
 }
 
 async function staleRemotePaths(access: Access, repo: string, revision: string, desired: DesiredFile[]) {

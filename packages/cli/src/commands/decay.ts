@@ -1,41 +1,30 @@
 // `roadwork decay`: where the submitted model stands on the reward decay clock, and what comes next.
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { GetObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { DecayPolicy, ModelRecord } from "@roadwork/lifecycle";
-import type { Command } from "../command.ts";
-
-const USAGE = `usage: roadwork decay (--submission-time <unix s> | --record <file | s3://bucket/key>) [--now <unix s | ISO>]
-                      [--full-days 45] [--zero-days 90] [--lead-days 10] [--json]
-Prints days since submission, the reward factor (assumed linear from 100% at day 45 to 0 at day 90), the next alert
-and when to retrain. The record is the models bucket's models/submission.json (AWS credentials from the environment).`;
+import type { ModelRecord } from "@roadwork/lifecycle";
+import { defineCommand, UsageError } from "../command.ts";
 
 const DAY_MS = 86_400_000;
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "decay",
   summary: "show the reward decay status of the submitted model",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        "submission-time": { type: "string" },
-        record: { type: "string" },
-        now: { type: "string" },
-        "full-days": { type: "string" },
-        "zero-days": { type: "string" },
-        "lead-days": { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+  usage: "(--submission-time <unix s> | --record <file | s3://bucket/key>) [options]",
+  description: `Prints days since submission, the reward factor (assumed linear from 100% at day 45 to 0 at day 90), the next alert
+and when to retrain. The record is the models bucket's models/submission.json (AWS credentials from the environment).`,
+  options: {
+    "submission-time": { type: "string", value: "<unix s>", help: "the model card's submission_time" },
+    record: { type: "string", value: "<file|s3://…>", help: "a model record (models/submission.json)" },
+    now: { type: "string", value: "<unix s|ISO>", help: "evaluate at this time instead of now" },
+    "full-days": { type: "string", value: "<days>", help: "days of full reward (default 45)" },
+    "zero-days": { type: "string", value: "<days>", help: "day the reward reaches zero (default 90)" },
+    "lead-days": { type: "string", value: "<days>", help: "retrain this many days before decay starts (default 10)" },
+    json: { type: "boolean", help: "print JSON" },
+  },
+  async run({ values }) {
     if (Boolean(values["submission-time"]) === Boolean(values.record)) {
-      throw new Error(`give exactly one of --submission-time or --record\n${USAGE}`);
+      throw new UsageError("give exactly one of --submission-time or --record");
     }
+    const { DecayPolicy, ModelRecord } = await import("@roadwork/lifecycle");
     const num = (name: string, v: string | undefined) => {
       if (v === undefined) return undefined;
       const n = Number(v);
@@ -51,7 +40,7 @@ export const command: Command = {
     let record: ModelRecord | undefined;
     let submissionTime: number;
     if (values.record) {
-      record = await readRecord(values.record);
+      record = await readRecord(values.record, ModelRecord);
       submissionTime = record.submissionTime;
     } else {
       submissionTime = Number(values["submission-time"]);
@@ -99,7 +88,7 @@ export const command: Command = {
     console.log(lines.join("\n"));
     return 0;
   },
-};
+});
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
@@ -112,10 +101,11 @@ function parseNow(v: string | undefined): Date {
   return d;
 }
 
-async function readRecord(source: string): Promise<ModelRecord> {
+async function readRecord(source: string, schema: typeof ModelRecord): Promise<ModelRecord> {
   let text: string;
   const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(source);
   if (m) {
+    const { GetObjectCommand, S3Client } = await import("@aws-sdk/client-s3");
     const s3 = new S3Client({});
     try {
       const res = await s3.send(new GetObjectCommand({ Bucket: m[1], Key: m[2] }));
@@ -138,7 +128,7 @@ async function readRecord(source: string): Promise<ModelRecord> {
   } catch {
     throw new Error(`${source} is not JSON`);
   }
-  const parsed = ModelRecord.safeParse(json);
+  const parsed = schema.safeParse(json);
   if (!parsed.success) {
     const i = parsed.error.issues[0];
     throw new Error(`${source} is not a model record: ${i?.path.join(".")}: ${i?.message}`);

@@ -86,6 +86,61 @@ describe("roadwork publish / register / decay", () => {
     assert.equal(JSON.parse(again.out).unchanged, true);
   });
 
+  it("publish: one version names one model; a trainer's build metadata is dropped for the card", async () => {
+    await writeFile(join(dir, "bundle", "calibration.json"), JSON.stringify({ threshold: 0.41 })); // another model
+    const clash = await capture(() =>
+      publish.run([
+        "--bundle",
+        join(dir, "bundle"),
+        "--repo",
+        "roadwork-test/cli-model",
+        "--submission-time",
+        "1767225601",
+      ]),
+    ).catch((error: Error) => ({ code: -1, out: "", err: error.message }));
+    assert.match(clash.err, /already holds version 2\.1\.0 with different model files.*--version 2\.2\.0/);
+    await writeFile(join(dir, "bundle", "manifest.json"), JSON.stringify({ version: "2.2.0+ab12cd34ef56" }));
+    const next = await capture(() =>
+      publish.run([
+        "--bundle",
+        join(dir, "bundle"),
+        "--repo",
+        "roadwork-test/cli-model",
+        "--submission-time",
+        "1767225602",
+      ]),
+    );
+    assert.equal(next.code, 0, next.err);
+    assert.equal(JSON.parse(next.out).version, "2.2.0");
+    await writeFile(join(dir, "bundle", "manifest.json"), JSON.stringify({ version: "2.2" }));
+    await assert.rejects(
+      publish.run(["--bundle", join(dir, "bundle"), "--repo", "roadwork-test/cli-model"]),
+      /the manifest's version '2\.2' is not X\.Y\.Z/,
+    );
+  });
+
+  it("publish refuses the demo model unless --allow-demo", async () => {
+    const demo = join(dir, "demo");
+    await mkdir(demo, { recursive: true });
+    await writeFile(join(demo, "model.onnx"), tinyRoadworkOnnx());
+    await writeFile(
+      join(demo, "manifest.json"),
+      JSON.stringify({
+        name: "roadwork-demo",
+        version: "1.0.0+0123456789ab",
+        training: { dataset: { name: "roadwork-demo-procedural", source: "procedural" } },
+      }),
+    );
+    await assert.rejects(
+      publish.run(["--bundle", demo, "--repo", "roadwork-test/demo-model"]),
+      /is the demo model \(trained on the procedural dataset 'roadwork-demo-procedural'\).*--allow-demo/,
+    );
+    const forced = await capture(() =>
+      publish.run(["--bundle", demo, "--repo", "roadwork-test/demo-model", "--allow-demo"]),
+    );
+    assert.equal(forced.code, 0, forced.err);
+  });
+
   it("publish without HF_TOKEN says what to do", async () => {
     const saved = process.env.HF_TOKEN;
     delete process.env.HF_TOKEN;

@@ -1,15 +1,7 @@
 // `roadwork predict`: score image files with a model bundle (or a bare .onnx) exactly as the axon would.
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { ImageInputError, type LoadOptions, loadScorer } from "@roadwork/inference";
-import type { Command } from "../command.ts";
-
-const USAGE = `usage: roadwork predict <image...> --model <source> [--json] [--ep auto|cpu|cuda] [--threads N]
-                        [--output-kind sigmoid|logit]
-<source> is a bundle directory, a manifest.json, an .onnx file, s3://bucket/prefix, hf://org/name[@revision], or a
-pointer .json naming one of those (ROADWORK_MODEL is used when --model is absent). HF_TOKEN and HF_ENDPOINT are
-honoured for hf:// sources, the usual AWS environment for s3:// sources. Scores are calibrated probabilities of
-roadwork; validators round them at 0.5, so the label is "roadwork" above 0.5.`;
+import type { LoadOptions } from "@roadwork/inference";
+import { defineCommand, UsageError } from "../command.ts";
 
 interface Row {
   image: string;
@@ -21,30 +13,32 @@ interface Row {
   reason?: string;
 }
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "predict",
   summary: "score image files with a model bundle or .onnx file",
-  async run(argv) {
-    const { values, positionals } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string", short: "m" },
-        json: { type: "boolean" },
-        ep: { type: "string" },
-        threads: { type: "string" },
-        "output-kind": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+  usage: "<image...> --model <source> [options]",
+  description: `<source> is a bundle directory, a manifest.json, an .onnx file, s3://bucket/prefix, hf://org/name[@revision], or a
+pointer .json naming one of those (ROADWORK_MODEL is used when --model is absent). HF_TOKEN and HF_ENDPOINT are
+honoured for hf:// sources, the usual AWS environment for s3:// sources. Scores are calibrated probabilities of
+roadwork; validators round them at 0.5, so the label is "roadwork" above 0.5.`,
+  options: {
+    model: {
+      type: "string",
+      short: "m",
+      value: "<source>",
+      help: "model bundle, .onnx, s3://, hf:// or pointer (else $ROADWORK_MODEL)",
+    },
+    json: { type: "boolean", help: "print JSON" },
+    ep: { type: "string", value: "auto|cpu|cuda", default: "auto", help: "execution provider" },
+    threads: { type: "string", value: "<n>", help: "intra-op threads (0 = onnxruntime's choice)" },
+    "output-kind": { type: "string", value: "sigmoid|logit", help: "override the model's output kind" },
+  },
+  positionals: true,
+  async run({ values, positionals }) {
     const model = values.model ?? process.env.ROADWORK_MODEL;
-    if (!model) throw new Error(`give --model (or set ROADWORK_MODEL)\n${USAGE}`);
-    if (positionals.length === 0) throw new Error(`give at least one image file\n${USAGE}`);
-    const ep = values.ep ?? "auto";
+    if (!model) throw new UsageError("give --model (or set ROADWORK_MODEL)");
+    if (positionals.length === 0) throw new UsageError("give at least one image file");
+    const ep = values.ep;
     if (ep !== "auto" && ep !== "cpu" && ep !== "cuda") throw new Error(`--ep must be auto, cpu or cuda, not '${ep}'`);
     const threads = values.threads === undefined ? undefined : Number(values.threads);
     if (threads !== undefined && !(Number.isInteger(threads) && threads >= 0))
@@ -68,6 +62,7 @@ export const command: Command = {
       const { S3Client } = await import("@aws-sdk/client-s3");
       options.s3 = new S3Client({});
     }
+    const { ImageInputError, loadScorer } = await import("@roadwork/inference");
     const started = performance.now();
     const scorer = await loadScorer(options);
     const loadMs = performance.now() - started;
@@ -122,4 +117,4 @@ export const command: Command = {
     }
     return rows.some((r) => r.error !== undefined) ? 1 : 0;
   },
-};
+});

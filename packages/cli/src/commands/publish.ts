@@ -1,55 +1,56 @@
 // `roadwork publish`: push a model bundle folder to a public Hugging Face repo with the NATIX model_card.json.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { parseArgs } from "node:util";
-import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
-import {
-  type BundleFile,
-  buildModelCard,
-  metricsFromBundle,
-  publishModel,
-  renderModelReadme,
-  SemVer,
-} from "@roadwork/lifecycle";
-import type { Command } from "../command.ts";
+import type { BundleFile } from "@roadwork/lifecycle";
+import { defineCommand, UsageError } from "../command.ts";
 
-const USAGE = `usage: roadwork publish --bundle <dir> --repo <org/name> [--version X.Y.Z] [--name <model name>]
-                        [--description <text>] [--submission-time <unix s>]
-Uploads every file of <dir> plus model_card.json and README.md in one commit to a public model repo, then reads it
+export const command = defineCommand({
+  name: "publish",
+  summary: "publish a model bundle to Hugging Face with the NATIX model card",
+  usage: "--bundle <dir> --repo <org/name> [options]",
+  description: `Uploads every file of <dir> plus model_card.json and README.md in one commit to a public model repo, then reads it
 back. The Hugging Face token comes from HF_TOKEN (it needs write access); HF_ENDPOINT overrides the Hub URL. The
 hotkey that signs the card comes from ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME +
-ROADWORK_WALLET_HOTKEY. Without --version the bundle's manifest.json "version" is used.
-After publishing, register the repo: roadwork register --uid <uid> --repo <org/name>`;
-
-export const command: Command = {
-  summary: "publish a model bundle to Hugging Face with the NATIX model card",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        bundle: { type: "string" },
-        repo: { type: "string" },
-        version: { type: "string" },
-        name: { type: "string" },
-        description: { type: "string" },
-        "submission-time": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.bundle || !values.repo) throw new Error(`--bundle and --repo are required\n${USAGE}`);
+ROADWORK_WALLET_HOTKEY. Without --version the bundle's manifest.json "version" is used (build metadata after "+" is
+dropped: the card takes X.Y.Z). A repo whose card already names this version with other files is refused: one
+version names one model. The demo model (trained on procedural scenes) earns nothing and is refused unless
+--allow-demo. Registering with NATIX afterwards is optional: roadwork register --uid <uid> --repo <org/name>`,
+  options: {
+    bundle: { type: "string", value: "<dir>", help: "the model bundle folder (manifest.json, *.onnx, report)" },
+    repo: { type: "string", value: "<org/name>", help: "the public Hugging Face model repo" },
+    version: { type: "string", value: "<X.Y.Z>", help: "the model card version (default: the manifest's)" },
+    name: { type: "string", value: "<name>", help: "model name on the card (default: the repo name)" },
+    description: { type: "string", value: "<text>", help: "model description on the card" },
+    "submission-time": { type: "string", value: "<unix s>", help: "the card's submission_time (default: now)" },
+    "allow-demo": { type: "boolean", help: "publish even a demo bundle trained on procedural scenes" },
+  },
+  async run({ values }) {
+    if (!values.bundle || !values.repo) throw new UsageError("--bundle and --repo are required");
     const token = process.env.HF_TOKEN?.trim();
     if (!token)
       throw new Error("set HF_TOKEN to a Hugging Face token with write access (huggingface.co/settings/tokens)");
+    const { buildModelCard, metricsFromBundle, publishModel, renderModelReadme, SemVer } = await import(
+      "@roadwork/lifecycle"
+    );
+    const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
 
     const files = await readBundleDir(values.bundle);
-    const version = values.version ?? manifestVersion(files);
-    if (!version || !SemVer.safeParse(version).success) {
-      throw new Error(`give --version X.Y.Z (the bundle has no manifest.json with a semver "version")`);
+    const demo = demoReason(files);
+    if (demo && !values["allow-demo"]) {
+      throw new Error(
+        `${values.bundle} is the demo model (${demo}): it scores nothing on real validator images. ` +
+          "Train on real data (docs/training.md) or pass --allow-demo to publish it anyway.",
+      );
+    }
+    const version = values.version ?? cardVersion(manifestVersion(files));
+    if (version === undefined) {
+      throw new UsageError(
+        `${values.bundle} has no manifest.json with a "version"; give --version X.Y.Z (e.g. --version 1.0.0)`,
+      );
+    }
+    if (!SemVer.safeParse(version).success) {
+      const from = values.version !== undefined ? "--version" : `the manifest's version '${manifestVersion(files)}'`;
+      throw new UsageError(`${from} is not X.Y.Z (three numbers, e.g. 1.4.0); give --version X.Y.Z`);
     }
     const submissionTime = values["submission-time"]
       ? Number(values["submission-time"])
@@ -100,7 +101,7 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});
 
 async function readBundleDir(dir: string): Promise<BundleFile[]> {
   let info: Awaited<ReturnType<typeof stat>>;
@@ -123,6 +124,33 @@ async function readBundleDir(dir: string): Promise<BundleFile[]> {
   await walk(dir);
   if (out.length === 0) throw new Error(`--bundle ${dir} is empty`);
   return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Build metadata ("1.0.0+ab12cd") is the trainer's; the card and NATIX take the X.Y.Z before it. */
+function cardVersion(manifest: string | undefined): string | undefined {
+  return manifest?.split("+")[0];
+}
+
+/** Why this bundle is the offline demo model, if it is: its procedural training set or demo backbone say so. */
+export function demoReason(files: BundleFile[]): string | undefined {
+  const json = (path: string): Record<string, unknown> | undefined => {
+    const f = files.find((x) => x.path === path);
+    if (!f) return undefined;
+    try {
+      return JSON.parse(new TextDecoder().decode(f.content)) as Record<string, unknown>;
+    } catch {
+      return undefined;
+    }
+  };
+  const manifest = json("manifest.json");
+  const dataset = (manifest?.training as { dataset?: { name?: unknown; source?: unknown } } | undefined)?.dataset;
+  if (dataset?.source === "procedural" || String(dataset?.name ?? "").includes("procedural")) {
+    return `trained on the procedural dataset '${String(dataset?.name ?? dataset?.source)}'`;
+  }
+  const backbone = (json("report.json")?.model as { backbone?: unknown } | undefined)?.backbone;
+  if (typeof backbone === "string" && /^Fixed demo feature extractor/.test(backbone))
+    return "built on the fixed demo backbone";
+  return undefined;
 }
 
 function manifestVersion(files: BundleFile[]): string | undefined {

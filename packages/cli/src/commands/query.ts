@@ -1,36 +1,32 @@
 // `roadwork query`: one signed ImageSynapse request to an axon, read the way a validator's dendrite reads it.
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
-import { type HotkeySource, loadHotkey } from "@roadwork/chain/keys";
-import { Dendrite, ensureCryptoReady } from "@roadwork/protocol";
-import type { Command } from "../command.ts";
+import type { HotkeySource } from "@roadwork/chain/keys";
+import { defineCommand, UsageError } from "../command.ts";
 
-const USAGE = `usage: roadwork query --image <file> [--url http://127.0.0.1:8091] [--dendrite-seed <0x seed|mnemonic|//Dev>]
-                      [--axon-hotkey <ss58>] [--timeout 9]
-The request is signed with --dendrite-seed (or ROADWORK_DENDRITE_SEED); the axon only answers hotkeys in its metagraph
-with a validator permit (//Alice in the local demo snapshot). Without --axon-hotkey the axon's hotkey is read from its
-/Synapse ping.`;
-
-export const command: Command = {
+export const command = defineCommand({
+  name: "query",
   summary: "send one signed ImageSynapse request to an axon and print the answer",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string", default: "http://127.0.0.1:8091" },
-        image: { type: "string" },
-        "dendrite-seed": { type: "string" },
-        "axon-hotkey": { type: "string" },
-        timeout: { type: "string", default: "9" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.image) throw new Error(`--image is required\n${USAGE}`);
+  usage: "--image <file> [options]",
+  description: `The request is signed with --dendrite-seed (or ROADWORK_DENDRITE_SEED); the axon only answers hotkeys in its metagraph
+with a validator permit (//Alice in the local demo snapshot). Without --axon-hotkey the axon's hotkey is read from its
+/Synapse ping. Exit code 0 on HTTP 200, 1 otherwise, 3 when the axon cannot be reached.`,
+  options: {
+    image: { type: "string", value: "<file>", help: "the image to send (JPEG/PNG/WebP)" },
+    url: { type: "string", value: "<http url>", default: "http://127.0.0.1:8091", help: "the axon" },
+    "dendrite-seed": {
+      type: "string",
+      value: "<seed>",
+      help: "0x seed, mnemonic or //Dev URI of the validator key that signs",
+    },
+    "axon-hotkey": {
+      type: "string",
+      value: "<ss58>",
+      help: "the axon's hotkey (default: read from its /Synapse ping)",
+    },
+    timeout: { type: "string", value: "<s>", default: "9", help: "request timeout in seconds" },
+  },
+  async run({ values }) {
+    if (!values.image) throw new UsageError("--image is required");
     const timeout = Number(values.timeout);
     if (!(timeout > 0 && timeout <= 120))
       throw new Error(`--timeout must be seconds in (0, 120], got '${values.timeout}'`);
@@ -50,9 +46,18 @@ export const command: Command = {
     } catch (error) {
       throw new Error(`cannot read --image ${values.image}: ${(error as Error).message}`);
     }
+    const { loadHotkey } = await import("@roadwork/chain/keys");
+    const { Dendrite, ensureCryptoReady } = await import("@roadwork/protocol");
     await ensureCryptoReady();
     const signer = await loadHotkey(dendriteSource(seed));
-    const axonHotkey = values["axon-hotkey"] ?? (await pingHotkey(url, timeout));
+    const reach = await reachable(url, timeout);
+    if (reach.error) {
+      console.error(
+        `roadwork query: the axon at ${url.origin} is unreachable (${reach.error}); is it running? Start one with 'npm start' or 'roadwork serve'.`,
+      );
+      return 3;
+    }
+    const axonHotkey = values["axon-hotkey"] ?? hotkeyFromPing(url, reach.hotkey, reach.status);
     const port = Number(url.port || 80);
     const ip = url.hostname.replace(/^\[|\]$/g, "");
 
@@ -86,28 +91,33 @@ export const command: Command = {
     console.error(`round-trip ${result.roundTripMs.toFixed(1)} ms, status ${result.status}`);
     return result.status === 200 ? 0 : 1;
   },
-};
+});
 
 function dendriteSource(seed: string): HotkeySource {
   return /^(?:0x)?[0-9a-fA-F]{64}$/.test(seed.trim()) ? { seedHex: seed } : { mnemonic: seed };
 }
 
-/** Our axon's /Synapse ping names its hotkey in `bt_header_axon_hotkey` (Python axons do not reveal theirs). */
-async function pingHotkey(url: URL, timeout: number): Promise<string> {
-  const ping = new URL("/Synapse", url);
-  let hotkey: string | null = null;
-  let why = "";
+/** One GET of /Synapse: tells a dead port from a live axon, and our axon names its hotkey there. */
+async function reachable(
+  url: URL,
+  timeout: number,
+): Promise<{ error?: string; hotkey?: string | null; status?: number }> {
   try {
-    const res = await fetch(ping, { signal: AbortSignal.timeout(timeout * 1000) });
+    const res = await fetch(new URL("/Synapse", url), { signal: AbortSignal.timeout(timeout * 1000) });
     await res.body?.cancel();
-    hotkey = res.headers.get("bt_header_axon_hotkey");
-    if (!hotkey) why = `HTTP ${res.status} without a bt_header_axon_hotkey header`;
+    return { hotkey: res.headers.get("bt_header_axon_hotkey"), status: res.status };
   } catch (error) {
-    why = (error as Error).message;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return { error: cause?.code ?? cause?.message ?? (error as Error).message };
   }
+}
+
+/** Our axon's /Synapse ping names its hotkey in `bt_header_axon_hotkey` (Python axons do not reveal theirs). */
+function hotkeyFromPing(url: URL, hotkey: string | null | undefined, status: number | undefined): string {
   if (!hotkey) {
-    throw new Error(
-      `pass --axon-hotkey <ss58>: requests are signed for the axon's hotkey, and ${ping} did not reveal it (${why})`,
+    throw new UsageError(
+      `pass --axon-hotkey <ss58>: requests are signed for the axon's hotkey, and ${new URL("/Synapse", url)} ` +
+        `answered HTTP ${status} without a bt_header_axon_hotkey header`,
     );
   }
   return hotkey;

@@ -1,48 +1,44 @@
 // `roadwork register`: NATIX economy registration of a published model, exactly as natix register.sh does it.
-import { parseArgs } from "node:util";
-import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
-import { DEFAULT_NATIX_BASE_URL, fetchRegistrationStatus, registerWithNatix } from "@roadwork/lifecycle";
-import type { Command } from "../command.ts";
+import { defineCommand, UsageError } from "../command.ts";
 
-const USAGE = `usage: roadwork register --uid <n> --repo <org/name> [--base-url ${DEFAULT_NATIX_BASE_URL}]
-                         [--interval 3] [--timeout 180]
-       roadwork register --status --uid <n> [--base-url …]
-Signs the current unix time with the hotkey (ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME +
-ROADWORK_WALLET_HOTKEY), posts it to NATIX with the Hugging Face repo, then polls the registration status.
-Publish the model first: roadwork publish --bundle <dir> --repo <org/name>`;
+// Mirrors @roadwork/lifecycle's DEFAULT_NATIX_BASE_URL (a test keeps them equal); inlined so --help loads nothing.
+export const NATIX_BASE_URL = "https://hydra.natix.network";
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "register",
   summary: "register a published model with NATIX and wait for the result",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        uid: { type: "string" },
-        repo: { type: "string" },
-        "base-url": { type: "string", default: process.env.NATIX_BASE_URL ?? DEFAULT_NATIX_BASE_URL },
-        interval: { type: "string", default: "3" },
-        timeout: { type: "string", default: "180" },
-        status: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+  usage: "--uid <n> --repo <org/name> [options]\n       roadwork register --status --uid <n> [--base-url …]",
+  description: `Optional: NATIX removed register.sh in May 2026 and the miner serves without it. Signs the current unix time with the
+hotkey (ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY), posts it to
+NATIX with the Hugging Face repo, then polls the registration status.
+Publish the model first: roadwork publish --bundle <dir> --repo <org/name>`,
+  options: {
+    uid: { type: "string", value: "<n>", help: "your miner's uid on the subnet" },
+    repo: { type: "string", value: "<org/name>", help: "the published Hugging Face repo" },
+    "base-url": {
+      type: "string",
+      value: "<url>",
+      help: `NATIX API (default: $NATIX_BASE_URL, else ${NATIX_BASE_URL})`,
+    },
+    interval: { type: "string", value: "<s>", default: "3", help: "status poll interval" },
+    timeout: { type: "string", value: "<s>", default: "180", help: "give up polling after this long" },
+    status: { type: "boolean", help: "only read the current registration status" },
+  },
+  async run({ values }) {
     const uid = Number(values.uid);
     if (!values.uid || !Number.isInteger(uid) || uid < 0 || uid > 65535) {
-      throw new Error(`--uid must be your miner's uid on the subnet (0-65535)\n${USAGE}`);
+      throw new UsageError("--uid must be your miner's uid on the subnet (0-65535)");
     }
-    const baseUrl = values["base-url"];
+    const baseUrl = values["base-url"] ?? process.env.NATIX_BASE_URL ?? NATIX_BASE_URL;
+    const { fetchRegistrationStatus, registerWithNatix } = await import("@roadwork/lifecycle");
+    const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
     if (!/^https?:\/\/\S+$/.test(baseUrl)) throw new Error(`--base-url must be an http(s) URL, got '${baseUrl}'`);
     if (values.status) {
       const s = await fetchRegistrationStatus({ uid, fetch, baseUrl });
       console.log(JSON.stringify({ uid, ...s }));
       return 0;
     }
-    if (!values.repo) throw new Error(`--repo is required\n${USAGE}`);
+    if (!values.repo) throw new UsageError("--repo is required");
     const interval = Number(values.interval);
     const timeout = Number(values.timeout);
     if (!(interval > 0) || !(timeout > 0)) throw new Error("--interval and --timeout are positive seconds");
@@ -70,4 +66,4 @@ export const command: Command = {
     console.error("registered; the reward clock starts at the model card's submission_time");
     return 0;
   },
-};
+});

@@ -1,62 +1,91 @@
 // `roadwork serve-axon`: announce the axon's public address on chain (SubtensorModule.serve_axon), signed by the
 // hotkey. --dry-run prints the encoded call and its decoded form without signing or submitting anything.
-import { parseArgs } from "node:util";
-import {
-  connectSubtensor,
-  encodeServeAxon,
-  planServeAxon,
-  readAxon,
-  readHead,
-  readHyperparameters,
-  readOwnUid,
-  ServeAxonError,
-  serveParams,
-  servingRateLimitStatus,
-  submitServeAxon,
-} from "@roadwork/chain";
-import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
-import type { Command } from "../command.ts";
+import { defineCommand, UsageError } from "../command.ts";
 import { chainTarget, parseNetuid, parsePort, parseVersion } from "./status.ts";
 
-const USAGE = `usage: roadwork serve-axon --ip <public addr> --port <n> --netuid <n> [--endpoint ws://127.0.0.1:9944]
-                           [--axon-version 9.12.2] [--dry-run] [--force] [--timeout <s>]
---ip is the address validators reach (e.g. the Elastic IP); it is never guessed. The hotkey comes from
-ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY (not needed for
---dry-run). Without --force nothing is sent when the chain already holds the same axon.`;
-
-export const command: Command = {
+export const command = defineCommand({
+  name: "serve-axon",
   summary: "announce the axon's address on chain (serve_axon); --dry-run shows the call",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        ip: { type: "string" },
-        port: { type: "string" },
-        netuid: { type: "string" },
-        endpoint: { type: "string" },
-        "axon-version": { type: "string" },
-        "dry-run": { type: "boolean" },
-        force: { type: "boolean" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.ip) throw new Error(`--ip is required (the public address validators connect to)\n${USAGE}`);
-    if (!values.port) throw new Error(`--port is required\n${USAGE}`);
+  usage: "--ip <public addr> --port <n> --netuid <n> [options]",
+  description: `--ip is the address validators reach (e.g. the Elastic IP); it is never guessed. The hotkey comes from
+ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY (not needed for
+--dry-run). Without --force nothing is sent when the chain already holds the same axon. --dry-run without --endpoint
+(and without $ROADWORK_CHAIN_ENDPOINT) needs no node: it encodes against the subtensor runtime metadata bundled with
+the repository (testnet for netuid 323, else mainnet; --network overrides) and names that runtime.`,
+  options: {
+    ip: { type: "string", value: "<addr>", help: "the public address validators connect to" },
+    port: { type: "string", value: "<n>", help: "the axon port" },
+    netuid: { type: "string", value: "<n>", help: "the subnet (72 mainnet, 323 testnet)" },
+    endpoint: {
+      type: "string",
+      value: "<ws url>",
+      help: "subtensor node (default: $ROADWORK_CHAIN_ENDPOINT, else the local node)",
+    },
+    "axon-version": { type: "string", value: "<x.y.z>", default: "9.12.2", help: "axon version announced" },
+    "dry-run": { type: "boolean", help: "print the encoded call; sign and send nothing" },
+    network: { type: "string", value: "mainnet|testnet", help: "bundled runtime for an offline --dry-run" },
+    force: { type: "boolean", help: "send even when the chain already holds this axon" },
+    timeout: { type: "string", value: "<s>", help: "per-call timeout (default 20)" },
+  },
+  async run({ values }) {
+    if (!values.ip) throw new UsageError("--ip is required (the public address validators connect to)");
+    if (!values.port) throw new UsageError("--port is required");
     const netuid = parseNetuid(values.netuid);
     const desired = {
       ip: values.ip,
       port: parsePort(values.port),
-      version: parseVersion(values["axon-version"] ?? "9.12.2"),
+      version: parseVersion(values["axon-version"]),
     };
+    const dryRun = values["dry-run"] === true;
+    if (values.network !== undefined && values.network !== "mainnet" && values.network !== "testnet") {
+      throw new UsageError("--network must be mainnet or testnet");
+    }
+    if (dryRun && values.endpoint === undefined && !process.env.ROADWORK_CHAIN_ENDPOINT) {
+      const { serveParams } = await import("@roadwork/chain");
+      const { encodeServeAxonOffline, loadOfflineRuntime } = await import("@roadwork/chain/offline-runtime");
+      const params = serveParams(netuid, desired);
+      const runtime = loadOfflineRuntime(values.network ?? (netuid === 323 ? "testnet" : "mainnet"));
+      const encoded = encodeServeAxonOffline(runtime, params);
+      console.error(
+        `encoded offline against the bundled ${runtime.network} runtime (${runtime.specName} spec ${runtime.specVersion}, ` +
+          `from ${runtime.source}); pass --endpoint to encode against a live node's runtime`,
+      );
+      console.log(
+        JSON.stringify(
+          {
+            runtime: {
+              source: runtime.source,
+              network: runtime.network,
+              specName: runtime.specName,
+              specVersion: runtime.specVersion,
+              genesisHash: runtime.genesisHash,
+            },
+            callHex: encoded.hex,
+            call: encoded.decoded,
+            submitted: false,
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    const {
+      connectSubtensor,
+      encodeServeAxon,
+      planServeAxon,
+      readAxon,
+      readHead,
+      readHyperparameters,
+      readOwnUid,
+      ServeAxonError,
+      serveParams,
+      servingRateLimitStatus,
+      submitServeAxon,
+    } = await import("@roadwork/chain");
+    const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
     const params = serveParams(netuid, desired); // validates ip/port before connecting
     const { endpoint, timeoutMs } = chainTarget(values);
-    const dryRun = values["dry-run"] === true;
     const hotkey = dryRun ? undefined : await loadHotkey(hotkeySourceFromEnv(process.env));
 
     const conn = await connectSubtensor({ endpoint, connectTimeoutMs: timeoutMs, callTimeoutMs: timeoutMs });
@@ -68,7 +97,11 @@ export const command: Command = {
           JSON.stringify(
             {
               endpoint,
-              specVersion: api.runtimeVersion.specVersion.toNumber(),
+              runtime: {
+                source: endpoint,
+                specName: api.runtimeVersion.specName.toString(),
+                specVersion: api.runtimeVersion.specVersion.toNumber(),
+              },
               callHex: encoded.hex,
               call: encoded.decoded,
               submitted: false,
@@ -130,4 +163,4 @@ export const command: Command = {
       await conn.disconnect();
     }
   },
-};
+});

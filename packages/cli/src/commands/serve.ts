@@ -2,71 +2,53 @@
 import { createWriteStream, statSync, type WriteStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
-import { parseArgs } from "node:util";
-import { type Hotkey, type HotkeySource, hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
-import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
-import { ModelHost, watchModelSource } from "@roadwork/inference";
-import {
-  type AxonLogger,
-  createAxon,
-  createJsonLogger,
-  type LogLevel,
-  type PredictionSink,
-  parseAxonConfig,
-  SwappableMetagraph,
-  startAxon,
-} from "@roadwork/miner";
-import { ensureCryptoReady } from "@roadwork/protocol";
-import type { Command } from "../command.ts";
-
-const USAGE = `usage: roadwork serve --model <file.onnx|bundle dir> --metagraph <snapshot.json> [--port 8091] [--host ::]
-                      [--wallet <wallet dir|name> --hotkey <name>] [--admin-port <n>] [--config <axon.json>]
-                      [--predictions <records.jsonl>] [--log-level info]
-                      [--chain <ws endpoint> --netuid <n> [--external-ip <public addr>]]  (instead of --metagraph)
-The hotkey comes from --wallet/--hotkey, else ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or
-ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. SIGHUP reloads the snapshot file and the model; a rewritten manifest.json or pointer file
-swaps the model in without a restart (the old one keeps serving if the new one fails its checks).
-SIGINT/SIGTERM stop gracefully.`;
+import type { Hotkey, HotkeySource } from "@roadwork/chain/keys";
+import type { MetagraphSnapshot } from "@roadwork/chain/snapshot";
+import type { AxonLogger, LogLevel, PredictionSink } from "@roadwork/miner";
+import { defineCommand, UsageError } from "../command.ts";
 
 const LEVELS: readonly LogLevel[] = ["debug", "info", "warn", "error"];
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "serve",
   summary: "run the axon on a local model and a metagraph snapshot file",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        model: { type: "string" },
-        metagraph: { type: "string" },
-        port: { type: "string" },
-        host: { type: "string" },
-        wallet: { type: "string" },
-        hotkey: { type: "string" },
-        "admin-port": { type: "string" },
-        config: { type: "string" },
-        predictions: { type: "string" },
-        "log-level": { type: "string" },
-        chain: { type: "string" },
-        netuid: { type: "string" },
-        "external-ip": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
-    if (!values.model) throw new Error(`--model is required\n${USAGE}`);
+  usage: "--model <file.onnx|bundle dir> (--metagraph <snapshot.json> | --chain <ws> --netuid <n>) [options]",
+  description: `The hotkey comes from --wallet/--hotkey, else ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or
+ROADWORK_WALLET_NAME + ROADWORK_WALLET_HOTKEY. 'roadwork snapshot' writes a metagraph snapshot (from the chain, or a
+local one with the keys to use). SIGHUP reloads the snapshot file and the model; a rewritten manifest.json or pointer
+file swaps the model in without a restart (the old one keeps serving if the new one fails its checks).
+SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once with exit code 1.`,
+  options: {
+    model: { type: "string", value: "<source>", help: "bundle dir, .onnx, pointer .json, s3:// or hf:// source" },
+    metagraph: { type: "string", value: "<snapshot.json>", help: "metagraph snapshot file (see 'roadwork snapshot')" },
+    port: { type: "string", value: "<n>", help: "listen port (default 8091)" },
+    host: { type: "string", value: "<addr>", help: "listen address (default ::)" },
+    wallet: { type: "string", value: "<dir|name>", help: "bittensor wallet directory or name" },
+    hotkey: { type: "string", value: "<name>", help: "hotkey name inside --wallet (default: default)" },
+    "admin-port": { type: "string", value: "<n>", help: "loopback admin listener (/metrics, /healthz)" },
+    config: { type: "string", value: "<axon.json>", help: "axon configuration file" },
+    predictions: { type: "string", value: "<records.jsonl>", help: "append prediction records here" },
+    "log-level": { type: "string", value: "<level>", default: "info", help: "debug, info, warn or error" },
+    chain: { type: "string", value: "<ws endpoint>", help: "read the metagraph from subtensor instead of a file" },
+    netuid: { type: "string", value: "<n>", help: "subnet with --chain (72 mainnet, 323 testnet)" },
+    "external-ip": { type: "string", value: "<addr>", help: "announce this address on chain (needs --chain)" },
+  },
+  async run({ values }) {
+    if (!values.model) throw new UsageError("--model is required");
     if (!values.metagraph && !values.chain) {
-      throw new Error(`--metagraph or --chain is required (see docs/metagraph-snapshot.md, docs/chain.md)\n${USAGE}`);
+      throw new UsageError(
+        "--metagraph or --chain is required ('roadwork snapshot --local --out snapshot.json' writes one; docs/chain.md)",
+      );
     }
     if (values["external-ip"] && !values.chain)
       throw new Error("--external-ip needs --chain (it is announced on chain)");
-    const level = (values["log-level"] ?? "info") as LogLevel;
+    const level = values["log-level"] as LogLevel;
     if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
 
     // Configuration first: a typo fails before anything slow is loaded.
+    const { createAxon, createJsonLogger, parseAxonConfig, SwappableMetagraph, startAxon } = await import(
+      "@roadwork/miner"
+    );
     const fileConfig = values.config ? await readJson(values.config, "--config") : {};
     const config = parseAxonConfig({
       ...(fileConfig as object),
@@ -83,8 +65,12 @@ export const command: Command = {
     });
     const logger = createJsonLogger({ level, base: { component: "axon" } });
 
+    const { ensureCryptoReady } = await import("@roadwork/protocol");
+    const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
+    const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
+    const { ModelHost, watchModelSource } = await import("@roadwork/inference");
     await ensureCryptoReady();
-    const hotkey = await loadHotkey(hotkeySource(values.wallet, values.hotkey));
+    const hotkey = await loadHotkey(hotkeySource(values.wallet, values.hotkey, hotkeySourceFromEnv));
     // --chain: snapshots come from subtensor (refreshed every 90 s; the last good one stays when a refresh fails).
     const chain = values.chain ? await openChain(values.chain, values.netuid, hotkey, logger) : undefined;
     const snapshot = chain ? chain.metagraph.current() : await MetagraphSnapshot.load(values.metagraph!);
@@ -127,6 +113,9 @@ export const command: Command = {
     try {
       running = await startAxon(axon);
     } catch (error) {
+      // Everything that keeps the event loop alive goes, so the process exits and its supervisor sees the failure.
+      watching?.close();
+      records?.end();
       await scorer.close();
       await chain?.close();
       throw error;
@@ -174,11 +163,15 @@ export const command: Command = {
     logger.info("stopped");
     return 0;
   },
-};
+});
 
 /** --wallet names a wallet directory (".../wallets/<name>") or just a wallet name under ~/.bittensor/wallets. */
-function hotkeySource(wallet: string | undefined, hotkeyName: string | undefined): HotkeySource {
-  if (wallet === undefined && hotkeyName === undefined) return hotkeySourceFromEnv(process.env);
+function hotkeySource(
+  wallet: string | undefined,
+  hotkeyName: string | undefined,
+  fromEnv: (env: NodeJS.ProcessEnv) => HotkeySource,
+): HotkeySource {
+  if (wallet === undefined && hotkeyName === undefined) return fromEnv(process.env);
   if (wallet === undefined) throw new Error("--hotkey needs --wallet <wallet dir|name>");
   const isPath = wallet.includes("/");
   const trimmed = wallet.replace(/\/+$/, "");

@@ -1,294 +1,60 @@
 // `roadwork simulate`: local validators with their own sr25519 keys send signed ImageSynapse challenges (held-out
 // images, validator augmentations) to an axon and score the answers with the subnet's reward; `--attack` mixes in
-// hostile requests. Also holds the local-network wiring `roadwork start` shares: keys, metagraph, dendrites, attacker.
-import { createHash, randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { parseArgs } from "node:util";
-import { type Hotkey, loadHotkey } from "@roadwork/chain/keys";
-import { MetagraphSnapshot, type MetagraphSnapshotData } from "@roadwork/chain/snapshot";
-import { loadManifest } from "@roadwork/data";
-import { type AxonTarget, Dendrite, type DendriteRequest, type DendriteSigner } from "@roadwork/protocol";
-import {
-  type Attacker,
-  ChallengeSource,
-  renderScoreboard,
-  type Scoreboard,
-  type SimulatedValidator,
-  ValidatorSimulator,
-} from "@roadwork/training";
-import type { Command } from "../command.ts";
+// hostile requests. The wiring it shares with `roadwork start` lives in ../local-network.ts.
+import { defineCommand, UsageError } from "../command.ts";
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../../../..");
-
-/** The local data directory: --data-dir, else ROADWORK_DATA_DIR, else `.roadwork/` in the repository. */
-export function resolveDataDir(flag?: string): string {
-  return resolve(flag ?? process.env.ROADWORK_DATA_DIR ?? join(REPO_ROOT, ".roadwork"));
-}
-
-export const localPaths = (dataDir: string) => ({
-  seed: join(dataDir, "local-seed"),
-  dataset: join(dataDir, "dataset"),
-  datasetManifest: join(dataDir, "dataset", "manifest.json"),
-  bundle: join(dataDir, "models", "demo"),
-  metagraph: join(dataDir, "metagraph.json"),
-  logs: join(dataDir, "logs"),
-});
-
-export interface LocalKeys {
-  miner: Hotkey;
-  validators: Hotkey[];
-  /** Signs correctly but is not in the metagraph. */
-  unregistered: Hotkey;
-  /** Registered, but without a validator permit. */
-  nonPermit: Hotkey;
-}
-
-/** Reads the local seed file, creating it (0600, random) on first use. It never leaves the data directory. */
-async function localSeed(path: string): Promise<Buffer> {
-  const text = await readFile(path, "utf8").catch(() => undefined);
-  if (text !== undefined) {
-    const hex = text.trim();
-    if (!/^[0-9a-f]{64}$/.test(hex))
-      throw new Error(`${path} is not a 32-byte hex seed; delete it to create a new one`);
-    return Buffer.from(hex, "hex");
-  }
-  const seed = randomBytes(32);
-  await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${seed.toString("hex")}\n`, { mode: 0o600 });
-  await chmod(path, 0o600);
-  return seed;
-}
-
-/** Every local key derives from the seed file and a role name, so they are stable across runs. */
-export async function localKeys(dataDir: string, validators: number): Promise<LocalKeys> {
-  const seed = await localSeed(localPaths(dataDir).seed);
-  const derive = (role: string) =>
-    loadHotkey({ seedHex: createHash("sha256").update(seed).update(`roadwork-local:${role}`).digest("hex") });
-  return {
-    miner: await derive("miner"),
-    validators: await Promise.all(Array.from({ length: validators }, (_, i) => derive(`validator-${i}`))),
-    unregistered: await derive("unregistered"),
-    nonPermit: await derive("non-permit"),
-  };
-}
-
-/** A snapshot with the miner (uid 0), the validators (permits, stake) and one registered non-validator. */
-export function localMetagraph(keys: LocalKeys, axonPort: number): MetagraphSnapshotData {
-  const axon = { ip: "127.0.0.1", port: axonPort, ipType: 4 as const, protocol: 4, version: 0, block: 0 };
-  return {
-    netuid: 72,
-    block: 1,
-    takenAt: Date.now(),
-    neurons: [
-      { uid: 0, hotkey: keys.miner.address, stake: 0, validatorPermit: false, active: true, axon },
-      ...keys.validators.map((v, i) => ({
-        uid: i + 1,
-        hotkey: v.address,
-        stake: 50_000 - i * 5_000,
-        validatorPermit: true,
-        active: true,
-      })),
-      {
-        uid: keys.validators.length + 1,
-        hotkey: keys.nonPermit.address,
-        stake: 12,
-        validatorPermit: false,
-        active: true,
-      },
-    ],
-  };
-}
-
-/** Validators that sign real requests with the protocol's Dendrite; their sent requests are kept for replays. */
-export function dendriteValidators(
-  keys: Hotkey[],
-  axon: AxonTarget,
-  sent: DendriteRequest[] = [],
-): SimulatedValidator[] {
-  return keys.map((key, i) => {
-    const dendrite = new Dendrite({ signer: key });
-    return {
-      name: `validator-${i + 1}`,
-      hotkey: key.address,
-      async challenge(image: Uint8Array) {
-        const request = dendrite.buildRequest({ axon, image, timeout: 9 });
-        const result = await dendrite.query(request);
-        sent.push(request);
-        if (sent.length > 50) sent.shift();
-        return { status: result.status, prediction: result.prediction, latencyMs: result.roundTripMs };
-      },
-    };
-  });
-}
-
-export const ATTACK_KINDS = [
-  "unsigned",
-  "forged-signature",
-  "replayed",
-  "unregistered-hotkey",
-  "no-validator-permit",
-  "stale-nonce",
-  "garbage",
-] as const;
-
-/** Hostile traffic: everything here must be refused by the axon. */
-export function createAttacker(options: {
-  axon: AxonTarget;
-  keys: LocalKeys;
-  image: Uint8Array;
-  honestRequests: DendriteRequest[];
-}): Attacker {
-  const { axon, keys, image } = options;
-  const victim = keys.validators[0]!;
-  const forger: DendriteSigner = { address: victim.address, sign: (m) => keys.unregistered.sign(m) };
-  const dendrites = {
-    forged: new Dendrite({ signer: forger }),
-    unregistered: new Dendrite({ signer: keys.unregistered }),
-    nonPermit: new Dendrite({ signer: keys.nonPermit }),
-    stale: new Dendrite({ signer: victim }),
-    unsigned: new Dendrite({ signer: keys.unregistered }),
-  };
-  const post = async (
-    url: string,
-    headers: Record<string, string>,
-    body: string | Uint8Array,
-  ): Promise<{ status: number; latencyMs: number }> => {
-    const started = performance.now();
-    const response = await fetch(url, { method: "POST", headers, body, signal: AbortSignal.timeout(10_000) });
-    await response.arrayBuffer();
-    return { status: response.status, latencyMs: performance.now() - started };
-  };
-  const send = (r: DendriteRequest) => post(r.url, r.headers, r.body);
-  let garbage = 0;
-  return {
-    kinds: ATTACK_KINDS,
-    async send(kind) {
-      switch (kind) {
-        case "unsigned": {
-          // Claims a validator's hotkey and sends no signature at all.
-          const r = dendrites.unsigned.buildRequest({ axon, image });
-          const headers = { ...r.headers, bt_header_dendrite_hotkey: victim.address };
-          delete (headers as Record<string, string | undefined>).bt_header_dendrite_signature;
-          return post(r.url, headers, r.body);
-        }
-        case "forged-signature":
-          return send(dendrites.forged.buildRequest({ axon, image }));
-        case "replayed": {
-          const captured = options.honestRequests.at(-1);
-          if (!captured) return send(dendrites.unregistered.buildRequest({ axon, image }));
-          return send(captured);
-        }
-        case "unregistered-hotkey":
-          return send(dendrites.unregistered.buildRequest({ axon, image }));
-        case "no-validator-permit":
-          return send(dendrites.nonPermit.buildRequest({ axon, image }));
-        case "stale-nonce": {
-          const old = (BigInt(Date.now()) - 3_600_000n) * 1_000_000n;
-          return send(dendrites.stale.buildRequest({ axon, image, nonceNs: old }));
-        }
-        default: {
-          // Malformed: random bytes, truncated JSON, or headers with junk values.
-          const r = dendrites.unregistered.buildRequest({ axon, image });
-          const variant = garbage++ % 3;
-          if (variant === 0) return post(r.url, { "content-type": "application/json" }, randomBytes(512));
-          if (variant === 1) return post(r.url, r.headers, r.body.slice(0, Math.floor(r.body.length / 2)));
-          return post(r.url, { ...r.headers, bt_header_dendrite_nonce: "not-a-number", timeout: "nan" }, r.body);
-        }
-      }
+export const command = defineCommand({
+  name: "simulate",
+  summary: "send signed validator challenges to an axon and score the answers",
+  usage: "[--url http://127.0.0.1:8091] [options]",
+  description: `Uses the keys, metagraph and dataset 'npm start' wrote under the data directory (.roadwork/ by default). Exit
+code 0 when some challenges were answered, 1 when every challenge failed (the reasons are printed), 3 when an attack
+request was accepted.`,
+  options: {
+    url: { type: "string", value: "<http url>", default: "http://127.0.0.1:8091", help: "the axon" },
+    validators: { type: "string", value: "<n>", default: "4", help: "simulated validators (1-64)" },
+    rate: { type: "string", value: "<per s>", default: "4", help: "challenges per second, all validators together" },
+    attack: { type: "boolean", default: false, help: "mix in hostile requests (all must be refused)" },
+    duration: { type: "string", value: "<s>", help: "stop after this many seconds (default: until Ctrl-C)" },
+    data: { type: "string", value: "<manifest.json>", help: "dataset the challenges come from" },
+    metagraph: { type: "string", value: "<snapshot.json>", help: "metagraph the axon uses (default: the local one)" },
+    "axon-hotkey": { type: "string", value: "<ss58>", help: "the axon's hotkey (default: the local miner key)" },
+    "data-dir": {
+      type: "string",
+      value: "<dir>",
+      help: "local data directory (default: $ROADWORK_DATA_DIR or .roadwork)",
     },
-  };
-}
-
-/** Shows the scoreboard until `signal` aborts or `durationS` passes: redrawn in place on a TTY, lines otherwise. */
-export async function runWithScoreboard(
-  sim: ValidatorSimulator,
-  options: { durationS?: number; signal?: AbortSignal; out?: NodeJS.WriteStream; title?: string; lineEveryMs?: number },
-): Promise<Scoreboard> {
-  const out = options.out ?? process.stdout;
-  const tty = out.isTTY === true;
-  let drawn = 0;
-  const draw = () => {
-    const lines = renderScoreboard(sim.scoreboard(), options.title);
-    if (tty) {
-      out.write(`${drawn > 0 ? `\x1b[${drawn}F` : ""}${lines.map((l) => `\x1b[2K${l}`).join("\n")}\n`);
-      drawn = lines.length;
-    } else {
-      const b = sim.scoreboard();
-      const o = b.overall;
-      const attack = b.attacks.length
-        ? ` attacks rejected ${b.attacks.reduce((a, r) => a + r.rejected, 0)}/${b.attacks.reduce((a, r) => a + r.sent, 0)}`
-        : "";
-      out.write(
-        `[${b.elapsedS.toFixed(0)}s] challenges ${o.sent} errors ${o.errors} reward ${o.meanReward.toFixed(3)} EMA ${o.meanEma.toFixed(3)} acc ${o.accuracy.toFixed(3)} MCC ${o.mcc.toFixed(3)} p50 ${o.p50.toFixed(1)}ms p99 ${o.p99.toFixed(1)}ms${attack}\n`,
-      );
-    }
-  };
-  sim.start();
-  const timer = setInterval(draw, tty ? 500 : (options.lineEveryMs ?? 10_000));
-  await new Promise<void>((resolveWait) => {
-    const done = () => resolveWait();
-    const t = options.durationS !== undefined ? setTimeout(done, options.durationS * 1000) : undefined;
-    options.signal?.addEventListener("abort", () => {
-      if (t) clearTimeout(t);
-      done();
-    });
-    if (options.signal?.aborted) done();
-  });
-  clearInterval(timer);
-  await sim.stop();
-  const final = sim.scoreboard();
-  if (tty) draw();
-  else out.write(`${renderScoreboard(final, options.title).join("\n")}\n`);
-  return final;
-}
-
-/** Aborts on the first Ctrl-C / SIGTERM; the listeners are removed when `dispose` runs. */
-export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-    },
-  };
-}
-
-export const command: Command = {
-  summary: "send signed validator challenges to an axon and show the validators' scoreboard",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        url: { type: "string", default: "http://127.0.0.1:8091" },
-        validators: { type: "string", default: "4" },
-        rate: { type: "string", default: "4" },
-        attack: { type: "boolean", default: false },
-        duration: { type: "string" },
-        data: { type: "string" },
-        metagraph: { type: "string" },
-        "axon-hotkey": { type: "string" },
-        "data-dir": { type: "string" },
-        json: { type: "boolean", default: false },
-      },
-      strict: true,
-    });
-    const dataDir = resolveDataDir(values["data-dir"]);
+    json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
+  },
+  async run({ values }) {
     const n = Number(values.validators);
     const rate = Number(values.rate);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--validators must be an integer from 1 to 64");
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError("--validators must be an integer from 1 to 64");
     if (!(rate > 0) || rate > 200)
-      throw new Error("--rate must be a number of challenges per second, above 0 and at most 200");
+      throw new UsageError("--rate must be a number of challenges per second, above 0 and at most 200");
     const duration = values.duration === undefined ? undefined : Number(values.duration);
-    if (duration !== undefined && !(duration > 0)) throw new Error("--duration must be a positive number of seconds");
-    const url = new URL(values.url);
-    const keys = await localKeys(dataDir, n);
-    const metagraph = await MetagraphSnapshot.load(values.metagraph ?? localPaths(dataDir).metagraph).catch(
+    if (duration !== undefined && !(duration > 0))
+      throw new UsageError("--duration must be a positive number of seconds");
+    let url: URL;
+    try {
+      url = new URL(values.url);
+    } catch {
+      throw new UsageError(`--url must be an http URL like http://127.0.0.1:8091, got '${values.url}'`);
+    }
+    const unreachable = await probe(url);
+    if (unreachable) {
+      throw new Error(
+        `no axon answers at ${url.origin} (${unreachable}). Start one ('npm start' or 'roadwork serve') or pass --url.`,
+      );
+    }
+
+    const net = await import("../local-network.ts");
+    const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
+    const { loadManifest } = await import("@roadwork/data");
+    const { ChallengeSource, ValidatorSimulator } = await import("@roadwork/training");
+    const dataDir = net.resolveDataDir(values["data-dir"]);
+    const keys = await net.localKeys(dataDir, n);
+    const metagraph = await MetagraphSnapshot.load(values.metagraph ?? net.localPaths(dataDir).metagraph).catch(
       (e: Error) => {
         throw new Error(`${e.message}. Run 'npm start' first (it writes the local metagraph), or pass --metagraph`);
       },
@@ -301,33 +67,55 @@ export const command: Command = {
         );
       }
     }
-    const axon: AxonTarget = {
-      ip: url.hostname,
+    const axon = {
+      ip: url.hostname.replace(/^\[|\]$/g, ""),
       port: Number(url.port || 80),
       hotkey: values["axon-hotkey"] ?? keys.miner.address,
     };
-    const dataset = await loadManifest(values.data ?? localPaths(dataDir).datasetManifest);
+    const dataset = await loadManifest(values.data ?? net.localPaths(dataDir).datasetManifest);
     const challenges = new ChallengeSource(dataset, { splits: ["test"], seed: Date.now() });
-    const sent: DendriteRequest[] = [];
+    const sent: Parameters<typeof net.dendriteValidators>[2] = [];
+    const failures = new net.FailureTally();
     const first = await challenges.next();
     const sim = new ValidatorSimulator({
-      validators: dendriteValidators(keys.validators, axon, sent),
+      validators: net.dendriteValidators(keys.validators, axon, sent, failures),
       challenges,
       rate,
-      ...(values.attack ? { attacker: createAttacker({ axon, keys, image: first.image, honestRequests: sent }) } : {}),
+      ...(values.attack
+        ? { attacker: net.createAttacker({ axon, keys, image: first.image, honestRequests: sent }) }
+        : {}),
     });
-    const interrupt = interruptSignal();
+    const interrupt = net.interruptSignal();
+    let board: Awaited<ReturnType<typeof net.runWithScoreboard>>;
     try {
-      const board = await runWithScoreboard(sim, {
+      board = await net.runWithScoreboard(sim, {
         ...(duration !== undefined ? { durationS: duration } : {}),
         signal: interrupt.signal,
         title: `roadwork simulate → ${url.origin}`,
       });
-      if (values.json) console.log(JSON.stringify(board));
-      const leaks = board.attacks.filter((a) => a.leaked > 0);
-      return leaks.length > 0 ? 3 : 0;
     } finally {
       interrupt.dispose();
     }
+    if (values.json) console.log(JSON.stringify(board));
+    if (failures.total > 0) console.error(`failed challenges: ${failures.top().join("; ")}`);
+    if (board.overall.sent > 0 && board.overall.errors >= board.overall.sent) {
+      console.error(
+        `roadwork simulate: every one of ${board.overall.sent} challenges failed; check --url, --axon-hotkey and that the axon uses this metagraph`,
+      );
+      return 1;
+    }
+    return board.attacks.some((a) => a.leaked > 0) ? 3 : 0;
   },
-};
+});
+
+/** Why nothing answers at `url`, or undefined when something does (any HTTP status counts as an answer). */
+async function probe(url: URL): Promise<string | undefined> {
+  try {
+    const res = await fetch(new URL("/Synapse", url), { signal: AbortSignal.timeout(5_000) });
+    await res.body?.cancel();
+    return undefined;
+  } catch (error) {
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return cause?.code ?? cause?.message ?? (error as Error).message;
+  }
+}

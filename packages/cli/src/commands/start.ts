@@ -4,51 +4,59 @@
 import { createWriteStream } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
-import { loadScorer, silentLogger as silentInferenceLogger } from "@roadwork/inference";
-import { createAxon, createJsonLogger, type RunningAxon, SwappableMetagraph, startAxon } from "@roadwork/miner";
+import type { RunningAxon } from "@roadwork/miner";
 import type { DendriteRequest } from "@roadwork/protocol";
-import { ChallengeSource, DEMO_SCENES, ensureDemoModel, ProgressBar, ValidatorSimulator } from "@roadwork/training";
-import type { Command } from "../command.ts";
-import {
-  createAttacker,
-  dendriteValidators,
-  interruptSignal,
-  localKeys,
-  localMetagraph,
-  localPaths,
-  resolveDataDir,
-  runWithScoreboard,
-} from "./simulate.ts";
+import { defineCommand, UsageError } from "../command.ts";
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "start",
   summary: "run the miner locally: demo model, axon on 127.0.0.1, simulated validators, live scoreboard",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        port: { type: "string", default: "8091" },
-        validators: { type: "string", default: "4" },
-        rate: { type: "string", default: "2" },
-        attack: { type: "boolean", default: false },
-        duration: { type: "string" },
-        scenes: { type: "string" },
-        "data-dir": { type: "string" },
-        json: { type: "boolean", default: false },
-      },
-      strict: true,
-    });
+  usage: "[options]",
+  description: `Everything is written under the data directory (.roadwork/ by default): the dataset, the demo model and its
+report, the local metagraph snapshot and keys, and logs/axon.log (one JSON line per answered challenge).
+Ctrl-C stops everything.`,
+  options: {
+    port: { type: "string", value: "<n>", default: "8091", help: "axon port (another free one is taken if busy)" },
+    validators: { type: "string", value: "<n>", default: "4", help: "simulated validators (1-64)" },
+    rate: { type: "string", value: "<per s>", default: "2", help: "challenges per second, all validators together" },
+    attack: { type: "boolean", default: false, help: "mix in hostile requests (all must be refused)" },
+    duration: { type: "string", value: "<s>", help: "stop after this many seconds (default: until Ctrl-C)" },
+    scenes: { type: "string", value: "<n>", help: "procedural scenes in the demo dataset (at least 40)" },
+    "data-dir": {
+      type: "string",
+      value: "<dir>",
+      help: "local data directory (default: $ROADWORK_DATA_DIR or .roadwork)",
+    },
+    json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
+  },
+  async run({ values }) {
+    const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
+    const { loadScorer, silentLogger: silentInferenceLogger } = await import("@roadwork/inference");
+    const { createAxon, createJsonLogger, SwappableMetagraph, startAxon } = await import("@roadwork/miner");
+    const { ChallengeSource, DEMO_SCENES, ensureDemoModel, ProgressBar, ValidatorSimulator } = await import(
+      "@roadwork/training"
+    );
+    const {
+      createAttacker,
+      dendriteValidators,
+      interruptSignal,
+      localKeys,
+      localMetagraph,
+      localPaths,
+      resolveDataDir,
+      runWithScoreboard,
+    } = await import("../local-network.ts");
     const port = Number(values.port);
     const n = Number(values.validators);
     const rate = Number(values.rate);
     const scenes = values.scenes === undefined ? DEMO_SCENES : Number(values.scenes);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error("--port must be 0..65535");
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error("--validators must be an integer from 1 to 64");
-    if (!(rate > 0) || rate > 200) throw new Error("--rate must be above 0 and at most 200 challenges per second");
-    if (!Number.isInteger(scenes) || scenes < 40) throw new Error("--scenes must be an integer of at least 40");
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError("--port must be 0..65535");
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError("--validators must be an integer from 1 to 64");
+    if (!(rate > 0) || rate > 200) throw new UsageError("--rate must be above 0 and at most 200 challenges per second");
+    if (!Number.isInteger(scenes) || scenes < 40) throw new UsageError("--scenes must be an integer of at least 40");
     const duration = values.duration === undefined ? undefined : Number(values.duration);
-    if (duration !== undefined && !(duration > 0)) throw new Error("--duration must be a positive number of seconds");
+    if (duration !== undefined && !(duration > 0))
+      throw new UsageError("--duration must be a positive number of seconds");
 
     const dataDir = resolveDataDir(values["data-dir"]);
     const paths = localPaths(dataDir);
@@ -80,8 +88,24 @@ export const command: Command = {
     const scorer = await loadScorer({ model: paths.bundle, executionProvider: "cpu", logger: silentInferenceLogger });
     const log = createWriteStream(join(paths.logs, "axon.log"), { flags: "a" });
     const logger = createJsonLogger({ write: (line) => log.write(`${line}\n`), base: { component: "axon" } });
+    // The axon itself logs only failures; the answered challenges are what an operator looks for in axon.log.
     const make = (p: number) =>
-      createAxon({ hotkey: keys.miner, scorer, metagraph, config: { port: p, host: "127.0.0.1" }, logger });
+      createAxon({
+        hotkey: keys.miner,
+        scorer,
+        metagraph,
+        config: { port: p, host: "127.0.0.1" },
+        logger,
+        onPrediction: (r) =>
+          logger.info("challenge answered", {
+            caller: r.callerHotkey,
+            uid: r.callerUid,
+            prediction: r.prediction,
+            latencyMs: Math.round(r.latencyMs * 10) / 10,
+            model: r.modelVersion,
+            cached: r.cached,
+          }),
+      });
     let running: RunningAxon;
     try {
       running = await startAxon(make(port));
@@ -90,6 +114,7 @@ export const command: Command = {
       running = await startAxon(make(0));
       say(`port ${port} is taken; the axon listens on ${running.port} instead`);
     }
+    logger.info("axon listening", { url: running.url, hotkey: keys.miner.address, model: scorer.modelVersion });
     const snapshot = localMetagraph(keys, running.port);
     metagraph.replace(MetagraphSnapshot.parse(snapshot));
     await writeFile(paths.metagraph, `${JSON.stringify(snapshot, null, 1)}\n`);
@@ -129,9 +154,10 @@ export const command: Command = {
       await sim.stop();
       await running.close(2_000);
       await scorer.close();
+      logger.info("axon stopped", {});
       await new Promise<void>((resolve) => log.end(resolve));
     }
     say("stopped");
     return 0;
   },
-};
+});

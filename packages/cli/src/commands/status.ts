@@ -1,45 +1,30 @@
 // `roadwork status`: what the chain says about this miner: uid, stake, validators, incentive, emission, immunity,
 // the on-chain axon vs the configured one, and how fresh the metagraph is. Read-only; needs no secret.
-import { parseArgs } from "node:util";
-import {
-  connectSubtensor,
-  ENDPOINTS,
-  type MinerStatus,
-  normaliseHotkey,
-  parseIp,
-  readMinerStatus,
-  versionAsInt,
-} from "@roadwork/chain";
-import { hotkeySourceFromEnv, loadHotkey } from "@roadwork/chain/keys";
-import type { Command } from "../command.ts";
+import type { MinerStatus } from "@roadwork/chain";
+import { defineCommand, UsageError } from "../command.ts";
 
-const USAGE = `usage: roadwork status --netuid <n> [--endpoint ws://127.0.0.1:9944] [--hotkey <ss58>]
-                       [--external-ip <addr> --port <n> [--axon-version 9.12.2]] [--json] [--timeout <s>]
-Without --hotkey the hotkey comes from ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME +
-ROADWORK_WALLET_HOTKEY (only its address is used). --endpoint defaults to $ROADWORK_CHAIN_ENDPOINT, else the local
-node. Exit code 0 when the hotkey is registered, 3 when it is not.`;
+/** Mirrors @roadwork/chain's ENDPOINTS.local (inlined so --help loads nothing heavy). */
+const LOCAL_NODE = "ws://127.0.0.1:9944";
 
 export type StatusReport = MinerStatus & { endpoint: string };
 
 export function parseVersion(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
-  try {
-    return versionAsInt(text);
-  } catch {
-    throw new Error(`--axon-version '${text}' must be major.minor.patch or an integer`);
-  }
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(text);
+  if (!m) throw new UsageError(`--axon-version '${text}' must be major.minor.patch or an integer`);
+  return Number(m[1]) * 1_000_000 + Number(m[2]) * 1_000 + Number(m[3]);
 }
 
 /** The node to talk to (--endpoint, else ROADWORK_CHAIN_ENDPOINT, else a local node) and the per-call timeout. */
 export function chainTarget(values: { endpoint?: string; timeout?: string }): { endpoint: string; timeoutMs: number } {
-  const endpoint = values.endpoint ?? process.env.ROADWORK_CHAIN_ENDPOINT ?? ENDPOINTS.local;
+  const endpoint = values.endpoint ?? process.env.ROADWORK_CHAIN_ENDPOINT ?? LOCAL_NODE;
   const timeoutMs = values.timeout ? Number(values.timeout) * 1000 : 20_000;
-  if (!(timeoutMs > 0)) throw new Error("--timeout must be a positive number of seconds");
+  if (!(timeoutMs > 0)) throw new UsageError("--timeout must be a positive number of seconds");
   return { endpoint, timeoutMs };
 }
 
 export function parseNetuid(text: string | undefined): number {
-  if (text === undefined) throw new Error("--netuid is required (72 on mainnet, 323 on testnet)");
+  if (text === undefined) throw new UsageError("--netuid is required (72 on mainnet, 323 on testnet)");
   const n = Number(text);
   if (!/^\d+$/.test(text) || n > 65535) throw new Error(`--netuid '${text}' must be an integer 0..65535`);
   return n;
@@ -52,6 +37,8 @@ export function parsePort(text: string): number {
 }
 
 async function resolveHotkey(flag: string | undefined): Promise<string> {
+  const { normaliseHotkey } = await import("@roadwork/chain");
+  const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
   if (flag) return normaliseHotkey(flag);
   const source = hotkeySourceFromEnv(process.env);
   if (Object.keys(source).length === 0) {
@@ -62,40 +49,45 @@ async function resolveHotkey(flag: string | undefined): Promise<string> {
   return (await loadHotkey(source)).address;
 }
 
-export const command: Command = {
-  summary: "show this miner's standing on chain (uid, stake, incentive, axon)",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        endpoint: { type: "string" },
-        netuid: { type: "string" },
-        hotkey: { type: "string" },
-        "external-ip": { type: "string" },
-        port: { type: "string" },
-        "axon-version": { type: "string" },
-        json: { type: "boolean" },
-        timeout: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-    });
-    if (values.help) {
-      console.log(USAGE);
-      return 0;
-    }
+export const command = defineCommand({
+  name: "status",
+  summary: "show this miner's standing on chain and whether the subnet pays (paying/burning/silent)",
+  usage: "--netuid <n> [options]",
+  description: `Without --hotkey the hotkey comes from ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME +
+ROADWORK_WALLET_HOTKEY (only its address is used). --endpoint defaults to $ROADWORK_CHAIN_ENDPOINT, else the local
+node. Exit code 0 when the hotkey is registered, 3 when it is not.`,
+  options: {
+    netuid: { type: "string", value: "<n>", help: "the subnet (72 mainnet, 323 testnet)" },
+    endpoint: {
+      type: "string",
+      value: "<ws url>",
+      help: `subtensor node (default: $ROADWORK_CHAIN_ENDPOINT, else ${LOCAL_NODE})`,
+    },
+    hotkey: { type: "string", value: "<ss58>", help: "the miner's hotkey address" },
+    "external-ip": {
+      type: "string",
+      value: "<addr>",
+      help: "compare the on-chain axon with this address (with --port)",
+    },
+    port: { type: "string", value: "<n>", help: "the axon port to compare (with --external-ip)" },
+    "axon-version": { type: "string", value: "<x.y.z>", default: "9.12.2", help: "axon version to compare" },
+    json: { type: "boolean", help: "print JSON" },
+    timeout: { type: "string", value: "<s>", help: "per-call timeout (default 20)" },
+  },
+  async run({ values }) {
     const netuid = parseNetuid(values.netuid);
     const { endpoint, timeoutMs } = chainTarget(values);
     if ((values["external-ip"] === undefined) !== (values.port === undefined)) {
-      throw new Error("--external-ip and --port go together (the axon you intend to serve)");
+      throw new UsageError("--external-ip and --port go together (the axon you intend to serve)");
     }
     const desired = values["external-ip"]
       ? {
           ip: values["external-ip"],
           port: parsePort(values.port ?? ""),
-          version: parseVersion(values["axon-version"] ?? "9.12.2"),
+          version: parseVersion(values["axon-version"]),
         }
       : undefined;
+    const { connectSubtensor, parseIp, readMinerStatus } = await import("@roadwork/chain");
     if (desired) parseIp(desired.ip);
     const hotkey = await resolveHotkey(values.hotkey);
 
@@ -109,7 +101,7 @@ export const command: Command = {
       await conn.disconnect();
     }
   },
-};
+});
 
 const hours = (blocks: number) => `${((blocks * 12) / 3600).toFixed(1)} h`;
 

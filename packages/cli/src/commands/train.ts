@@ -2,45 +2,39 @@
 // a model bundle with its report. `--backbone demo` uses the built-in fixed demo backbone (offline).
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import {
-  type BackboneInput,
-  demoBackboneInput,
-  describeBackbone,
-  ProgressBar,
-  trainFromDataset,
-} from "@roadwork/training";
-import type { Command } from "../command.ts";
+import type { BackboneInput } from "@roadwork/training";
+import { defineCommand, UsageError } from "../command.ts";
 
-export const command: Command = {
+export const command = defineCommand({
+  name: "train",
   summary: "train a roadwork head on backbone embeddings and write a model bundle + report",
-  async run(argv) {
-    const { values } = parseArgs({
-      args: argv,
-      options: {
-        data: { type: "string" },
-        backbone: { type: "string", default: "demo" },
-        out: { type: "string" },
-        head: { type: "string", default: "mlp" },
-        hidden: { type: "string", default: "64" },
-        epochs: { type: "string", default: "120" },
-        views: { type: "string", default: "2" },
-        "backbone-output": { type: "string" },
-        token: { type: "string", default: "none" },
-        preprocessing: { type: "string" },
-        name: { type: "string" },
-        version: { type: "string" },
-        seed: { type: "string", default: "1" },
-      },
-      strict: true,
-    });
-    if (!values.data || !values.out) {
-      throw new Error(
-        "usage: roadwork train --data <dataset manifest.json> --backbone <model.onnx|demo> --out <bundle dir>",
-      );
-    }
-    if (values.head !== "mlp" && values.head !== "logistic") throw new Error("--head must be 'mlp' or 'logistic'");
-    if (values.token !== "none" && values.token !== "cls") throw new Error("--token must be 'none' or 'cls'");
+  usage: "--data <dataset manifest.json> --out <bundle dir> [--backbone <model.onnx|demo>] [options]",
+  description: "The bundle holds the backbone, the head, manifest.json and report.html/report.json.",
+  options: {
+    data: { type: "string", value: "<manifest.json>", help: "dataset manifest" },
+    out: { type: "string", value: "<dir>", help: "bundle folder to write" },
+    backbone: {
+      type: "string",
+      value: "<model.onnx|demo>",
+      default: "demo",
+      help: "frozen backbone (demo: offline, fixed)",
+    },
+    head: { type: "string", value: "mlp|logistic", default: "mlp", help: "head kind" },
+    hidden: { type: "string", value: "<n>", default: "64", help: "MLP hidden units" },
+    epochs: { type: "string", value: "<n>", default: "120", help: "training epochs" },
+    views: { type: "string", value: "<n>", default: "2", help: "validator-augmented views per image" },
+    "backbone-output": { type: "string", value: "<name>", help: "backbone output to embed from" },
+    token: { type: "string", value: "none|cls", default: "none", help: "pool the output, or take the CLS token" },
+    preprocessing: { type: "string", value: "<file.json>", help: "backbone preprocessing (size, mean, std)" },
+    name: { type: "string", value: "<name>", help: "bundle name" },
+    version: { type: "string", value: "<X.Y.Z>", help: "bundle version" },
+    seed: { type: "string", value: "<n>", default: "1", help: "random seed" },
+  },
+  async run({ values }) {
+    if (!values.data || !values.out) throw new UsageError("--data and --out are required");
+    const { demoBackboneInput, describeBackbone, ProgressBar, trainFromDataset } = await import("@roadwork/training");
+    if (values.head !== "mlp" && values.head !== "logistic") throw new UsageError("--head must be 'mlp' or 'logistic'");
+    if (values.token !== "none" && values.token !== "cls") throw new UsageError("--token must be 'none' or 'cls'");
     const int = (name: string, v: string, lo: number, hi: number): number => {
       const x = Number(v);
       if (!Number.isInteger(x) || x < lo || x > hi) throw new Error(`--${name} must be an integer from ${lo} to ${hi}`);
@@ -79,4 +73,4 @@ export const command: Command = {
     );
     return 0;
   },
-};
+});
