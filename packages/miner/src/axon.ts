@@ -29,6 +29,7 @@ import {
 import { type Context, Hono } from "hono";
 import { Blacklist, type Caller } from "./blacklist.ts";
 import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
+import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
@@ -53,6 +54,8 @@ export interface AxonDeps {
   nowNs?: () => bigint;
   /** Receives one record per answered prediction, after the response; never awaited by the request. */
   onPrediction?: PredictionSink;
+  /** Keeps challenge images for the flywheel; `offer` is synchronous and never throws (capture.ts). */
+  capture?: ChallengeSampler;
   logger?: AxonLogger;
   /** Shared across restarts of the app object in tests; a fresh store per axon otherwise. */
   nonces?: NonceStore;
@@ -196,6 +199,16 @@ export function createAxon(deps: AxonDeps): Axon {
       const processTimeS = elapsedS(state);
       const response = successResponse({ body, prediction, processTimeS, axon: { hotkey: selfHotkey } });
       metrics.prediction();
+      deps.capture?.offer(image, {
+        requestId: state.id,
+        receivedAt: state.receivedAtMs,
+        score: scored.score,
+        prediction,
+        modelVersion: scored.modelVersion,
+        callerHotkey: decision.caller.hotkey,
+        callerUid: decision.caller.uid,
+        testnetLabel: body.testnetLabel,
+      });
       if (predictions.enabled) {
         predictions.dispatch({
           requestId: state.id,
@@ -263,7 +276,9 @@ export function createAxon(deps: AxonDeps): Axon {
 
   const adminApp = new Hono();
   adminApp.get("/metrics", (c) =>
-    c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" }),
+    c.text(metrics.render() + (deps.capture?.renderMetrics() ?? ""), 200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+    }),
   );
   adminApp.get("/healthz", (c) =>
     c.json({

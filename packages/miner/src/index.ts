@@ -2,6 +2,26 @@
 export { type Axon, type AxonDeps, type AxonHotkey, createAxon } from "./axon.ts";
 export { Blacklist, type BlacklistDecision, type BlacklistPolicy, type Caller } from "./blacklist.ts";
 export { BodyTooLargeError, readBoundedBody } from "./body.ts";
+export {
+  type CaptureConfig,
+  type CaptureConfigInput,
+  CaptureConfigSchema,
+  type CaptureStats,
+  ChallengeCapture,
+  type ChallengeFacts,
+  type ChallengeSampler,
+} from "./capture.ts";
+export {
+  CAPTURE_MEDIA_TYPES,
+  type CaptureRecord,
+  CaptureRecordSchema,
+  captureDay,
+  hasLetterboxBars,
+  inspectChallengeImage,
+  VALIDATOR_FORMATS,
+  type ValidatorFormat,
+} from "./capture-record.ts";
+export { type CaptureStore, LocalCaptureStore, S3CaptureStore, type S3CaptureStoreOptions } from "./capture-store.ts";
 export { type AxonConfig, type AxonConfigInput, AxonConfigSchema, parseAxonConfig } from "./config.ts";
 export { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
 export { type AxonLogger, createJsonLogger, type LogLevel, silentLogger } from "./logger.ts";
