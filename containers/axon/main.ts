@@ -6,7 +6,15 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { connectSubtensor, ensureServing, MetagraphWatcher, type SubtensorConnection } from "@roadwork/chain";
 import { type Hotkey, loadHotkey } from "@roadwork/chain/keys";
 import { ModelHost, pollModelSource, type ReloadResult, reloadOnSighup } from "@roadwork/inference";
-import { type AxonLogger, createAxon, createJsonLogger, startAxon } from "@roadwork/miner";
+import {
+  type AxonLogger,
+  ChallengeCapture,
+  captureEnv,
+  createAxon,
+  createJsonLogger,
+  S3CaptureStore,
+  startAxon,
+} from "@roadwork/miner";
 import { AXON_VERSION, ensureCryptoReady } from "@roadwork/protocol";
 import { MinerMetricsSampler, startMetricsPublisher } from "./cloudwatch-metrics.ts";
 import { AxonEnvError, type AxonRuntimeConfig, parseAxonEnv } from "./config.ts";
@@ -36,6 +44,7 @@ async function announce(
 
 async function main(): Promise<void> {
   const config = parseAxonEnv(process.env);
+  const captures = captureEnv(process.env); // ROADWORK_CAPTURE_*: challenge images to S3 for the flywheel
   const logger = createJsonLogger({ level: config.logLevel, base: { component: "axon", stage: config.stage } });
 
   await ensureCryptoReady();
@@ -85,6 +94,14 @@ async function main(): Promise<void> {
 
   const predictionLog =
     s3 && config.predictions ? new S3PredictionLog({ s3, ...config.predictions, logger }) : undefined;
+  const capture =
+    s3 && captures
+      ? new ChallengeCapture({
+          store: new S3CaptureStore({ s3, bucket: captures.bucket, prefix: captures.prefix }),
+          config: captures.config,
+          logger,
+        })
+      : undefined;
   const axon = createAxon({
     hotkey,
     scorer,
@@ -92,6 +109,7 @@ async function main(): Promise<void> {
     config: { port: config.port, host: config.host },
     logger,
     ...(predictionLog ? { onPrediction: predictionLog.append } : {}),
+    ...(capture ? { capture } : {}),
   });
   const running = await startAxon(axon);
   logger.info("axon ready", {
@@ -122,7 +140,13 @@ async function main(): Promise<void> {
   modelPoll?.close();
   stopSighup();
   watcher.stop();
-  await Promise.allSettled([metrics?.stop(), predictionLog?.close(), connection.disconnect(), scorer.close()]);
+  await Promise.allSettled([
+    metrics?.stop(),
+    predictionLog?.close(),
+    capture?.close(5_000),
+    connection.disconnect(),
+    scorer.close(),
+  ]);
   logger.info("stopped");
 }
 

@@ -273,3 +273,44 @@ function seededRandom(seed: string): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+export interface CaptureEnv {
+  bucket: string;
+  prefix: string;
+  config: CaptureConfigInput;
+}
+
+const CaptureEnvSchema = z.object({
+  ROADWORK_CAPTURE_BUCKET: z.string().min(3).optional(),
+  ROADWORK_CAPTURE_PREFIX: z
+    .string()
+    .regex(/^[\w./-]*$/)
+    .default("captures/"),
+  ROADWORK_CAPTURE_BAND: z.coerce.number().min(0).max(0.5).optional(),
+  ROADWORK_CAPTURE_SAMPLE_RATE: z.coerce.number().min(0).max(1).optional(),
+  AWS_REGION: z.string().optional(),
+});
+
+/**
+ * The capture settings of a container: off unless ROADWORK_CAPTURE_BUCKET is set. Throws one Error naming every bad
+ * variable, for the composition root to fail fast with.
+ */
+export function captureEnv(env: Record<string, string | undefined>): CaptureEnv | undefined {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
+  const parsed = CaptureEnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `  ${String(i.path[0])}: ${i.message}`).join("\n");
+    throw new Error(`challenge capture is misconfigured:\n${issues}`);
+  }
+  const e = parsed.data;
+  if (!e.ROADWORK_CAPTURE_BUCKET) return undefined;
+  if (!e.AWS_REGION) throw new Error("challenge capture is misconfigured:\n  AWS_REGION: is required to write to S3");
+  return {
+    bucket: e.ROADWORK_CAPTURE_BUCKET,
+    prefix: e.ROADWORK_CAPTURE_PREFIX,
+    config: {
+      ...(e.ROADWORK_CAPTURE_BAND !== undefined ? { band: e.ROADWORK_CAPTURE_BAND } : {}),
+      ...(e.ROADWORK_CAPTURE_SAMPLE_RATE !== undefined ? { sampleRate: e.ROADWORK_CAPTURE_SAMPLE_RATE } : {}),
+    },
+  };
+}

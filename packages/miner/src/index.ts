@@ -6,10 +6,12 @@ export {
   type CaptureConfig,
   type CaptureConfigInput,
   CaptureConfigSchema,
+  type CaptureEnv,
   type CaptureStats,
   ChallengeCapture,
   type ChallengeFacts,
   type ChallengeSampler,
+  captureEnv,
 } from "./capture.ts";
 export {
   CAPTURE_MEDIA_TYPES,

@@ -15,6 +15,7 @@ import {
   type CaptureStore,
   ChallengeCapture,
   type ChallengeFacts,
+  captureEnv,
   createAxon,
   LocalCaptureStore,
   S3CaptureStore,
@@ -165,6 +166,21 @@ describe("ChallengeCapture", () => {
     await capture.flush();
     assert.equal(capture.stats.failed, 6);
     assert.equal(capture.stats.duplicates, 0);
+  });
+});
+
+describe("captureEnv", () => {
+  it("is off without a bucket, reads band and rate, and names every bad variable", () => {
+    assert.equal(captureEnv({}), undefined);
+    assert.deepEqual(
+      captureEnv({ ROADWORK_CAPTURE_BUCKET: "data", ROADWORK_CAPTURE_BAND: "0.2", AWS_REGION: "us-east-1" }),
+      { bucket: "data", prefix: "captures/", config: { band: 0.2 } },
+    );
+    assert.throws(
+      () => captureEnv({ ROADWORK_CAPTURE_BUCKET: "data", ROADWORK_CAPTURE_SAMPLE_RATE: "3", AWS_REGION: "x" }),
+      /ROADWORK_CAPTURE_SAMPLE_RATE/,
+    );
+    assert.throws(() => captureEnv({ ROADWORK_CAPTURE_BUCKET: "data" }), /AWS_REGION/);
   });
 });
 

@@ -32,6 +32,13 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     chain: { type: "string", value: "<ws endpoint>", help: "read the metagraph from subtensor instead of a file" },
     netuid: { type: "string", value: "<n>", help: "subnet with --chain (72 mainnet, 323 testnet)" },
     "external-ip": { type: "string", value: "<addr>", help: "announce this address on chain (needs --chain)" },
+    capture: {
+      type: "string",
+      value: "<data dir>",
+      help: "keep challenge images near the threshold (and a sample of the rest) under <data dir>/captures/",
+    },
+    "capture-band": { type: "string", value: "<w>", help: "with --capture: keep all with |score-0.5| <= w (0.15)" },
+    "capture-rate": { type: "string", value: "<p>", help: "with --capture: fraction of the rest kept (0.03)" },
   },
   async run({ values }) {
     if (!values.model) throw new UsageError("--model is required");
@@ -46,9 +53,15 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
 
     // Configuration first: a typo fails before anything slow is loaded.
-    const { createAxon, createJsonLogger, parseAxonConfig, SwappableMetagraph, startAxon } = await import(
-      "@roadwork/miner"
-    );
+    const {
+      ChallengeCapture,
+      createAxon,
+      createJsonLogger,
+      LocalCaptureStore,
+      parseAxonConfig,
+      SwappableMetagraph,
+      startAxon,
+    } = await import("@roadwork/miner");
     const fileConfig = values.config ? await readJson(values.config, "--config") : {};
     const config = parseAxonConfig({
       ...(fileConfig as object),
@@ -64,6 +77,17 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
         : {}),
     });
     const logger = createJsonLogger({ level, base: { component: "axon" } });
+    // Challenge capture for the flywheel (docs/labelling.md); its settings are checked here, before anything slow.
+    const capture = values.capture
+      ? new ChallengeCapture({
+          store: new LocalCaptureStore(values.capture),
+          config: {
+            ...(values["capture-band"] ? { band: Number(values["capture-band"]) } : {}),
+            ...(values["capture-rate"] ? { sampleRate: Number(values["capture-rate"]) } : {}),
+          },
+          logger,
+        })
+      : undefined;
 
     const { ensureCryptoReady } = await import("@roadwork/protocol");
     const { hotkeySourceFromEnv, loadHotkey } = await import("@roadwork/chain/keys");
@@ -108,6 +132,7 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
       config,
       logger,
       ...(onPrediction ? { onPrediction } : {}),
+      ...(capture ? { capture } : {}),
     });
     let running: Awaited<ReturnType<typeof startAxon>>;
     try {
@@ -157,6 +182,11 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     watching?.close();
     logger.info("shutting down", { signal });
     await running.close(10_000);
+    await capture?.close();
+    if (capture) {
+      const c = capture.stats;
+      console.log(`captures: ${c.written} kept in ${capture.where}, ${c.dropped} dropped, ${c.failed} failed`);
+    }
     await chain?.close();
     await scorer.close();
     if (records) await new Promise<void>((resolve) => records.end(resolve));

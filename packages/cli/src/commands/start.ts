@@ -28,11 +28,13 @@ Ctrl-C stops everything.`,
       help: "local data directory (default: $ROADWORK_DATA_DIR or .roadwork)",
     },
     json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
+    "no-capture": { type: "boolean", default: false, help: "do not keep challenge images under <data dir>/captures/" },
   },
   async run({ values }) {
     const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
     const { loadScorer, silentLogger: silentInferenceLogger } = await import("@roadwork/inference");
-    const { createAxon, createJsonLogger, SwappableMetagraph, startAxon } = await import("@roadwork/miner");
+    const { ChallengeCapture, createAxon, createJsonLogger, LocalCaptureStore, SwappableMetagraph, startAxon } =
+      await import("@roadwork/miner");
     const { ChallengeSource, DEMO_SCENES, ensureDemoModel, ProgressBar, ValidatorSimulator } = await import(
       "@roadwork/training"
     );
@@ -88,6 +90,10 @@ Ctrl-C stops everything.`,
     const scorer = await loadScorer({ model: paths.bundle, executionProvider: "cpu", logger: silentInferenceLogger });
     const log = createWriteStream(join(paths.logs, "axon.log"), { flags: "a" });
     const logger = createJsonLogger({ write: (line) => log.write(`${line}\n`), base: { component: "axon" } });
+    // Challenges near the threshold (and a few percent of the rest) land in <data>/captures/ for `roadwork mine`.
+    const capture = values["no-capture"]
+      ? undefined
+      : new ChallengeCapture({ store: new LocalCaptureStore(dataDir), logger });
     // The axon itself logs only failures; the answered challenges are what an operator looks for in axon.log.
     const make = (p: number) =>
       createAxon({
@@ -96,6 +102,7 @@ Ctrl-C stops everything.`,
         metagraph,
         config: { port: p, host: "127.0.0.1" },
         logger,
+        ...(capture ? { capture } : {}),
         onPrediction: (r) =>
           logger.info("challenge answered", {
             caller: r.callerHotkey,
@@ -153,6 +160,11 @@ Ctrl-C stops everything.`,
       interrupt.dispose();
       await sim.stop();
       await running.close(2_000);
+      await capture?.close();
+      if (capture) {
+        const c = capture.stats;
+        say(`captures: ${c.written} kept in ${capture.where}, ${c.dropped} dropped, ${c.failed} failed`);
+      }
       await scorer.close();
       logger.info("axon stopped", {});
       await new Promise<void>((resolve) => log.end(resolve));
