@@ -103,7 +103,7 @@ export class FakeImageModels {
   readonly lifecycle = new Map<string, LifecycleInfo>(Object.entries(DEFAULT_LIFECYCLE));
   #queue: ImageOutcome[] = [];
   #always?: ImageOutcome;
-  readonly #renderer = new Synth.ProceduralGenerator({ megapixels: 0.08 });
+  readonly #renderer = new Synth.ProceduralGenerator({ megapixels: 0.12 });
 
   /** The next calls' outcomes, in order; after them, images. */
   next(...outcomes: ImageOutcome[]): this {

@@ -39,7 +39,7 @@ export class FakeCosmos {
   #queue: CosmosOutcome[] = [];
   #server: Server;
   #url = "";
-  readonly #renderer = new Synth.ProceduralGenerator({ megapixels: 0.08 });
+  readonly #renderer = new Synth.ProceduralGenerator({ megapixels: 0.12 });
 
   private constructor() {
     this.#server = createServer((req, res) => {

@@ -50,6 +50,10 @@ export const commands: Record<string, Entry> = {
     summary: "show this miner's standing on chain and whether the subnet pays (paying/burning/silent)",
     load: () => import("./commands/status.ts"),
   },
+  synth: {
+    summary: "generate synthetic training images (Bedrock, Cosmos NIM or procedural) with quality gates and a budget",
+    load: () => import("./commands/synth.ts"),
+  },
   "serve-axon": {
     summary: "announce the axon's address on chain (serve_axon); --dry-run shows the call",
     load: () => import("./commands/serve-axon.ts"),

@@ -2,6 +2,7 @@
 export * from "./batch.ts";
 export * from "./bedrock.ts";
 export * from "./cosmos.ts";
+export * from "./dataset-output.ts";
 export * from "./embedding-distance.ts";
 export * from "./gates.ts";
 export * from "./generator.ts";
@@ -11,3 +12,4 @@ export * from "./ledger-s3.ts";
 export * from "./prices.ts";
 export * from "./procedural.ts";
 export * from "./prompts.ts";
+export * from "./report.ts";

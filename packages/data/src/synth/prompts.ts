@@ -1,6 +1,7 @@
 // Prompts in the validators' style (spec §4.2, §4.7): "Photorealistic dashcam footage …" built from a caption of a
 // real frame, with roadwork objects added for label 1 and kept out for label 0. Objects a label-0 image must not
 // show go into the negative prompt, never as "no cones" in the prompt (diffusion models draw what a prompt names).
+import { z } from "zod";
 import { Prng } from "../prng.ts";
 import { type AspectRatio, type GenerationRequest, GenerationRequestSchema, MAX_SEED } from "./generator.ts";
 
@@ -44,6 +45,15 @@ export interface HardCaseCluster {
   /** Relative share of the batch (default 1). */
   weight?: number;
 }
+
+export const HardCaseClustersSchema = z.array(
+  z.object({
+    id: z.string().min(1),
+    description: z.string().min(1).max(500),
+    label: z.union([z.literal(0), z.literal(1)]).optional(),
+    weight: z.number().positive().optional(),
+  }),
+);
 
 /** Street scenes for when no real captions are at hand (local mode, the weekly batch before any data exists). */
 export const BUILT_IN_CAPTIONS: SceneCaption[] = [
