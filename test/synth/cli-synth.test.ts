@@ -114,7 +114,9 @@ describe("roadwork synth", () => {
       await page.goto(`file://${join(out, "synth", "i2i", "report.html")}`);
       const summary = await page.locator("#summary").innerText();
       assert.match(summary, /cost\s+\$0\.32 of an estimated \$0\.32/);
-      const loaded = await page.$$eval("figure img", (imgs) => imgs.map((i) => (i as HTMLImageElement).naturalWidth));
+      const loaded = await page.$$eval("figure img", (imgs) =>
+        imgs.map((i) => (i as unknown as { naturalWidth: number }).naturalWidth),
+      );
       assert.equal(loaded.length, 4);
       assert.ok(
         loaded.every((w) => w > 0),
