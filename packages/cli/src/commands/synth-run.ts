@@ -98,7 +98,7 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
   if (embedder && sample.length > 0) {
     const store = fromRecords.includes(sample[0]!) ? from! : out;
     realEmbeddings = await embedder.embed(await Promise.all(sample.map((r) => store.getImage(r.sha256))));
-    sample.forEach((r, i) => reference.add(r.sha256, undefined, realEmbeddings[i]));
+    for (const [i, r] of sample.entries()) reference.add(r.sha256, undefined, realEmbeddings[i]);
   }
 
   const batchDir = resolve(o.out, "synth", o.batchId);
