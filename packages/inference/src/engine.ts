@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { BundleError, bundleVersion, type Manifest } from "./bundle/manifest.ts";
 import { calibrate, logit, sigmoid } from "./calibration.ts";
 import { type DecodeOptions, decodeImage, type RgbImage } from "./image/decode.ts";
-import { hflip, type PixelTensor, preprocess } from "./image/preprocess.ts";
+import { geometry, resizeTarget, writeHwc, writeNormalized } from "./image/preprocess.ts";
 import { type MemberOptions, MemberRunner } from "./member.ts";
 import { probeImages } from "./probe.ts";
 import type { ScoreOptions, ScoreResult, Scorer } from "./scorer.ts";
@@ -26,6 +26,8 @@ export interface EngineOptions extends SessionOptions {
   batchBuckets?: "auto" | "off" | readonly number[];
   /** Entries in the image-hash result cache (default 1024; 0 disables). */
   cacheSize?: number;
+  /** Preprocessing inside the ONNX graph (uint8 NHWC in): "auto" on CUDA (default), "always", "never". */
+  preprocessInGraph?: "auto" | "always" | "never";
   decode?: DecodeOptions;
 }
 
@@ -62,8 +64,11 @@ export interface EngineStats {
   paddedRows: number;
 }
 
+/** Geometry-stage pixels (resized, cropped or letterboxed uint8 RGB) per distinct preprocessing spec. */
+type Prepared = Map<string, RgbImage>;
+
 interface Pending {
-  views: Map<string, PixelTensor[]>;
+  views: Prepared;
   resolve: (z: number) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal | undefined;
@@ -212,33 +217,57 @@ export class OnnxScorer implements Scorer {
     this.probeLatencyMs = times[Math.floor(times.length / 2)] ?? 0;
   }
 
-  /** Preprocessed views per distinct preprocessing spec: one tensor per TTA view. */
-  private prepare(image: RgbImage): Map<string, PixelTensor[]> {
-    const views = new Map<string, PixelTensor[]>();
-    for (const [key, spec] of this.specs) {
-      const base = preprocess(image, spec);
-      views.set(
-        key,
-        this.manifest.tta.map((t) => (t === "hflip" ? hflip(base) : base)),
-      );
-    }
+  /** Geometry per distinct preprocessing spec; rescale/normalize/flip happen as the batch tensor is filled. */
+  private prepare(image: RgbImage): Prepared {
+    const views: Prepared = new Map();
+    for (const [key, spec] of this.specs) views.set(key, geometry(image, spec));
     return views;
   }
 
+  /**
+   * The size to decode an image of this displayed size to: the largest first-resize any member's preprocessing
+   * makes, so a big frame is decoded (shrink-on-load) straight to what the preprocessing needs.
+   */
+  private readonly decodeTarget = (width: number, height: number): { width: number; height: number } | undefined => {
+    let out: { width: number; height: number } | undefined;
+    for (const spec of this.specs.values()) {
+      const t = resizeTarget(spec, width, height);
+      if (!t) return undefined; // a member uses the image as it is
+      out = out ? { width: Math.max(out.width, t.width), height: Math.max(out.height, t.height) } : t;
+    }
+    return out;
+  };
+
   /** Runs a batch through every member; returns the combined (uncalibrated) logit per image. */
-  private async infer(batch: Map<string, PixelTensor[]>[]): Promise<Float64Array> {
+  private async infer(batch: Prepared[]): Promise<Float64Array> {
     const n = batch.length;
-    const nViews = this.manifest.tta.length;
+    const tta = this.manifest.tta;
+    const nViews = tta.length;
     const probability = this.manifest.combine === "mean-probability";
     const acc = new Float64Array(n);
     let totalWeight = 0;
+    // One filled tensor per (spec, layout, padded rows): members that share them share the work.
+    const filled = new Map<string, Float32Array | Uint8Array>();
     const results = await Promise.all(
       this.members.map(async (m) => {
         const per = 3 * m.height * m.width;
-        const pixels = new Float32Array(n * nViews * per);
-        for (let i = 0; i < n; i++) {
-          const views = batch[i]?.get(m.specKey) ?? [];
-          for (let v = 0; v < nViews; v++) pixels.set((views[v] as PixelTensor).data, (i * nViews + v) * per);
+        const rows = m.rowsFor(n * nViews);
+        const key = `${m.specKey}|${m.layout}|${rows}`;
+        let pixels = filled.get(key);
+        if (!pixels) {
+          const uint8 = m.layout === "nhwc-uint8";
+          const out = uint8 ? new Uint8Array(rows * per) : new Float32Array(rows * per);
+          for (let i = 0; i < n; i++) {
+            const g = batch[i]?.get(m.specKey) as RgbImage;
+            for (let v = 0; v < nViews; v++) {
+              const at = (i * nViews + v) * per;
+              const flip = tta[v] === "hflip";
+              if (out instanceof Uint8Array) writeHwc(g, out, at, flip);
+              else writeNormalized(g, m.spec, out, at, flip);
+            }
+          }
+          pixels = out;
+          filled.set(key, pixels);
         }
         return m.logits(pixels, n * nViews);
       }),
@@ -275,7 +304,7 @@ export class OnnxScorer implements Scorer {
         this.counters.cacheHits++;
         return { score: hit, modelVersion: this.modelVersion, cached: true };
       }
-      const rgb = await decodeImage(image, this.options.decode);
+      const rgb = await decodeImage(image, { ...this.options.decode, resizeTo: this.decodeTarget });
       const t1 = performance.now();
       options.signal?.throwIfAborted();
       const views = this.prepare(rgb);
@@ -300,7 +329,7 @@ export class OnnxScorer implements Scorer {
     }
   }
 
-  private enqueue(views: Map<string, PixelTensor[]>, signal: AbortSignal | undefined): Promise<number> {
+  private enqueue(views: Prepared, signal: AbortSignal | undefined): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const item: Pending = { views, resolve, reject, signal, onAbort: undefined };
       if (signal) {

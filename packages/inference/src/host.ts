@@ -2,7 +2,7 @@
 // verified (checksums, probe outputs, latency) before it takes traffic; the swap is one assignment, so a call
 // is served entirely by the old or entirely by the new model; the old engine drains its in-flight calls before
 // it is closed. Any failure keeps the old engine serving and is reported.
-import { type FSWatcher, statSync, watch } from "node:fs";
+import { existsSync, type FSWatcher, statSync, watch } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { EngineStats } from "./engine.ts";
 import { OnnxScorer } from "./engine.ts";
@@ -188,7 +188,8 @@ export function watchModelSource(
     if (closed) return;
     clearTimeout(timer);
     timer = setTimeout(() => {
-      void host.reload(source);
+      // A deleted manifest (the directory being removed) is no new model; its return will be.
+      if (existsSync(path)) void host.reload(source);
     }, options.debounceMs ?? 200);
   };
   const inode = (p: string): number | undefined => {

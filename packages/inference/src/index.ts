@@ -35,23 +35,39 @@ export { EngineClosedError, ModelOutputError, OnnxScorer } from "./engine.ts";
 export type { HostStats, ModelHostOptions, ReloadResult, WatchHandle } from "./host.ts";
 export { ModelHost, pollModelSource, reloadOnSighup, watchModelSource } from "./host.ts";
 export type { DecodeOptions, RgbImage } from "./image/decode.ts";
-export { ACCEPTED_FORMATS, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decodeImage } from "./image/decode.ts";
+export {
+  ACCEPTED_FORMATS,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_MIN_SIDE,
+  decodeImage,
+  inspectImage,
+  SHRINK_ON_LOAD_GAP,
+} from "./image/decode.ts";
+export type { ImageHeader } from "./image/header.ts";
+export { displaySize, readImageHeader } from "./image/header.ts";
 export type { PixelTensor, Preprocessing, PreprocessingInput } from "./image/preprocess.ts";
 export {
+  affine,
   centerCrop,
   geometry,
   hflip,
   IMAGENET_DEFAULT_MEAN,
   IMAGENET_DEFAULT_STD,
+  letterboxFill,
+  letterboxSize,
   outputSize,
   PreprocessingSchema,
   parsePreprocessing,
   preprocess,
+  resizeTarget,
   shortestEdgeSize,
+  writeHwc,
+  writeNormalized,
 } from "./image/preprocess.ts";
 export { RESAMPLE, resizeRgb } from "./image/resample.ts";
 export type { LoadOptions } from "./load.ts";
 export { loadScorer, resolveLocalModel } from "./load.ts";
+export { PIXEL_INPUT } from "./member.ts";
 export type {
   AttributeInput,
   AttributeValue,
@@ -62,6 +78,8 @@ export type {
   TensorValue,
 } from "./onnx/model.ts";
 export { attr, ELEM_TYPES, encodeTensor, GraphBuilder } from "./onnx/model.ts";
+export type { PixelInputOptions } from "./onnx/pixel-input.ts";
+export { graphInput, withPixelInput } from "./onnx/pixel-input.ts";
 export type { TinyClassifierOptions } from "./onnx/tiny-classifier.ts";
 export {
   buildTinyClassifier,

@@ -1,5 +1,7 @@
 // One bundle member on one onnxruntime session (plus its head, if it has one): a batch of preprocessed pixels in,
 // one roadwork logit per image out. Everything the manifest claims about the ONNX files is checked at load.
+
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
 import { normalizeBuckets, planRuns } from "./batch-plan.ts";
@@ -7,7 +9,8 @@ import { BundleError, type Member } from "./bundle/manifest.ts";
 import { logit } from "./calibration.ts";
 import { fromHalf, toHalfArray } from "./fp16.ts";
 import type { Preprocessing } from "./image/preprocess.ts";
-import { outputSize } from "./image/preprocess.ts";
+import { affine, outputSize } from "./image/preprocess.ts";
+import { graphInput, withPixelInput } from "./onnx/pixel-input.ts";
 import { type CreatedSession, createSession, type Device, deviceAvailable, type SessionOptions } from "./session.ts";
 
 export interface MemberOptions extends SessionOptions {
@@ -18,7 +21,16 @@ export interface MemberOptions extends SessionOptions {
   batchBuckets?: readonly number[];
   /** Where the buckets apply: "cuda" (default) only when the member landed on the GPU, "any" on every device. */
   bucketsOn?: "cuda" | "any";
+  /**
+   * Rescale + normalize + NCHW layout as nodes prepended to the model, fed uint8 NHWC: "auto" (default) when the
+   * session is meant for CUDA (the work moves to the GPU and 4× fewer bytes cross to it), "always", or "never"
+   * (CPU hosts: the JS path is exact to numpy's float32 arithmetic and costs the same there).
+   */
+  preprocessInGraph?: "auto" | "always" | "never";
 }
+
+/** Name of the uint8 NHWC input a member gets when its preprocessing runs inside the graph. */
+export const PIXEL_INPUT = "roadwork_pixels_uint8";
 
 type TensorMeta = { name: string; type: string; shape: readonly (number | string)[] };
 
@@ -64,6 +76,8 @@ export class MemberRunner {
   readonly shapesRun = new Set<number>();
   /** Zero rows added to fill buckets, results discarded. */
   paddedRows = 0;
+  /** "nhwc-uint8": the session takes geometry-stage pixels and preprocesses them itself (see preprocessInGraph). */
+  readonly layout: "nchw-float" | "nhwc-uint8";
 
   private constructor(
     private readonly member: Member,
@@ -74,7 +88,9 @@ export class MemberRunner {
     created: CreatedSession,
     /** One backbone session per bucket (the first bucket's is `backbone`). */
     private readonly bucketSessions: ReadonlyMap<number, ort.InferenceSession>,
+    inGraph: boolean,
   ) {
+    this.layout = inGraph ? "nhwc-uint8" : "nchw-float";
     this.id = member.id;
     this.weight = member.weight;
     this.spec = member.preprocessing;
@@ -106,12 +122,45 @@ export class MemberRunner {
 
     // fp16 variants only make sense on a GPU; try them first there, else use the float32 files.
     const choice = options.executionProvider ?? "auto";
-    const wantFp16 = member.fp16 !== undefined && choice !== "cpu" && deviceAvailable("cuda").ok;
+    const cudaExpected = choice !== "cpu" && deviceAvailable("cuda").ok;
+    const wantFp16 = member.fp16 !== undefined && cudaExpected;
+    const mode = options.preprocessInGraph ?? "auto";
+    const inGraph = mode === "always" || (mode === "auto" && cudaExpected);
+    /** The model as a path, or (preprocessing in the graph) as wrapped bytes, checked against the manifest first. */
+    const modelSource = async (file: string): Promise<string | Uint8Array> => {
+      if (!inGraph) return join(dir, file);
+      const bytes = await readFile(join(dir, file));
+      const original = graphInput(bytes, member.input.name);
+      if (!original) throw new BundleError(`${where}: the model has no input '${member.input.name}'`);
+      if (original.type !== "float32" && original.type !== "float16") {
+        throw new BundleError(
+          `${where}: input '${member.input.name}' has type ${original.type}; expected float32 or float16`,
+        );
+      }
+      if (file === member.onnx && original.type !== member.input.dtype) {
+        throw new BundleError(
+          `${where}: input '${member.input.name}' is ${original.type} but the manifest says ${member.input.dtype}`,
+        );
+      }
+      checkInputShape(original.shape, member.input.shape, where);
+      const { scale, bias } = affine(member.preprocessing);
+      return withPixelInput(bytes, {
+        input: member.input.name,
+        newInput: PIXEL_INPUT,
+        height: h,
+        width: w,
+        scale,
+        bias,
+        inputType: original.type,
+      });
+    };
     let files = { onnx: member.onnx, head: member.head?.onnx };
     let created: CreatedSession | undefined;
+    let source: string | Uint8Array | undefined;
     if (wantFp16 && member.fp16) {
       try {
-        created = await createSession(join(dir, member.fp16.onnx), { ...options, executionProvider: "cuda" });
+        source = await modelSource(member.fp16.onnx);
+        created = await createSession(source, { ...options, executionProvider: "cuda" });
         files = { onnx: member.fp16.onnx, head: member.fp16.head?.onnx ?? member.head?.onnx };
       } catch (error) {
         options.logger?.warn("inference: fp16 variant unusable, using float32", {
@@ -120,12 +169,21 @@ export class MemberRunner {
         });
       }
     }
-    if (!created) created = await createSession(join(dir, files.onnx), options);
+    if (!created) {
+      source = await modelSource(files.onnx);
+      created = await createSession(source, options);
+    }
     const backbone = created.session;
     let head: ort.InferenceSession | undefined;
     const bucketSessions = new Map<number, ort.InferenceSession>();
     try {
-      const input = meta(backbone, "input", member.input.name, where);
+      if (inGraph) {
+        const input = meta(backbone, "input", PIXEL_INPUT, where);
+        if (input.type !== "uint8") throw new BundleError(`${where}: in-graph preprocessing input is ${input.type}`);
+      }
+      const input = inGraph
+        ? { name: member.input.name, type: "float32", shape: member.input.shape }
+        : meta(backbone, "input", member.input.name, where);
       if (input.type !== "float32" && input.type !== "float16") {
         throw new BundleError(`${where}: input '${input.name}' has type ${input.type}; expected float32 or float16`);
       }
@@ -165,11 +223,23 @@ export class MemberRunner {
             bucketSessions.set(rows, backbone);
             continue;
           }
-          const extra = await createSession(join(dir, files.onnx), { ...options, executionProvider: created.device });
+          const extra = await createSession(source ?? join(dir, files.onnx), {
+            ...options,
+            executionProvider: created.device,
+          });
           bucketSessions.set(rows, extra.session);
         }
       }
-      return new MemberRunner(member, backbone, head, input.type, headInputType, created, bucketSessions);
+      return new MemberRunner(
+        member,
+        backbone,
+        head,
+        input.type as "float32" | "float16",
+        headInputType,
+        created,
+        bucketSessions,
+        inGraph,
+      );
     } catch (error) {
       for (const s of bucketSessions.values()) if (s !== backbone) await s.release().catch(() => {});
       await backbone.release().catch(() => {});
@@ -178,24 +248,40 @@ export class MemberRunner {
     }
   }
 
-  /** Runs `n` images (CHW float32 planes, concatenated) and returns one logit per image (NaN if not finite). */
-  async logits(pixels: Float32Array, n: number): Promise<Float64Array> {
+  /**
+   * Runs `n` images and returns one logit per image (NaN if not finite). `pixels` holds CHW float32 planes, or NHWC
+   * uint8 rows when `layout` is "nhwc-uint8", concatenated; it may be longer than `n` rows (zeros), in which case
+   * bucket padding uses it in place instead of copying (see `rowsFor`).
+   */
+  async logits(pixels: Float32Array | Uint8Array, n: number): Promise<Float64Array> {
     const per = 3 * this.height * this.width;
-    if (pixels.length !== n * per)
+    if (pixels.length < n * per)
       throw new RangeError(`expected ${n * per} values for ${n} images, got ${pixels.length}`);
+    if (pixels instanceof Uint8Array !== (this.layout === "nhwc-uint8")) {
+      throw new TypeError(`member '${this.id}' takes ${this.layout} pixels`);
+    }
     const out = new Float64Array(n);
     for (const { start, count, rows } of planRuns(n, this.fixedBatch, this.buckets)) {
-      let slice = pixels.subarray(start * per, (start + count) * per);
+      let slice = pixels.subarray(start * per, (start + rows) * per);
       if (count < rows) {
-        const padded = new Float32Array(rows * per); // zero rows, results discarded
-        padded.set(slice);
-        slice = padded;
         this.paddedRows += rows - count;
+        if (slice.length < rows * per) {
+          const padded = pixels instanceof Uint8Array ? new Uint8Array(rows * per) : new Float32Array(rows * per);
+          padded.set(pixels.subarray(start * per, (start + count) * per));
+          slice = padded;
+        }
+        // Otherwise rows past `count` are the caller's spare rows: padding, their results discarded.
       }
       const values = await this.run(slice, rows);
       for (let i = 0; i < count; i++) out[start + i] = values[i] as number;
     }
     return out;
+  }
+
+  /** The rows the first run of an `n`-row batch is padded to (allocate that many to avoid a copy). */
+  rowsFor(n: number): number {
+    const first = planRuns(n, this.fixedBatch, this.buckets)[0];
+    return first && n <= first.rows ? first.rows : n;
   }
 
   private tensor(type: "float32" | "float16", data: Float32Array, dims: number[]): ort.Tensor {
@@ -204,15 +290,19 @@ export class MemberRunner {
       : new ort.Tensor("float32", data, dims);
   }
 
-  private async run(pixels: Float32Array, rows: number): Promise<Float64Array> {
-    const input = this.tensor(this.inputType, pixels, [rows, 3, this.height, this.width]);
+  private async run(pixels: Float32Array | Uint8Array, rows: number): Promise<Float64Array> {
     const member = this.member;
+    const input =
+      pixels instanceof Uint8Array
+        ? new ort.Tensor("uint8", pixels, [rows, this.height, this.width, 3])
+        : this.tensor(this.inputType, pixels, [rows, 3, this.height, this.width]);
+    const inputName = pixels instanceof Uint8Array ? PIXEL_INPUT : member.input.name;
     const backbone = this.bucketSessions.get(rows) ?? this.backbone;
     this.shapesRun.add(rows);
     let final: ort.Tensor;
     if (this.head && member.head) {
       const embName = member.head.embedding.output;
-      const r = await backbone.run({ [member.input.name]: input }, [embName]);
+      const r = await backbone.run({ [inputName]: input }, [embName]);
       const emb = r[embName] as ort.Tensor;
       const data = floats(emb);
       let pooled: Float32Array;
@@ -236,7 +326,7 @@ export class MemberRunner {
       const h = await this.head.run({ [member.head.input]: headInput }, [member.output.name]);
       final = h[member.output.name] as ort.Tensor;
     } else {
-      const r = await backbone.run({ [member.input.name]: input }, [member.output.name]);
+      const r = await backbone.run({ [inputName]: input }, [member.output.name]);
       final = r[member.output.name] as ort.Tensor;
     }
     return toLogits(floats(final), final.dims, rows, member);

@@ -8,7 +8,7 @@ import { BundleError, parseManifest } from "../src/bundle/manifest.ts";
 import { calibrate, sigmoid } from "../src/calibration.ts";
 import { OnnxScorer } from "../src/engine.ts";
 import { decodeImage } from "../src/image/decode.ts";
-import { hflip, parsePreprocessing, preprocess } from "../src/image/preprocess.ts";
+import { hflip, parsePreprocessing, preprocess, resizeTarget } from "../src/image/preprocess.ts";
 import { loadScorer } from "../src/load.ts";
 import { GraphBuilder } from "../src/onnx/model.ts";
 import { buildTinyClassifier, tinyClassifierReference } from "../src/onnx/tiny-classifier.ts";
@@ -223,7 +223,9 @@ test("backbone + head members: CLS token of last_hidden_state feeds the head", a
   await scorer.close();
 
   // Reference: the same computation by hand on the preprocessed tensor.
-  const t = preprocess(await decodeImage(bytes), scorer.manifest.members[0]?.preprocessing ?? parsePreprocessing({}));
+  // The engine decodes a frame twice the preprocessing's size or more straight to that size (shrink-on-load).
+  const spec = scorer.manifest.members[0]?.preprocessing ?? parsePreprocessing({});
+  const t = preprocess(await decodeImage(bytes, { resizeTo: (w, h) => resizeTarget(spec, w, h) }), spec);
   assert.deepEqual([t.height, t.width], [32, 32]);
   const w = Float32Array.from({ length: d * 3 * 64 }, (_, i) => ((i * 7) % 11) / 100 - 0.05);
   const cls = new Array(d).fill(0);

