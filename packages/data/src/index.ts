@@ -82,6 +82,54 @@ export {
   versionId,
 } from "./dataset/version.ts";
 export { loadDatasetView, versionView } from "./dataset/view.ts";
+export {
+  type BatchItem,
+  BatchItemSchema,
+  batchId,
+  batchKey,
+  type LabellingBatch,
+  LabellingBatchSchema,
+  latestBatch,
+  loadBatch,
+  saveBatch,
+  TEACHER_OUTCOMES,
+  type TeacherNote,
+  type TeacherOutcome,
+} from "./labels/batch.ts";
+export {
+  BedrockTeacher,
+  type BedrockTeacherOptions,
+  type BedrockTeacherStats,
+  readAnswer,
+  TEACHER_SYSTEM_PROMPT,
+  TeacherAnswerSchema,
+} from "./labels/bedrock-teacher.ts";
+export {
+  createReviewApp,
+  type ReviewApp,
+  type ReviewOptions,
+  type ReviewResult,
+  reviewQueue,
+} from "./labels/review.ts";
+export {
+  type AbstainReason,
+  EnsembleTeacher,
+  type ImageScorer,
+  type Teacher,
+  type TeacherVerdict,
+  type TeachOptions,
+  type TeachResult,
+  teachBatch,
+} from "./labels/teacher.ts";
+export {
+  disagreement,
+  type MinedCase,
+  type MiningCandidate,
+  type MiningOptions,
+  MiningOptionsSchema,
+  marginUncertainty,
+  mineHardCases,
+} from "./mining/hard-cases.ts";
 export { Prng } from "./prng.ts";
 export {
   composeSceneSvg,
