@@ -110,6 +110,7 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
       return file;
     },
   };
+  await mkdir(join(batchDir, "records"), { recursive: true });
   const started = Date.now();
   const result = await Synth.runBatch({
     batchId: o.batchId,
@@ -120,6 +121,14 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
     gates: { thresholds: Synth.DEFAULT_GATES, reference, ...(embedder ? { embedder } : {}) },
     ledger,
     alerter: { alert: async (subject, message) => console.error(`ALERT ${subject}: ${message}`) },
+    journal: {
+      save: (id, records) => writeFile(join(batchDir, "records", `${id}.json`), JSON.stringify(records)),
+      load: (id) =>
+        readFile(join(batchDir, "records", `${id}.json`), "utf8").then(
+          (t) => JSON.parse(t) as Synth.SynthImageRecord[],
+          () => undefined,
+        ),
+    },
     loadSource: (sha) => from!.getImage(sha),
     realEmbeddings,
     concurrency: o.concurrency,
@@ -136,7 +145,7 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
   });
 
   let versionId: string | undefined;
-  if (result.accepted.length > 0) {
+  if (result.accepted.length + result.recovered.length > 0) {
     const derived = await Synth.commitBatch(out, result, (r) => readFile(r.location).then((b) => new Uint8Array(b)));
     versionId = derived.version.id;
   }

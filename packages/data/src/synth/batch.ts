@@ -20,6 +20,12 @@ export interface ImageSink {
   put(relativePath: string, bytes: Uint8Array, contentType: string): Promise<string>;
 }
 
+/** Per-request records kept beside the images, so a redelivered batch can commit what an earlier attempt made. */
+export interface BatchJournal {
+  save(requestId: string, records: SynthImageRecord[]): Promise<void>;
+  load(requestId: string): Promise<SynthImageRecord[] | undefined>;
+}
+
 export interface BudgetAlerter {
   alert(subject: string, message: string): Promise<void>;
 }
@@ -64,6 +70,8 @@ export interface BatchResult {
   rejected: SynthImageRecord[];
   /** Requests the ledger had already charged (a redelivered batch): not generated again. */
   alreadyDone: string[];
+  /** Their images, read back from the journal (so the dataset commit still includes them). */
+  recovered: SynthImageRecord[];
   failures: Partial<Record<GenerationFailure | "in-progress", number>>;
   retries: number;
   costUsd: number;
@@ -89,6 +97,7 @@ export interface BatchOptions {
   gates: GateContext;
   ledger?: BudgetLedger;
   alerter?: BudgetAlerter;
+  journal?: BatchJournal;
   /** Encoded real frame of an image-to-image request's source id. */
   loadSource?: (id: string) => Promise<Uint8Array>;
   /** Backbone embeddings of real images, for the batch distance figure. */
@@ -111,6 +120,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
     accepted: [],
     rejected: [],
     alreadyDone: [],
+    recovered: [],
     failures: {},
     retries: 0,
     costUsd: 0,
@@ -139,6 +149,8 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       const r = await options.ledger.reserve(request.requestId, generator.model, usd);
       if (r.status === "done") {
         result.alreadyDone.push(request.requestId);
+        const earlier = await options.journal?.load(request.requestId);
+        if (earlier) result.recovered.push(...earlier);
         return;
       }
       if (r.status === "in-progress") {
@@ -180,6 +192,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
       }
     }
     const outputs: string[] = [];
+    const made: SynthImageRecord[] = [];
     for (const [i, image] of images.entries()) {
       // One image at a time through the gates: a near-duplicate of an image accepted a moment ago must be caught.
       const decision = await gateLock.run(async () => {
@@ -208,6 +221,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         ...(decision.teacher ? { teacher: decision.teacher } : {}),
         ...(decision.nearest ? { nearest: decision.nearest } : {}),
       };
+      made.push(record);
       if (decision.accepted) {
         result.accepted.push(record);
         if (decision.embedding) embeddings.push(decision.embedding);
@@ -215,6 +229,7 @@ export async function runBatch(options: BatchOptions): Promise<BatchResult> {
         result.rejected.push(record);
       }
     }
+    await options.journal?.save(request.requestId, made);
     result.costUsd += usd;
     await options.ledger?.settle(request.requestId, usd, `generated ${images.length}`, outputs.join(","));
   };

@@ -19,7 +19,9 @@ export async function commitBatch(
   options: { name?: string } = {},
 ): Promise<DerivedVersion> {
   const add: NewImageRecord[] = [];
-  for (const r of result.accepted) {
+  // Images an earlier attempt of this batch made (a redelivered message) are committed too; the store skips any it has.
+  const accepted = [...result.accepted, ...result.recovered.filter((r) => r.reasons.length === 0)];
+  for (const r of accepted) {
     const bytes = await readImage(r);
     const facts = await describeImage(bytes);
     await store.putImage(bytes);
@@ -45,7 +47,7 @@ export async function commitBatch(
   }
   const cost = `$${result.costUsd.toFixed(2)}`;
   return store.update({
-    note: `synthetic batch ${result.batchId}: ${result.accepted.length} accepted, ${result.rejected.length} rejected, ${cost} (${result.generator})`,
+    note: `synthetic batch ${result.batchId}: ${accepted.length} accepted, ${result.rejected.length} rejected, ${cost} (${result.generator})`,
     ...(options.name ? { name: options.name } : {}),
     add,
   });

@@ -153,7 +153,16 @@ export class BudgetLedger {
     };
   }
 
-  private async update<T>(change: (doc: LedgerDocument, now: Date) => { result: T; write?: boolean }): Promise<T> {
+  /** Updates from this process go one at a time; the store's conditional write arbitrates between processes. */
+  #tail: Promise<unknown> = Promise.resolve();
+
+  private update<T>(change: (doc: LedgerDocument, now: Date) => { result: T; write?: boolean }): Promise<T> {
+    const run = this.#tail.then(() => this.#update(change));
+    this.#tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async #update<T>(change: (doc: LedgerDocument, now: Date) => { result: T; write?: boolean }): Promise<T> {
     for (let attempt = 0; attempt < 20; attempt++) {
       const { document, version } = await this.store.read();
       const doc = document === undefined ? emptyDocument(this.stage) : parseDocument(document, this.store.location);
