@@ -10,7 +10,7 @@ import { BedrockClient } from "@aws-sdk/client-bedrock";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
-import { isRealSource, Synth, s3DatasetStore } from "@roadwork/data";
+import { BedrockTeacher, isRealSource, Synth, s3DatasetStore } from "@roadwork/data";
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";
@@ -34,6 +34,8 @@ export const SynthGenerateEnv = z.object({
   /** Hard-case clusters from mining ([{id, description, label?, weight?}]); optional. */
   SYNTH_HARD_CASES_KEY: z.string().default("mining/hard-cases.json"),
   ALERT_TOPIC_ARN: z.string().startsWith("arn:").optional(),
+  /** Bedrock vision model (Converse) that must confirm each image's label; none when unset. */
+  SYNTH_TEACHER_MODEL: z.string().min(1).optional(),
 });
 export type SynthGenerateEnv = z.infer<typeof SynthGenerateEnv>;
 
@@ -145,7 +147,14 @@ export async function processSynthRecord(deps: SynthGenerateDeps, record: SQSRec
     requests,
     price: Synth.priceOf(generator.id),
     sink: { put: (path, bytes, type) => put(batchPrefix + path, bytes, type) },
-    gates: { thresholds: Synth.DEFAULT_GATES, reference, embedder },
+    gates: {
+      thresholds: Synth.DEFAULT_GATES,
+      reference,
+      embedder,
+      ...(env.SYNTH_TEACHER_MODEL
+        ? { teacher: new BedrockTeacher({ client: deps.bedrockRuntime, modelId: env.SYNTH_TEACHER_MODEL }) }
+        : {}),
+    },
     ledger,
     alerter: {
       alert: async (subject, text) => {

@@ -8,9 +8,9 @@ import { join } from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { BedrockClient } from "@aws-sdk/client-bedrock";
 import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
-import { Synth } from "@roadwork/data";
+import { BedrockTeacher, Synth } from "@roadwork/data";
 import sharp from "sharp";
-import { FakeBedrock } from "../support/fake-bedrock.ts";
+import { answers, FakeBedrock } from "../support/fake-bedrock.ts";
 import { FakeImageModels } from "../support/fake-bedrock-images.ts";
 
 const SD35 = "stability.sd3-5-large-v1:0";
@@ -200,5 +200,24 @@ describe("Bedrock image generators", () => {
     });
     assert.equal(throttled.failures.throttled, 3);
     assert.equal(throttled.costUsd, 0);
+  });
+
+  it("the teacher confirms a label (labelSource teacher) or rejects the image when it disagrees", async () => {
+    fake.converse.reply(answers.label(1, 0.92, "cones across the lane"), answers.label(1, 0.88, "orange barrier"));
+    const teacher = new BedrockTeacher({ client: runtime, modelId: "anthropic.claude-3-5-sonnet-20240620-v1:0" });
+    const result = await Synth.runBatch({
+      batchId: "taught",
+      generator: generator(CORE),
+      requests: Synth.planRequests({ batchId: "taught", count: 2 }),
+      price: Synth.priceOf(`bedrock:${CORE}`),
+      sink: { put: async (p) => join(dir, p) },
+      gates: { thresholds: Synth.DEFAULT_GATES, reference: new Synth.ReferenceSet(), teacher },
+      concurrency: 1,
+    });
+    assert.equal(result.accepted.length, 1);
+    assert.equal(result.accepted[0]!.label, 1);
+    assert.equal(result.accepted[0]!.labelSource, "teacher");
+    assert.deepEqual(result.rejected[0]!.reasons, ["label-disagrees"]);
+    assert.match(result.rejected[0]!.detail[0]!, /teacher says 1 \(0\.88\), prompt says 0/);
   });
 });

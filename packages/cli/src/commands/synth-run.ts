@@ -2,7 +2,14 @@
 // command line and the AWS SDK environment, runs the batch, commits the dataset version and writes the report.
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { type DatasetVersion, isRealSource, localDatasetStore, Synth } from "@roadwork/data";
+import {
+  BedrockTeacher,
+  type DatasetVersion,
+  isRealSource,
+  localDatasetStore,
+  Synth,
+  type Teacher,
+} from "@roadwork/data";
 import { EXIT_BUDGET } from "./synth.ts";
 
 export interface SynthRunOptions {
@@ -17,6 +24,7 @@ export interface SynthRunOptions {
   caps: Synth.BudgetCaps;
   ledger?: string;
   backbone: string;
+  teacher: string;
   batchId: string;
   concurrency: number;
   dryRun: boolean;
@@ -90,6 +98,7 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
   }
 
   const embedder = await buildEmbedder(o.backbone);
+  const teacher = await buildTeacher(o.teacher);
   const reference = new Synth.ReferenceSet();
   const referenceRecords = [...fromRecords, ...labelled(outVersion)];
   for (const r of referenceRecords) if (r.phash) reference.add(r.sha256, Synth.phashBits(r.phash));
@@ -118,7 +127,12 @@ export async function runSynth(o: SynthRunOptions): Promise<number> {
     requests,
     price,
     sink,
-    gates: { thresholds: Synth.DEFAULT_GATES, reference, ...(embedder ? { embedder } : {}) },
+    gates: {
+      thresholds: Synth.DEFAULT_GATES,
+      reference,
+      ...(embedder ? { embedder } : {}),
+      ...(teacher ? { teacher } : {}),
+    },
     ledger,
     alerter: { alert: async (subject, message) => console.error(`ALERT ${subject}: ${message}`) },
     journal: {
@@ -213,6 +227,16 @@ async function buildGenerator(spec: string): Promise<Synth.ImageGenerator> {
     });
   }
   throw new Error(`--generator must be bedrock:<model-id>, cosmos:<url> or procedural, not '${spec}'`);
+}
+
+async function buildTeacher(spec: string): Promise<Teacher | undefined> {
+  if (spec === "none") return undefined;
+  if (!spec.startsWith("bedrock:")) throw new Error(`--teacher must be none or bedrock:<model-id>, not '${spec}'`);
+  const { BedrockRuntimeClient } = await import("@aws-sdk/client-bedrock-runtime");
+  return new BedrockTeacher({
+    client: new BedrockRuntimeClient({ maxAttempts: 1 }),
+    modelId: spec.slice("bedrock:".length),
+  });
 }
 
 async function buildEmbedder(backbone: string): Promise<Synth.Embedder | undefined> {

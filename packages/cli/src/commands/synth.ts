@@ -39,6 +39,12 @@ AWS_ENDPOINT_URL_BEDROCK). A cosmos:<url> endpoint may need ROADWORK_COSMOS_TOKE
     "budget-usd": { type: "string", value: "<usd>", default: "5", help: "day cap of the ledger (hard stop)" },
     "month-budget-usd": { type: "string", value: "<usd>", default: "50", help: "month cap of the ledger" },
     ledger: { type: "string", value: "<file>", help: "budget ledger file (default <out>/synth-ledger.json)" },
+    teacher: {
+      type: "string",
+      value: "<none|bedrock:<model-id>>",
+      default: "none",
+      help: "vision teacher that must confirm each label (Converse)",
+    },
     backbone: {
       type: "string",
       value: "<demo|model.onnx|none>",
@@ -84,6 +90,7 @@ AWS_ENDPOINT_URL_BEDROCK). A cosmos:<url> endpoint may need ROADWORK_COSMOS_TOKE
       caps: { dayUsd, monthUsd },
       ...(values.ledger ? { ledger: values.ledger } : {}),
       backbone: values.backbone,
+      teacher: values.teacher,
       batchId: values["batch-id"] ?? `synth-${new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "")}`,
       concurrency,
       dryRun: values["dry-run"] === true,

@@ -1,6 +1,8 @@
 // Quality gates for generated images. Each image gets every measurement and every failed check is a recorded reason;
 // rejected images are kept (under rejected/) for inspection, never silently dropped. Thresholds and their sources
 // are in docs/synthetic.md.
+import { sniffMediaType } from "../dataset/image.ts";
+import type { Teacher } from "../labels/teacher.ts";
 import { cosine, type Embedder } from "./embedding-distance.ts";
 import { hammingDistance, type ImageMeasures, measureImage, UndecodableImageError } from "./image-quality.ts";
 
@@ -41,12 +43,6 @@ export const REJECTION_REASONS = [
 ] as const;
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
 
-/** Judges an image's label (a larger model, a vision LLM on Bedrock): the consistency check of a prompt's label. */
-export interface LabelTeacher {
-  readonly name: string;
-  judge(image: Uint8Array): Promise<{ label: 0 | 1; confidence: number }>;
-}
-
 /** What new images are compared with: the dataset's images (and, as the batch grows, its own accepted images). */
 export class ReferenceSet {
   readonly phashes: { id: string; hash: string }[] = [];
@@ -71,7 +67,8 @@ export interface GateContext {
   thresholds: GateThresholds;
   reference: ReferenceSet;
   embedder?: Embedder;
-  teacher?: LabelTeacher;
+  /** The labelling teacher (Bedrock vision model or a local ensemble): confirms the prompt's label. */
+  teacher?: Teacher;
 }
 
 export async function judgeImage(bytes: Uint8Array, label: 0 | 1, ctx: GateContext): Promise<GateDecision> {
@@ -135,14 +132,20 @@ export async function judgeImage(bytes: Uint8Array, label: 0 | 1, ctx: GateConte
   }
   // The teacher is the most expensive check (a Bedrock call): only for images that passed everything else.
   if (ctx.teacher && reasons.length === 0) {
-    const verdict = await ctx.teacher.judge(bytes);
-    decision.teacher = { name: ctx.teacher.name, ...verdict };
-    if (verdict.label !== label) {
+    const verdict = await ctx.teacher.label(bytes, sniffMediaType(bytes) ?? "image/jpeg");
+    if (verdict.kind === "abstain") {
+      reasons.push("teacher-unsure");
+      detail.push(`teacher abstained (${verdict.why}): ${verdict.detail}`);
+    } else if (verdict.label !== label) {
+      decision.teacher = { name: ctx.teacher.name, label: verdict.label, confidence: verdict.confidence };
       reasons.push("label-disagrees");
       detail.push(`teacher says ${verdict.label} (${verdict.confidence.toFixed(2)}), prompt says ${label}`);
     } else if (verdict.confidence < t.minTeacherConfidence) {
+      decision.teacher = { name: ctx.teacher.name, label: verdict.label, confidence: verdict.confidence };
       reasons.push("teacher-unsure");
       detail.push(`teacher confidence ${verdict.confidence.toFixed(2)} < ${t.minTeacherConfidence}`);
+    } else {
+      decision.teacher = { name: ctx.teacher.name, label: verdict.label, confidence: verdict.confidence };
     }
   }
   decision.accepted = reasons.length === 0;
