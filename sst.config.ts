@@ -3,6 +3,7 @@ import type { SSTConfig } from "sst";
 import { Alarms } from "./stacks/Alarms.ts";
 import { isStageName, regionOf, stageConfigFor } from "./stacks/config.ts";
 import { Lifecycle } from "./stacks/Lifecycle.ts";
+import { applyStageDefaults } from "./stacks/log-retention.ts";
 import { Miner } from "./stacks/Miner.ts";
 import { Storage } from "./stacks/Storage.ts";
 
@@ -14,7 +15,7 @@ export default {
   },
   stacks(app) {
     // Validate the stage's configuration before any stack is built (tests provide theirs beforehand).
-    stageConfigFor(app);
+    applyStageDefaults(app, stageConfigFor(app).logRetentionDays);
     // Order matters: a stack may only use() stacks listed before it.
     app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle);
   },

@@ -42,6 +42,8 @@ export const PublishModelEnv = z.object({
   HF_ENDPOINT: z.url().default("https://huggingface.co"),
   /** Operator topic for the "model published" notice (optional). */
   ALERT_TOPIC_ARN: z.string().startsWith("arn:").optional(),
+  /** Optional step (stacks/config.ts natixRegistration): off, the model is published and the record written without it. */
+  NATIX_REGISTRATION: z.enum(["on", "off"]).default("on"),
   NATIX_BASE_URL: z.url().default("https://hydra.natix.network"),
   NATIX_POLL_INTERVAL_MS: z.coerce.number().int().positive().default(3_000),
   NATIX_DEADLINE_MS: z.coerce.number().int().positive().default(180_000),
@@ -165,7 +167,7 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
       await advance({ step: "published", hfCommitSha: published.commitSha, lastError: undefined });
     }
 
-    if (cp.value.step === "published") {
+    if (cp.value.step === "published" && env.NATIX_REGISTRATION === "on") {
       const outcome = await registerWithNatix({
         uid: req.uid,
         repo: req.repo,
@@ -189,8 +191,13 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
     throw new Error(redact((error as Error).message, secrets));
   }
 
-  // step === "registered": make sure the record says so (a crash may have happened between the two writes).
+  // step === "registered" (or "published" with registration off): make sure the record says so (a crash may have
+  // happened between the two writes).
   const c = cp.value;
+  const registration =
+    c.step === "registered"
+      ? { status: "succeeded" as const, uid: c.uid, ...(c.registeredAt ? { registeredAt: c.registeredAt } : {}) }
+      : { status: "skipped" as const, uid: c.uid };
   const current = await store.read(env.MODEL_RECORD_KEY, ModelRecord);
   if (current?.value.version === c.version && current.value.submissionTime === c.submissionTime) return "done";
   const next: ModelRecord = {
@@ -201,7 +208,7 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
     hfCommitSha: c.hfCommitSha!,
     submissionTime: c.submissionTime,
     submittedBy: hotkey.address,
-    registration: { status: "succeeded", uid: c.uid, ...(c.registeredAt ? { registeredAt: c.registeredAt } : {}) },
+    registration,
     updatedAt: deps.now().toISOString(),
   };
   await store.write(env.MODEL_RECORD_KEY, ModelRecord.parse(next), current?.etag ?? undefined);
@@ -212,10 +219,16 @@ export async function processPublishRecord(deps: PublishModelDeps, record: SQSRe
       .send(
         new PublishCommand({
           TopicArn: env.ALERT_TOPIC_ARN,
-          Subject: `[roadwork ${env.STAGE}] model ${c.version} published and registered`.slice(0, 100),
+          Subject:
+            `[roadwork ${env.STAGE}] model ${c.version} published${registration.status === "succeeded" ? " and registered" : ""}`.slice(
+              0,
+              100,
+            ),
           Message: [
             `Model ${c.version} is live: ${env.HF_ENDPOINT}/${c.repo} @ ${c.hfCommitSha}`,
-            `NATIX registration for uid ${c.uid} succeeded; submitted by ${hotkey.address}.`,
+            registration.status === "succeeded"
+              ? `NATIX registration for uid ${c.uid} succeeded; submitted by ${hotkey.address}.`
+              : `NATIX registration is off for this stage (optional); submitted by ${hotkey.address}.`,
             `The reward clock restarted at ${new Date(c.submissionTime * 1000).toISOString()} (submission_time ${c.submissionTime}).`,
           ].join("\n"),
           MessageAttributes: { alertId: { DataType: "String", StringValue: "model-published" } },

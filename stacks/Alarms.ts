@@ -11,11 +11,13 @@ import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
 import { NagSuppressions } from "cdk-nag";
 import type { StackContext } from "sst/constructs";
-import { MINER_METRICS, resourceNames, type StageConfig, stageConfigFor } from "./config.ts";
+import { MINER_METRICS, resourceNames, STAGE_TAG_KEY, type StageConfig, stageConfigFor } from "./config.ts";
 import { suppressSstStackHandler } from "./nag.ts";
 
-/** Budget notification thresholds, percent of the monthly budget, on ACTUAL spend. */
+/** Budget notification thresholds, percent of the stage's monthly budget, on ACTUAL spend. */
 export const BUDGET_THRESHOLDS_PERCENT = [75, 90, 110] as const;
+/** AWS's forecast of the month's spend for the stage crossing this share of its budget notifies early. */
+export const BUDGET_FORECAST_PERCENT = 100;
 
 /** No successful answer for this long means validators are scoring us zero. */
 export const ANSWERS_OK_WINDOW = Duration.minutes(30);
@@ -89,8 +91,25 @@ export function Alarms({ stack, app }: StackContext) {
     period: Duration.minutes(5),
   });
 
+  const validatorChallenges = minerMetric(
+    config,
+    MINER_METRICS.validatorChallenges,
+    "Sum",
+    Duration.hours(config.validatorSilenceHours),
+  );
+  const subnetBurning = minerMetric(config, MINER_METRICS.subnetBurning, "Maximum", Duration.hours(1));
+  const gpuOverdue = minerMetric(config, MINER_METRICS.gpuTasksOverdue, "Maximum", Duration.minutes(15));
+  const billing = new cloudwatch.Metric({
+    namespace: "AWS/Billing",
+    metricName: "EstimatedCharges",
+    dimensionsMap: { Currency: "USD" },
+    statistic: "Maximum",
+    period: Duration.hours(6),
+  });
+
   const alarms = {
-    // Silence is the failure that matters most: missing data counts as breaching.
+    // Missing data is not an outage by itself (testnet validators go quiet for hours); the silence alarm below
+    // watches for challenges that stop coming.
     noAnswers: wire(
       new cloudwatch.Alarm(stack, "NoSuccessfulAnswers", {
         alarmName: `roadwork-${config.stage}-no-successful-answers`,
@@ -99,7 +118,47 @@ export function Alarms({ stack, app }: StackContext) {
         comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
         threshold: 1,
         evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ),
+    // Subnet pulse (spec §4.7): permitted validators stopped challenging this axon (no data: nobody challenged).
+    validatorSilence: wire(
+      new cloudwatch.Alarm(stack, "ValidatorSilence", {
+        alarmName: `roadwork-${config.stage}-validator-silence`,
+        alarmDescription:
+          `No permitted validator challenged the axon in ${config.validatorSilenceHours} h: the subnet may be halted ` +
+          "or the axon unreachable. Check 'roadwork status' (pulse line) and the axon log.",
+        metric: validatorChallenges,
+        comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
         treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+      }),
+    ),
+    subnetBurning: wire(
+      new cloudwatch.Alarm(stack, "SubnetBurning", {
+        alarmName: `roadwork-${config.stage}-subnet-burning`,
+        alarmDescription:
+          "Validators give their weight to the subnet owner's uid: miners' emission is burned and this miner earns " +
+          "nothing. Consider pausing the GPU host (ROADWORK_PAUSE_AFTER_DAYS, docs/deploy.md).",
+        metric: subnetBurning,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 3,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ),
+    gpuRunaway: wire(
+      new cloudwatch.Alarm(stack, "GpuTaskRunaway", {
+        alarmName: `roadwork-${config.stage}-gpu-task-runaway`,
+        alarmDescription:
+          `A GPU task runs past its expected time (trainer ${config.gpuTaskMaxHours.trainer} h, generator ` +
+          `${config.gpuTaskMaxHours.generator} h) and bills by the hour: stop it in the ECS console or 'aws ecs stop-task'.`,
+        metric: gpuOverdue,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        threshold: 1,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
       }),
     ),
     errorRate: wire(
@@ -149,27 +208,60 @@ export function Alarms({ stack, app }: StackContext) {
     ),
   };
 
-  // Account-wide on purpose: a tag-filtered budget stays silent until the cost allocation tag is activated.
+  // Per stage: the budget counts only resources tagged roadwork:stage=<stage> (every resource of the app carries
+  // it). The tag must be activated once as a cost allocation tag (docs/deploy.md); until then this budget reads $0,
+  // which is why the account-wide billing alarm below exists beside it.
+  const subscribers = [
+    { subscriptionType: "EMAIL", address: config.alarmEmail },
+    { subscriptionType: "SNS", address: topic.topicArn },
+  ];
   new CfnBudget(stack, "MonthlyBudget", {
     budget: {
       budgetName: names.budget,
       budgetType: "COST",
       timeUnit: "MONTHLY",
       budgetLimit: { amount: config.monthlyBudgetUsd, unit: "USD" },
+      costFilters: { TagKeyValue: [`user:${STAGE_TAG_KEY}$${config.stage}`] },
     },
-    notificationsWithSubscribers: BUDGET_THRESHOLDS_PERCENT.map((threshold) => ({
-      notification: {
-        notificationType: "ACTUAL",
-        comparisonOperator: "GREATER_THAN",
-        threshold,
-        thresholdType: "PERCENTAGE",
+    notificationsWithSubscribers: [
+      ...BUDGET_THRESHOLDS_PERCENT.map((threshold) => ({
+        notification: {
+          notificationType: "ACTUAL",
+          comparisonOperator: "GREATER_THAN",
+          threshold,
+          thresholdType: "PERCENTAGE",
+        },
+        subscribers,
+      })),
+      {
+        notification: {
+          notificationType: "FORECASTED",
+          comparisonOperator: "GREATER_THAN",
+          threshold: BUDGET_FORECAST_PERCENT,
+          thresholdType: "PERCENTAGE",
+        },
+        subscribers,
       },
-      subscribers: [
-        { subscriptionType: "EMAIL", address: config.alarmEmail },
-        { subscriptionType: "SNS", address: topic.topicArn },
-      ],
-    })),
+    ],
   });
+
+  // The account's estimated charges: published only in us-east-1, and only once billing alerts are turned on
+  // (Billing console > Billing preferences > Receive CloudWatch billing alerts).
+  if (config.region === "us-east-1") {
+    wire(
+      new cloudwatch.Alarm(stack, "EstimatedCharges", {
+        alarmName: `roadwork-${config.stage}-estimated-charges`,
+        alarmDescription:
+          `The whole account's estimated charges this month passed $${config.billingAlarmUsd} ` +
+          "(AWS/Billing EstimatedCharges; ROADWORK_BILLING_ALARM_USD).",
+        metric: billing,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        threshold: config.billingAlarmUsd,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    );
+  }
 
   new cloudwatch.Dashboard(stack, "Dashboard", {
     dashboardName: names.dashboard,
@@ -190,6 +282,18 @@ export function Alarms({ stack, app }: StackContext) {
       [
         new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(alarms), width: 12 }),
         new cloudwatch.GraphWidget({ title: "Host status check failed", left: [statusCheck], width: 12 }),
+      ],
+      [
+        new cloudwatch.GraphWidget({
+          title: "Challenges from permitted validators",
+          left: [validatorChallenges],
+          width: 12,
+        }),
+        new cloudwatch.GraphWidget({
+          title: "Subnet pulse (1 = paying this miner / burning)",
+          left: [minerMetric(config, MINER_METRICS.subnetPaying, "Maximum", Duration.hours(1)), subnetBurning],
+          width: 12,
+        }),
       ],
     ],
   });

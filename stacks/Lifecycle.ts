@@ -6,6 +6,7 @@ import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as actions from "aws-cdk-lib/aws-cloudwatch-actions";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
+import * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
@@ -15,7 +16,7 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type Stack, type StackContext, use } from "sst/constructs";
 import { Alarms } from "./Alarms.ts";
-import { stageConfigFor } from "./config.ts";
+import { resourceNames, type StageConfig, stageConfigFor } from "./config.ts";
 import { suppressSstStackHandler } from "./nag.ts";
 import { Storage } from "./Storage.ts";
 
@@ -24,7 +25,17 @@ export const MODEL_RECORD_KEY = "models/submission.json";
 /** The daily check runs at 01:00 UTC. */
 export const DECAY_CHECK_SCHEDULE = { minute: "0", hour: "1" } as const;
 export const PUBLISH_TIMEOUT = Duration.minutes(10);
-export const PUBLISH_MAX_RECEIVE_COUNT = 3;
+/** The subnet watch (pulse, runaway GPU tasks, opt-in pause) runs every 15 minutes. */
+export const SUBNET_WATCH_EVERY = Duration.minutes(15);
+/**
+ * Receives before a publish request dead-letters. No reserved concurrency (new accounts have 10 concurrent executions
+ * and Lambda refuses a reservation that leaves fewer than 10 unreserved): the event source's maxConcurrency caps the
+ * pollers instead, so the function is never throttled and throttles never count as receives.
+ */
+export const PUBLISH_MAX_RECEIVE_COUNT = 5;
+/** The smallest maxConcurrency an SQS event source accepts. */
+export const PUBLISH_MAX_CONCURRENCY = 2;
+export const RETRAIN_MAX_RECEIVE_COUNT = 3;
 
 export interface LifecycleResourcesProps {
   stage: string;
@@ -33,6 +44,11 @@ export interface LifecycleResourcesProps {
   hotkeySecretName: string;
   hfTokenSecretName: string;
   logRetentionDays: logs.RetentionDays;
+  /** Optional steps (stacks/config.ts): publishing the model card to Hugging Face, registering with NATIX. */
+  publishModelCard?: boolean;
+  natixRegistration?: boolean;
+  /** The subnet watch needs the stage's chain, hotkey and axon names; absent: no watch. */
+  watch?: StageConfig;
 }
 
 export function Lifecycle({ stack, app }: StackContext) {
@@ -47,6 +63,9 @@ export function Lifecycle({ stack, app }: StackContext) {
     hotkeySecretName: config.hotkeySecretName,
     hfTokenSecretName: `roadwork/${config.stage}/hf-token`,
     logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    publishModelCard: config.publishModelCard,
+    natixRegistration: config.natixRegistration,
+    watch: config,
   });
 }
 
@@ -72,9 +91,14 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
     ...secureQueue,
     visibilityTimeout: Duration.minutes(15),
     retentionPeriod: Duration.days(14),
-    deadLetterQueue: { queue: retrainDlq, maxReceiveCount: 3 },
+    deadLetterQueue: { queue: retrainDlq, maxReceiveCount: RETRAIN_MAX_RECEIVE_COUNT },
   });
-  for (const dlq of [publishDlq, retrainDlq]) {
+  // Scheduled invocations that still fail after EventBridge's retries land here instead of vanishing.
+  const scheduleDlq = new sqs.Queue(stack, "ScheduleDeadLetters", {
+    ...secureQueue,
+    retentionPeriod: Duration.days(14),
+  });
+  for (const dlq of [publishDlq, retrainDlq, scheduleDlq]) {
     NagSuppressions.addResourceSuppressions(dlq, [
       {
         id: "AwsSolutions-SQS3",
@@ -120,7 +144,13 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
   new events.Rule(stack, "DailyDecayCheck", {
     description: "Daily reward-decay check of the submitted model",
     schedule: events.Schedule.cron(DECAY_CHECK_SCHEDULE),
-    targets: [new targets.LambdaFunction(decayCheck, { retryAttempts: 2, maxEventAge: Duration.hours(6) })],
+    targets: [
+      new targets.LambdaFunction(decayCheck, {
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(6),
+        deadLetterQueue: scheduleDlq,
+      }),
+    ],
   });
 
   const publishModel = new SstFunction(stack, "PublishModel", {
@@ -132,8 +162,6 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
     diskSize: 2048,
     timeout: PUBLISH_TIMEOUT.toSeconds(),
     tracing: "active",
-    // One publish at a time: two versions racing for the same repo and record makes no sense.
-    reservedConcurrentExecutions: 1,
     logGroup: logGroup("PublishModel"),
     environment: {
       ...powertools("publish-model"),
@@ -142,6 +170,7 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
       HF_TOKEN_SECRET_ARN: hfToken.secretArn,
       HOTKEY_SECRET_ARN: hotkey.secretArn,
       ALERT_TOPIC_ARN: alertTopic.topicArn,
+      NATIX_REGISTRATION: props.natixRegistration === true ? "on" : "off",
     },
   });
   alertTopic.grantPublish(publishModel);
@@ -150,7 +179,93 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
   modelsBucket.grantPut(publishModel, MODEL_RECORD_KEY);
   hotkey.grantRead(publishModel);
   hfToken.grantRead(publishModel);
-  publishModel.addEventSource(new SqsEventSource(publishQueue, { batchSize: 1, reportBatchItemFailures: true }));
+  // Two versions racing for one repo are kept apart by the function's per-version checkpoint (conditional writes);
+  // maxConcurrency only bounds the pollers. Off (publishModelCard false): requests wait in the queue, unpublished.
+  publishModel.addEventSource(
+    new SqsEventSource(publishQueue, {
+      batchSize: 1,
+      reportBatchItemFailures: true,
+      maxConcurrency: PUBLISH_MAX_CONCURRENCY,
+      enabled: props.publishModelCard !== false,
+    }),
+  );
+
+  let subnetWatch: SstFunction | undefined;
+  if (props.watch) {
+    const config = props.watch;
+    const names = resourceNames(config);
+    subnetWatch = new SstFunction(stack, "SubnetWatch", {
+      handler: "functions/subnet-watch.handler",
+      runtime: "nodejs22.x",
+      architecture: "arm_64",
+      memorySize: 512,
+      timeout: 120,
+      tracing: "active",
+      logGroup: logGroup("SubnetWatch"),
+      environment: {
+        ...powertools("subnet-watch"),
+        NETUID: String(config.netuid),
+        CHAIN_ENDPOINT: config.chainEndpoint,
+        HOTKEY_SECRET_ARN: hotkey.secretArn,
+        STATE_BUCKET: modelsBucket.bucketName,
+        STATE_KEY: names.pulseStateKey,
+        ALERT_TOPIC_ARN: alertTopic.topicArn,
+        AXON_ASG: names.autoScalingGroup,
+        AXON_CLUSTER: names.cluster,
+        AXON_SERVICE: names.axonService,
+        PAUSE_AFTER_DAYS: config.pauseAfterDays === undefined ? "" : String(config.pauseAfterDays),
+        TRAINER_MAX_HOURS: String(config.gpuTaskMaxHours.trainer),
+        GENERATOR_MAX_HOURS: String(config.gpuTaskMaxHours.generator),
+      },
+    });
+    modelsBucket.grantReadWrite(subnetWatch, names.pulseStateKey);
+    hotkey.grantRead(subnetWatch);
+    alertTopic.grantPublish(subnetWatch);
+    subnetWatch.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "SweepTasks",
+        actions: ["ecs:ListClusters", "ecs:ListTasks", "ecs:DescribeTasks"],
+        resources: ["*"],
+      }),
+    );
+    subnetWatch.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "PauseOrResumeAxonService",
+        actions: ["ecs:UpdateService"],
+        resources: [
+          stack.formatArn({
+            service: "ecs",
+            resource: "service",
+            resourceName: `${names.cluster}/${names.axonService}`,
+          }),
+        ],
+      }),
+    );
+    subnetWatch.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: "PauseOrResumeAxonHost",
+        actions: ["autoscaling:UpdateAutoScalingGroup"],
+        resources: [
+          stack.formatArn({
+            service: "autoscaling",
+            resource: "autoScalingGroup",
+            resourceName: `*:autoScalingGroupName/${names.autoScalingGroup}`,
+          }),
+        ],
+      }),
+    );
+    new events.Rule(stack, "SubnetWatchSchedule", {
+      description: "Subnet pulse, runaway GPU tasks and the opt-in pause of the axon host",
+      schedule: events.Schedule.rate(SUBNET_WATCH_EVERY),
+      targets: [
+        new targets.LambdaFunction(subnetWatch, {
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(30),
+          deadLetterQueue: scheduleDlq,
+        }),
+      ],
+    });
+  }
 
   // The operator hears about a stuck publish or a failing check, not only about decay.
   const notify = new actions.SnsAction(alertTopic);
@@ -169,8 +284,18 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
   };
   alarm(
     "PublishDeadLettersAlarm",
-    "A model publish failed 3 times and is in the dead-letter queue: see the PublishModel logs, fix, then redrive.",
+    `A model publish failed ${PUBLISH_MAX_RECEIVE_COUNT} times and is in the dead-letter queue: see the PublishModel logs, fix, then redrive.`,
     publishDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+  );
+  alarm(
+    "RetrainDeadLettersAlarm",
+    `A retrain request failed ${RETRAIN_MAX_RECEIVE_COUNT} times and is in the dead-letter queue: see the retrain logs, fix, then redrive.`,
+    retrainDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
+  );
+  alarm(
+    "ScheduleDeadLettersAlarm",
+    "A scheduled check (decay, subnet watch) could not be delivered after retries: see its dead-letter queue.",
+    scheduleDlq.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
   );
   alarm(
     "DecayCheckErrorsAlarm",
@@ -178,14 +303,14 @@ export function lifecycleResources(stack: Stack, props: LifecycleResourcesProps)
     decayCheck.metricErrors({ period: Duration.hours(1), statistic: "Sum" }),
   );
 
-  suppressFunctionFindings([decayCheck, publishModel]);
+  suppressFunctionFindings([decayCheck, publishModel, ...(subnetWatch ? [subnetWatch] : [])]);
 
   stack.addOutputs({
     PublishQueueUrl: publishQueue.queueUrl,
     RetrainQueueUrl: retrainQueue.queueUrl,
     HuggingFaceTokenSecret: props.hfTokenSecretName,
   });
-  return { decayCheck, publishModel, publishQueue, publishDlq, retrainQueue, retrainDlq };
+  return { decayCheck, publishModel, publishQueue, publishDlq, retrainQueue, retrainDlq, scheduleDlq, subnetWatch };
 }
 
 function suppressFunctionFindings(functions: SstFunction[]): void {
@@ -202,7 +327,8 @@ function suppressFunctionFindings(functions: SstFunction[]): void {
           id: "AwsSolutions-IAM5",
           reason:
             "Wildcards are scoped: S3 object patterns under models/ in one bucket, the '-??????' suffix Secrets " +
-            "Manager appends to secret ARNs, and X-Ray trace writes, which have no resource-level permissions.",
+            "Manager appends to secret ARNs, X-Ray trace writes and ECS List/DescribeTasks (read-only), which have " +
+            "no resource-level permissions, and the Auto Scaling group ARN's generated id segment.",
         },
         {
           id: "AwsSolutions-L1",

@@ -1,6 +1,7 @@
 // The always-on axon: one GPU host (spot by default) in an ECS cluster, reachable at a stable Elastic IP on the axon
 // port and nowhere else. No NAT gateway (public subnets only), no SSH (Session Manager), no load balancer: validators
-// dial the IP that serve_axon registered, so whichever instance runs takes over that address at boot.
+// dial the IP that serve_axon registered. The axon container claims that address itself once it listens with a model
+// (containers/axon/address-claim.ts), so a replacement host takes traffic only when it can answer.
 import { Duration, RemovalPolicy, Tags } from "aws-cdk-lib";
 import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
@@ -27,43 +28,59 @@ export const HOST_TAG_KEY = "roadwork:axon-host";
 export const HOTKEY_SECRET_ENV = "ROADWORK_HOTKEY_SECRET";
 /** uid of the `node` user the axon image runs as (see containers/axon/Dockerfile). */
 export const AXON_CONTAINER_UID = 1000;
+/** Refreshed every 15 s by the axon process (containers/axon/heartbeat.ts); the ECS health check reads its age. */
+export const HEARTBEAT_FILE = "/tmp/roadwork-axon.heartbeat";
 
 const IMDS = "http://169.254.169.254/latest";
+/** Host folder holding what the container may know about its host (the instance id); mounted read-only. */
+export const HOST_INFO_DIR = "/var/lib/roadwork";
+export const CONTAINER_HOST_INFO_DIR = "/run/roadwork";
 
 /**
- * Boot script additions: ECS agent settings, the Elastic IP takeover, and an IMDS fence for the axon's uid. With host
- * networking the container shares the host's network namespace, so the usual docker-bridge IMDS block does not apply;
- * the owner match keeps the axon on its task role instead of the host's.
+ * Boot script additions: ECS agent settings, the instance id for the container's address claim, and an IMDS fence for
+ * the axon's uid, installed as a systemd unit so it holds after a reboot too. With host networking the container
+ * shares the host's network namespace, so the usual docker-bridge IMDS block does not apply; the owner match keeps the
+ * axon on its task role instead of the host's.
  */
-export function hostBootCommands(config: StageConfig, allocationId: string, region: string): string[] {
+export function hostBootCommands(config: StageConfig): string[] {
   const gpuSettings =
     config.computeProfile === "gpu" ? ["echo ECS_ENABLE_GPU_SUPPORT=true >> /etc/ecs/ecs.config"] : [];
   // On a two-minute spot notice the agent marks the host DRAINING so ECS stops the task cleanly. (CDK's
   // spotInstanceDraining option only acts on launch-configuration spot prices, not on mixed-instances groups.)
   const spotSettings =
     config.purchaseOption === "spot" ? ["echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config"] : [];
+  const rule = `OUTPUT --destination 169.254.169.254/32 --match owner --uid-owner ${AXON_CONTAINER_UID} --jump REJECT`;
   return [
     // Task IAM roles are off by default for host-network tasks.
     "echo ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true >> /etc/ecs/ecs.config",
     ...gpuSettings,
     ...spotSettings,
-    `iptables --insert OUTPUT 1 --destination 169.254.169.254/32 --match owner --uid-owner ${AXON_CONTAINER_UID} --jump REJECT || echo "roadwork: could not fence IMDS from uid ${AXON_CONTAINER_UID}" >&2`,
-    "roadwork_associate_eip() {",
-    `  token=$(curl -fsS -X PUT ${IMDS}/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
-    `  instance_id=$(curl -fsS -H "X-aws-ec2-metadata-token: $token" ${IMDS}/meta-data/instance-id)`,
-    "  command -v aws >/dev/null 2>&1 || dnf install -y -q awscli-2",
-    "  for attempt in 1 2 3 4 5 6 7 8 9 10; do",
-    `    aws ec2 associate-address --region ${region} --allocation-id ${allocationId} --instance-id "$instance_id" --allow-reassociation && return 0`,
-    "    sleep $((attempt * 3))",
-    "  done",
-    `  echo "roadwork: could not associate Elastic IP ${allocationId} with $instance_id" >&2`,
-    "  return 1",
-    "}",
-    "roadwork_associate_eip",
+    "cat > /etc/systemd/system/roadwork-imds-fence.service <<'UNIT'",
+    "[Unit]",
+    `Description=Keep uid ${AXON_CONTAINER_UID} (the axon container) off instance metadata`,
+    "Before=docker.service ecs.service",
+    "[Service]",
+    "Type=oneshot",
+    "RemainAfterExit=yes",
+    `ExecStart=/bin/sh -c 'iptables --check ${rule} 2>/dev/null || iptables --insert ${rule.replace("OUTPUT", "OUTPUT 1")}'`,
+    "[Install]",
+    "WantedBy=multi-user.target",
+    "UNIT",
+    "systemctl daemon-reload",
+    `systemctl enable --now roadwork-imds-fence.service || echo "roadwork: could not fence IMDS from uid ${AXON_CONTAINER_UID}" >&2`,
+    // The container cannot ask IMDS (fenced above) which instance it runs on; root writes it down once.
+    `mkdir -p ${HOST_INFO_DIR}`,
+    `token=$(curl -fsS -X PUT ${IMDS}/api/token -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')`,
+    `curl -fsS -H "X-aws-ec2-metadata-token: $token" ${IMDS}/meta-data/instance-id > ${HOST_INFO_DIR}/instance-id`,
+    `chmod 0644 ${HOST_INFO_DIR}/instance-id`,
   ];
 }
 
 function axonImage(stack: StackContext["stack"], config: StageConfig): ecs.ContainerImage {
+  if (config.axonImage.source === "project") {
+    const repository = ecr.Repository.fromRepositoryName(stack, "AxonRepository", resourceNames(config).axonRepository);
+    return ecs.ContainerImage.fromEcrRepository(repository, config.axonImage.tag);
+  }
   if (config.axonImage.source === "ecr") {
     const repository = ecr.Repository.fromRepositoryName(stack, "AxonRepository", config.axonImage.repositoryName);
     return ecs.ContainerImage.fromEcrRepository(repository, config.axonImage.tag);
@@ -125,8 +142,9 @@ export function Miner({ stack, app }: StackContext) {
           tags: [{ key: "Name", value: `roadwork-${config.stage}-axon` }],
         })
       : undefined;
-  // Validators know this address from serve_axon; it outlives a stack removal.
-  eip?.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  // Validators know this address from serve_axon; it outlives a stack removal, but a create that fails and rolls
+  // back releases it instead of leaking a billed address (RetainExceptOnCreate).
+  eip?.applyRemovalPolicy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE);
   const allocationId = eip
     ? eip.attrAllocationId
     : config.externalIp.mode === "existing"
@@ -136,31 +154,16 @@ export function Miner({ stack, app }: StackContext) {
 
   const hostRole = new iam.Role(stack, "HostRole", {
     assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
-    description: "GPU host of the axon: ECS agent, Session Manager, Elastic IP takeover",
+    description: "Host of the axon: ECS agent and Session Manager",
     managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName("AmazonSSMManagedInstanceCore")],
   });
-  // Least privilege for the takeover: this one allocation, onto instances of this stage's group only.
-  hostRole.addToPolicy(
-    new iam.PolicyStatement({
-      sid: "TakeOverAxonAddress",
-      actions: ["ec2:AssociateAddress"],
-      resources: [stack.formatArn({ service: "ec2", resource: "elastic-ip", resourceName: allocationId })],
-    }),
-  );
-  hostRole.addToPolicy(
-    new iam.PolicyStatement({
-      sid: "OntoOwnHostsOnly",
-      actions: ["ec2:AssociateAddress"],
-      resources: [stack.formatArn({ service: "ec2", resource: "instance", resourceName: "*" })],
-      conditions: { StringEquals: { [`aws:ResourceTag/${HOST_TAG_KEY}`]: config.stage } },
-    }),
-  );
 
   const userData = ec2.UserData.forLinux();
-  userData.addCommands(...hostBootCommands(config, allocationId, stack.region));
+  userData.addCommands(...hostBootCommands(config));
 
   const launchTemplate = new ec2.LaunchTemplate(stack, "HostTemplate", {
-    machineImage: ecs.EcsOptimizedImage.amazonLinux2023(gpu ? ecs.AmiHardwareType.GPU : ecs.AmiHardwareType.STANDARD),
+    // Pinned (stacks/host-amis.json): an unrelated deploy never replaces the only host because AWS released an AMI.
+    machineImage: ec2.MachineImage.genericLinux({ [config.region]: config.hostAmiId }),
     userData,
     role: hostRole,
     securityGroup,
@@ -202,8 +205,8 @@ export function Miner({ stack, app }: StackContext) {
             onDemandAllocationStrategy: autoscaling.OnDemandAllocationStrategy.PRIORITIZED,
           },
     },
-    // ECS gets no rebalance signal for spot; the group itself starts a replacement when EC2 warns of a reclaim,
-    // and the new host takes over the Elastic IP at boot.
+    // ECS gets no rebalance signal for spot; the group itself starts a replacement when EC2 warns of a reclaim. The
+    // new host takes the Elastic IP only when its axon listens with a model (the container claims it).
     capacityRebalance: spot,
     notifications: [{ topic, scalingEvents: autoscaling.ScalingEvents.ALL }],
     updatePolicy: autoscaling.UpdatePolicy.rollingUpdate({ maxBatchSize: 1, minInstancesInService: 0 }),
@@ -271,6 +274,23 @@ export function Miner({ stack, app }: StackContext) {
       resources: [predictions.arnForObjects("*")],
     }),
   );
+  // The address claim, after listening: this one allocation, onto instances of this stage's group only.
+  taskDefinition.taskRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: "ClaimAxonAddress",
+      actions: ["ec2:AssociateAddress"],
+      resources: [stack.formatArn({ service: "ec2", resource: "elastic-ip", resourceName: allocationId })],
+    }),
+  );
+  taskDefinition.taskRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: "OntoOwnHostsOnly",
+      actions: ["ec2:AssociateAddress"],
+      resources: [stack.formatArn({ service: "ec2", resource: "instance", resourceName: "*" })],
+      conditions: { StringEquals: { [`aws:ResourceTag/${HOST_TAG_KEY}`]: config.stage } },
+    }),
+  );
+  taskDefinition.addVolume({ name: "host-info", host: { sourcePath: HOST_INFO_DIR } });
   taskDefinition.taskRole.addToPrincipalPolicy(
     new iam.PolicyStatement({
       sid: "PublishMinerMetrics",
@@ -291,6 +311,8 @@ export function Miner({ stack, app }: StackContext) {
       ROADWORK_NETUID: String(config.netuid),
       ROADWORK_CHAIN_ENDPOINT: config.chainEndpoint,
       ROADWORK_EXTERNAL_IP: publicIp,
+      ROADWORK_EIP_ALLOCATION_ID: allocationId,
+      ROADWORK_INSTANCE_ID_FILE: `${CONTAINER_HOST_INFO_DIR}/instance-id`,
       ROADWORK_PORT: String(config.axonPort),
       ROADWORK_MODEL: `s3://${models.bucketName}/${config.modelBundleKey}`,
       ROADWORK_PREDICTIONS_BUCKET: predictions.bucketName,
@@ -301,13 +323,15 @@ export function Miner({ stack, app }: StackContext) {
     },
     secrets: { [HOTKEY_SECRET_ENV]: ecs.Secret.fromSecretsManager(hotkey) },
     logging: ecs.LogDrivers.awsLogs({ streamPrefix: "axon", logGroup }),
-    // A TCP connect on loopback: the axon's only route is the signed POST, so "accepts connections" is the probe.
+    // Alive, not "answering": the process refreshes a heartbeat file while it waits for a first model and while it
+    // serves (containers/axon/heartbeat.ts), so a fresh stage without models/current.json deploys and stays up,
+    // healthy but silent, instead of failing its health check until the circuit breaker rolls the stack back.
     healthCheck: {
       command: [
         "CMD",
         "node",
         "-e",
-        `require("node:net").connect(${config.axonPort},"127.0.0.1").on("connect",()=>process.exit(0)).on("error",()=>process.exit(1))`,
+        `const s=require("node:fs").statSync("${HEARTBEAT_FILE}",{throwIfNoEntry:false});process.exit(s&&Date.now()-s.mtimeMs<90000?0:1)`,
       ],
       interval: Duration.seconds(30),
       timeout: Duration.seconds(5),
@@ -316,6 +340,7 @@ export function Miner({ stack, app }: StackContext) {
     },
     stopTimeout: Duration.seconds(30),
   });
+  axon.addMountPoints({ sourceVolume: "host-info", containerPath: CONTAINER_HOST_INFO_DIR, readOnly: true });
 
   const service = new ecs.Ec2Service(stack, "Axon", {
     cluster,
@@ -328,6 +353,9 @@ export function Miner({ stack, app }: StackContext) {
     capacityProviderStrategies: [{ capacityProvider: capacity.capacityProviderName, weight: 1 }],
     circuitBreaker: { enable: true, rollback: true },
   });
+  // The service needs the cluster's capacity-provider association (created by CDK at synthesis, inside the cluster
+  // construct); without this edge CloudFormation may create the service first ("capacity provider not associated").
+  service.node.addDependency(cluster);
 
   NagSuppressions.addResourceSuppressions(
     taskDefinition,
@@ -342,6 +370,13 @@ export function Miner({ stack, app }: StackContext) {
         id: "AwsSolutions-IAM5",
         appliesTo: ["Resource::*"],
         reason: "cloudwatch:PutMetricData has no resource type; it is restricted to the RoadworkMiner namespace.",
+      },
+      {
+        id: "AwsSolutions-IAM5",
+        appliesTo: [{ regex: "/^Resource::arn:[^:]+:ec2:[^:]+:[^:]+:instance\\/\\*$/g" }],
+        reason:
+          "The instance id is unknown until the group launches it; the statement is limited to AssociateAddress on " +
+          `instances tagged ${HOST_TAG_KEY}=<stage>, for the stage's one Elastic IP.`,
       },
       {
         id: "AwsSolutions-IAM5",
@@ -360,13 +395,6 @@ export function Miner({ stack, app }: StackContext) {
         id: "AwsSolutions-IAM4",
         appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
         reason: "Session Manager replaces SSH (no key pair, no port 22); this is the policy AWS maintains for it.",
-      },
-      {
-        id: "AwsSolutions-IAM5",
-        appliesTo: [{ regex: "/^Resource::arn:[^:]+:ec2:[^:]+:[^:]+:instance\\/\\*$/g" }],
-        reason:
-          "The instance id is unknown until the group launches it; the statement is limited to AssociateAddress on " +
-          `instances tagged ${HOST_TAG_KEY}=<stage>.`,
       },
       {
         id: "AwsSolutions-IAM5",

@@ -2,10 +2,15 @@
 // (immutable manifests + images), and prediction logs (raw records expire; they feed hard-case mining only).
 // All private, SSE-S3 encrypted, TLS-only, with server access logs in a separate bucket.
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
+import * as ecr from "aws-cdk-lib/aws-ecr";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { NagSuppressions } from "cdk-nag";
 import type { StackContext } from "sst/constructs";
-import { stageConfigFor } from "./config.ts";
+import { resourceNames, stageConfigFor } from "./config.ts";
+
+/** Axon images kept in the stage's repository (the running one and a few to roll back to). */
+export const AXON_IMAGES_KEPT = 5;
+
 import { suppressSstStackHandler } from "./nag.ts";
 
 /** Prefix of raw prediction records inside the predictions bucket (the 30-day expiry applies here). */
@@ -71,12 +76,39 @@ export function Storage({ stack, app }: StackContext) {
     ],
   });
 
+  // The axon image lives in the stage's own repository (pushed by `npm run image`), not in CDK's shared asset
+  // repository: a lifecycle rule keeps the last few images instead of every ~2-4 GB build forever.
+  const axonImages = new ecr.Repository(stack, "AxonImages", {
+    repositoryName: resourceNames(config).axonRepository,
+    imageScanOnPush: true,
+    imageTagMutability: ecr.TagMutability.IMMUTABLE,
+    encryption: ecr.RepositoryEncryption.AES_256,
+    // Images are rebuilt from the repository; nothing in them is worth keeping after `sst remove`.
+    removalPolicy: RemovalPolicy.DESTROY,
+    emptyOnDelete: true,
+    lifecycleRules: [
+      {
+        description: "drop untagged layers of interrupted pushes",
+        tagStatus: ecr.TagStatus.UNTAGGED,
+        maxImageAge: Duration.days(1),
+        rulePriority: 1,
+      },
+      {
+        description: `keep the last ${AXON_IMAGES_KEPT} images`,
+        tagStatus: ecr.TagStatus.ANY,
+        maxImageCount: AXON_IMAGES_KEPT,
+        rulePriority: 2,
+      },
+    ],
+  });
+
   suppressSstStackHandler(stack);
   stack.addOutputs({
+    AxonImageRepository: axonImages.repositoryUri,
     ModelsBucket: models.bucketName,
     DatasetsBucket: datasets.bucketName,
     PredictionsBucket: predictions.bucketName,
   });
 
-  return { models, datasets, predictions, accessLogs };
+  return { models, datasets, predictions, accessLogs, axonImages };
 }

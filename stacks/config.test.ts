@@ -2,19 +2,28 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { instanceTypesOf, resolveStageConfig, StageConfigError } from "./config.ts";
 
-const email = { ROADWORK_ALARM_EMAIL: "operator@example.com" };
+const email = {
+  ROADWORK_ALARM_EMAIL: "operator@example.com",
+  ROADWORK_HOST_AMI_ID: "ami-0123456789abcdef0",
+  ROADWORK_AXON_IMAGE_TAG: "abc123",
+};
 
-test("testnet and mainnet defaults: netuids 323 and 72, spot GPU, axon port 8091", () => {
+test("testnet and mainnet defaults: netuids 323 and 72, spot, CPU on testnet and GPU on mainnet, port 8091", () => {
   const testnet = resolveStageConfig("testnet", email);
   const mainnet = resolveStageConfig("mainnet", email);
   assert.equal(testnet.netuid, 323);
   assert.equal(mainnet.netuid, 72);
   for (const c of [testnet, mainnet]) {
     assert.equal(c.purchaseOption, "spot");
-    assert.equal(c.computeProfile, "gpu");
     assert.equal(c.axonPort, 8091);
-    assert.deepEqual(instanceTypesOf(c), ["g4dn.xlarge", "g6.xlarge", "g5.xlarge"]);
+    assert.equal(c.natixRegistration, false, "NATIX registration is opt-in");
+    assert.equal(c.pauseAfterDays, undefined, "pausing is opt-in");
+    assert.deepEqual(c.axonImage, { source: "project", tag: "abc123" });
   }
+  assert.equal(testnet.computeProfile, "cpu");
+  assert.deepEqual(instanceTypesOf(testnet), ["c7i.large", "c6i.large", "m7i.large"]);
+  assert.equal(mainnet.computeProfile, "gpu");
+  assert.deepEqual(instanceTypesOf(mainnet), ["g4dn.xlarge", "g6.xlarge", "g5.xlarge"]);
   assert.match(mainnet.chainEndpoint, /entrypoint-finney/);
   assert.match(testnet.chainEndpoint, /test\.finney/);
 });
@@ -22,7 +31,7 @@ test("testnet and mainnet defaults: netuids 323 and 72, spot GPU, axon port 8091
 test("unknown stage and missing alarm email fail with what to do", () => {
   assert.throws(() => resolveStageConfig("dev-alice", email), /Unknown stage "dev-alice".*--stage testnet/s);
   assert.throws(
-    () => resolveStageConfig("mainnet", {}),
+    () => resolveStageConfig("mainnet", { ...email, ROADWORK_ALARM_EMAIL: "" }),
     (e: unknown) => {
       assert.ok(e instanceof StageConfigError);
       assert.match(e.message, /ROADWORK_ALARM_EMAIL/);
@@ -54,4 +63,27 @@ test("deploy-time overrides are validated", () => {
   bad({ ROADWORK_ALARM_EMAIL: "not-an-email" }, /alarmEmail/);
   bad({ ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0abc1234" }, /externalIp\.publicIp/);
   bad({ ROADWORK_AXON_IMAGE: "no-tag" }, /<ecr-repository>:<tag>/);
+});
+
+test("the host AMI is pinned and the image pushed before a deploy: both missing say what to run", () => {
+  const { ROADWORK_HOST_AMI_ID: _ami, ...noAmi } = email;
+  assert.throws(
+    () => resolveStageConfig("mainnet", noAmi),
+    /No host AMI pinned for mainnet\/gpu.*aws ssm get-parameter --region us-east-1 --name \/aws\/service\/ecs\/optimized-ami\/amazon-linux-2023\/gpu\/recommended\/image_id.*stacks\/host-amis\.json/s,
+  );
+  const { ROADWORK_AXON_IMAGE_TAG: _tag, ...noImage } = email;
+  assert.throws(() => resolveStageConfig("testnet", noImage), /npm run image -- --stage testnet/);
+  assert.deepEqual(resolveStageConfig("testnet", { ...noImage, ROADWORK_AXON_IMAGE: "asset" }).axonImage, {
+    source: "asset",
+  });
+  const c = resolveStageConfig("mainnet", {
+    ...email,
+    ROADWORK_PAUSE_AFTER_DAYS: "5",
+    ROADWORK_NATIX_REGISTRATION: "on",
+    ROADWORK_VALIDATOR_SILENCE_HOURS: "4",
+  });
+  assert.equal(c.pauseAfterDays, 5);
+  assert.equal(c.natixRegistration, true);
+  assert.equal(c.validatorSilenceHours, 4);
+  assert.throws(() => resolveStageConfig("mainnet", { ...email, ROADWORK_HOST_AMI_ID: "ami-nope" }), /hostAmiId/);
 });

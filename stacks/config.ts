@@ -1,6 +1,7 @@
 // Per-stage deployment configuration: the one place where a stage's choices live (netuid, region, what the GPU host
 // costs and how it is bought, who gets paged). Stacks read it through `stageConfigFor(app)`; the deploy-time knobs an
 // operator may turn without editing code come from ROADWORK_* environment variables and are validated by zod.
+import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 export const STAGES = ["testnet", "mainnet"] as const;
@@ -23,12 +24,30 @@ export const MINER_METRICS = {
   errorRate: "ErrorRate",
   latencyP99: "LatencyP99",
   metagraphAgeSeconds: "MetagraphAgeSeconds",
+  /** Challenges from permitted validators per period (the axon counts them per validator; this is the sum). */
+  validatorChallenges: "ValidatorChallenges",
+  /** Subnet pulse from the chain watch: 1 while the state holds, 0 otherwise (dimension Stage). */
+  subnetPaying: "SubnetPaying",
+  subnetBurning: "SubnetBurning",
+  /** GPU tasks (trainer, generator) running past their expected time, from the chain watch's sweep. */
+  gpuTasksOverdue: "GpuTasksOverdue",
 } as const;
+
+/** Cost-allocation tag every resource of a stage carries; the stage's budget filters on it. */
+export const STAGE_TAG_KEY = "roadwork:stage";
 
 const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g4dn.xlarge");
 
 export const AxonImageSchema = z.discriminatedUnion("source", [
-  /** Built from containers/axon/Dockerfile by `sst deploy` (needs Docker on the deploying machine). */
+  /**
+   * The default: an image `npm run image -- --stage <stage>` built and pushed to the stage's own ECR repository
+   * (stacks/Storage.ts, with a lifecycle rule), referenced by tag (ROADWORK_AXON_IMAGE_TAG).
+   */
+  z.object({ source: z.literal("project"), tag: z.string().regex(/^[\w][\w.-]{0,127}$/, "an image tag") }),
+  /**
+   * Built by `sst deploy` as a CDK asset (ROADWORK_AXON_IMAGE=asset). It lands in CDK's shared bootstrap repository,
+   * which has no lifecycle rule: every change keeps a multi-GB image forever. For quick experiments only.
+   */
   z.object({ source: z.literal("asset") }),
   /** A prebuilt image in an ECR repository of this account (e.g. pushed by CI); no Docker needed to deploy. */
   z.object({
@@ -67,6 +86,11 @@ export const StageConfigSchema = z
       }),
     ]),
     axonImage: AxonImageSchema,
+    /**
+     * The host AMI, pinned: an explicit ECS-optimized AMI id per compute profile, rolled on purpose (a new id here, then
+     * `sst deploy`), never re-resolved behind the operator's back. Set in stacks/host-amis.json or ROADWORK_HOST_AMI_ID.
+     */
+    hostAmiId: z.string().regex(/^ami-[0-9a-f]{8,17}$/, "an AMI id such as ami-0123456789abcdef0"),
     /** Key of the model bundle manifest inside the models bucket; the axon hot-reloads when it changes. */
     modelBundleKey: z
       .string()
@@ -76,6 +100,20 @@ export const StageConfigSchema = z
     hotkeySecretName: z.string().regex(/^[\w/+=.@-]{1,512}$/),
     alarmEmail: z.email(),
     monthlyBudgetUsd: z.number().positive().max(100_000),
+    /** Account-wide AWS/Billing EstimatedCharges alarm threshold (us-east-1 only; billing alerts must be enabled). */
+    billingAlarmUsd: z.number().positive().max(1_000_000),
+    /** Expected maximum run time of GPU tasks; longer runs raise the runaway alarm. */
+    gpuTaskMaxHours: z.object({ trainer: z.number().positive().max(72), generator: z.number().positive().max(72) }),
+    /** No challenge from a permitted validator for this long raises the silence alarm (testnet validators are rare). */
+    validatorSilenceHours: z.number().int().min(1).max(72),
+    /**
+     * Opt-in: scale the host to zero after this many days in which the subnet paid nobody or burned (spec §4.7);
+     * `roadwork resume --stage …`, or the watch seeing payments again, brings it back. Absent: never pause.
+     */
+    pauseAfterDays: z.number().positive().max(90).optional(),
+    /** Optional lifecycle steps: a model card on Hugging Face and NATIX registration never block serving. */
+    publishModelCard: z.boolean(),
+    natixRegistration: z.boolean(),
     logRetentionDays: z.union([z.literal(7), z.literal(14), z.literal(30), z.literal(60), z.literal(90)]),
     /** Raw prediction logs are evidence for hard-case mining, not an archive: they expire after this many days. */
     predictionLogExpiryDays: z.number().int().min(1).max(365),
@@ -100,22 +138,29 @@ const SHARED_DEFAULTS = {
   rootVolumeGiB: 50,
   axonPort: 8091,
   externalIp: { mode: "create" },
-  axonImage: { source: "asset" },
   modelBundleKey: "models/current.json",
   predictionLogExpiryDays: 30,
   maxAzs: 3,
   containerMemoryMiB: { gpu: 12_288, cpu: 3_072 },
+  gpuTaskMaxHours: { trainer: 6, generator: 3 },
+  publishModelCard: true,
+  // NATIX removed register.sh in May 2026: registration is an explicit opt-in.
+  natixRegistration: false,
 } satisfies Partial<StageConfig>;
 
 /** Defaults per stage; everything an operator must supply (the alarm email) comes from the environment. */
-const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail">> = {
+const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail" | "hostAmiId" | "axonImage">> = {
   testnet: {
     ...SHARED_DEFAULTS,
     stage: "testnet",
     netuid: 323,
     chainEndpoint: "wss://test.finney.opentensor.ai:443",
     hotkeySecretName: "roadwork/testnet/hotkey",
-    monthlyBudgetUsd: 150,
+    // Testnet validators are few and test nothing that needs a GPU: the CPU host costs ~1/4 (npm run cost).
+    computeProfile: "cpu",
+    monthlyBudgetUsd: 60,
+    billingAlarmUsd: 400,
+    validatorSilenceHours: 12,
     logRetentionDays: 14,
   },
   mainnet: {
@@ -125,6 +170,8 @@ const STAGE_DEFAULTS: Record<StageName, Omit<StageConfig, "alarmEmail">> = {
     chainEndpoint: "wss://entrypoint-finney.opentensor.ai:443",
     hotkeySecretName: "roadwork/mainnet/hotkey",
     monthlyBudgetUsd: 250,
+    billingAlarmUsd: 400,
+    validatorSilenceHours: 2,
     logRetentionDays: 30,
   },
 };
@@ -138,8 +185,33 @@ const EnvOverridesSchema = z.object({
   ROADWORK_EIP_ALLOCATION_ID: z.string().optional(),
   ROADWORK_EIP_PUBLIC_IP: z.string().optional(),
   ROADWORK_AXON_IMAGE: z.string().optional(),
+  ROADWORK_AXON_IMAGE_TAG: z.string().optional(),
   ROADWORK_CHAIN_ENDPOINT: z.string().optional(),
+  ROADWORK_HOST_AMI_ID: z.string().optional(),
+  ROADWORK_BILLING_ALARM_USD: z.string().optional(),
+  ROADWORK_PAUSE_AFTER_DAYS: z.string().optional(),
+  ROADWORK_VALIDATOR_SILENCE_HOURS: z.string().optional(),
+  ROADWORK_NATIX_REGISTRATION: z.enum(["on", "off"]).optional(),
+  ROADWORK_MODEL_CARD: z.enum(["on", "off"]).optional(),
 });
+
+/** The pinned host AMIs (stacks/host-amis.json): stage -> compute profile -> AMI id. */
+export const HOST_AMIS_FILE = new URL("./host-amis.json", import.meta.url);
+
+function pinnedAmi(stage: StageName, profile: "gpu" | "cpu"): string | undefined {
+  let table: Record<string, Record<string, string>> = {};
+  try {
+    table = JSON.parse(readFileSync(HOST_AMIS_FILE, "utf8")) as typeof table;
+  } catch {
+    return undefined;
+  }
+  return table[stage]?.[profile];
+}
+
+/** The SSM parameter whose value is the current recommended ECS AMI of a profile (what to pin, and roll to). */
+export function recommendedAmiParameter(profile: "gpu" | "cpu"): string {
+  return `/aws/service/ecs/optimized-ami/amazon-linux-2023/${profile === "gpu" ? "gpu/" : ""}recommended/image_id`;
+}
 
 export class StageConfigError extends Error {
   override name = "StageConfigError";
@@ -156,6 +228,7 @@ export function regionOf(stage: StageName): string {
 
 /** Parses `repository:tag` (ECR repository of this account) for ROADWORK_AXON_IMAGE. */
 function parseAxonImage(value: string): AxonImage {
+  if (value === "asset") return { source: "asset" };
   const at = value.lastIndexOf(":");
   if (at <= 0) throw new StageConfigError(`ROADWORK_AXON_IMAGE must be "<ecr-repository>:<tag>", got "${value}"`);
   return { source: "ecr", repositoryName: value.slice(0, at), tag: value.slice(at + 1) };
@@ -180,11 +253,47 @@ export function resolveStageConfig(stage: string, env: Record<string, string | u
     );
   }
   const base = STAGE_DEFAULTS[stage];
+  const computeProfile = (overrides.ROADWORK_COMPUTE_PROFILE ?? base.computeProfile) as StageConfig["computeProfile"];
+  const hostAmiId =
+    overrides.ROADWORK_HOST_AMI_ID ??
+    (computeProfile === "gpu" || computeProfile === "cpu" ? pinnedAmi(stage, computeProfile) : undefined);
+  if (!hostAmiId) {
+    const param = recommendedAmiParameter(computeProfile === "cpu" ? "cpu" : "gpu");
+    throw new StageConfigError(
+      `No host AMI pinned for ${stage}/${computeProfile}. Look up the current ECS-optimized AMI:\n` +
+        `  aws ssm get-parameter --region ${base.region} --name ${param} --query Parameter.Value --output text\n` +
+        `and put it in stacks/host-amis.json as {"${stage}": {"${computeProfile}": "ami-…"}} (commit it), or set ROADWORK_HOST_AMI_ID. ` +
+        "The AMI changes only when you change it (docs/deploy.md, 'Rolling the AMI').",
+    );
+  }
+  const axonImage: AxonImage | undefined = overrides.ROADWORK_AXON_IMAGE
+    ? parseAxonImage(overrides.ROADWORK_AXON_IMAGE)
+    : overrides.ROADWORK_AXON_IMAGE_TAG
+      ? { source: "project", tag: overrides.ROADWORK_AXON_IMAGE_TAG }
+      : undefined;
+  if (!axonImage) {
+    throw new StageConfigError(
+      `No axon image for ${stage}. Build and push it to the stage's own ECR repository first:\n` +
+        `  npm run image -- --stage ${stage}        # prints ROADWORK_AXON_IMAGE_TAG=<tag>\n` +
+        `then deploy with ROADWORK_AXON_IMAGE_TAG=<tag> (docs/deploy.md, 'First deploy').`,
+    );
+  }
+  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
   const candidate: StageConfig = {
     ...base,
+    hostAmiId,
+    billingAlarmUsd: num(overrides.ROADWORK_BILLING_ALARM_USD) ?? base.billingAlarmUsd,
+    validatorSilenceHours: num(overrides.ROADWORK_VALIDATOR_SILENCE_HOURS) ?? base.validatorSilenceHours,
+    ...(overrides.ROADWORK_PAUSE_AFTER_DAYS !== undefined
+      ? { pauseAfterDays: Number(overrides.ROADWORK_PAUSE_AFTER_DAYS) }
+      : {}),
+    natixRegistration: overrides.ROADWORK_NATIX_REGISTRATION
+      ? overrides.ROADWORK_NATIX_REGISTRATION === "on"
+      : base.natixRegistration,
+    publishModelCard: overrides.ROADWORK_MODEL_CARD ? overrides.ROADWORK_MODEL_CARD === "on" : base.publishModelCard,
     alarmEmail: overrides.ROADWORK_ALARM_EMAIL,
     purchaseOption: (overrides.ROADWORK_PURCHASE_OPTION ?? base.purchaseOption) as StageConfig["purchaseOption"],
-    computeProfile: (overrides.ROADWORK_COMPUTE_PROFILE ?? base.computeProfile) as StageConfig["computeProfile"],
+    computeProfile,
     monthlyBudgetUsd:
       overrides.ROADWORK_MONTHLY_BUDGET_USD === undefined
         ? base.monthlyBudgetUsd
@@ -196,7 +305,7 @@ export function resolveStageConfig(stage: string, env: Record<string, string | u
           publicIp: overrides.ROADWORK_EIP_PUBLIC_IP ?? "",
         }
       : base.externalIp,
-    axonImage: overrides.ROADWORK_AXON_IMAGE ? parseAxonImage(overrides.ROADWORK_AXON_IMAGE) : base.axonImage,
+    axonImage,
     chainEndpoint: overrides.ROADWORK_CHAIN_ENDPOINT ?? base.chainEndpoint,
   };
   const parsed = StageConfigSchema.safeParse(candidate);
@@ -220,6 +329,10 @@ export function resourceNames(config: StageConfig) {
     budget: `roadwork-${config.stage}-monthly`,
     dashboard: `roadwork-${config.stage}`,
     axonLogGroup: `/roadwork/${config.stage}/axon`,
+    axonService: `roadwork-${config.stage}-axon`,
+    axonRepository: `roadwork-${config.stage}-axon`,
+    /** Where the chain watch keeps the pulse history (inside the models bucket). */
+    pulseStateKey: "watch/pulse.json",
   } as const;
 }
 

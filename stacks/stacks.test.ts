@@ -26,7 +26,11 @@ const VARIANTS = {
       ROADWORK_EIP_PUBLIC_IP: "203.0.113.7",
     },
   },
-  "testnet-cpu": { stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
+  // GPU on testnet by request, with the opt-in pause and NATIX registration on.
+  "testnet-gpu": {
+    stage: "testnet",
+    env: { ROADWORK_COMPUTE_PROFILE: "gpu", ROADWORK_PAUSE_AFTER_DAYS: "7", ROADWORK_NATIX_REGISTRATION: "on" },
+  },
 } as const;
 type Variant = keyof typeof VARIANTS;
 
@@ -73,10 +77,11 @@ describe("stage configuration reaches the templates", () => {
 
 describe("Miner stack", () => {
   test("the task asks for one GPU on GPU profiles and none on the CPU profile", () => {
-    for (const variant of ["testnet", "mainnet", "mainnet-on-demand"] as const) {
+    for (const variant of ["testnet-gpu", "mainnet", "mainnet-on-demand"] as const) {
       assert.deepEqual(axonContainer(variant).ResourceRequirements, [{ Type: "GPU", Value: "1" }], variant);
     }
-    assert.equal(axonContainer("testnet-cpu").ResourceRequirements, undefined);
+    // Testnet defaults to the CPU host.
+    assert.equal(axonContainer("testnet").ResourceRequirements, undefined);
   });
 
   test("host networking on port 8091, health check and logs with retention", () => {
@@ -86,7 +91,12 @@ describe("Miner stack", () => {
     const container = axonContainer("mainnet");
     assert.deepEqual(container.PortMappings, [{ ContainerPort: 8091, HostPort: 8091, Protocol: "tcp" }]);
     assert.equal(container.HealthCheck.Command[0], "CMD");
-    assert.match(container.HealthCheck.Command.join(" "), /connect\(8091,"127\.0\.0\.1"\)/);
+    // Alive, not answering: a stage without a model yet stays healthy (the heartbeat), so the first deploy succeeds.
+    assert.match(container.HealthCheck.Command.join(" "), /statSync\("\/tmp\/roadwork-axon\.heartbeat"/);
+    assert.deepEqual(container.MountPoints, [
+      { ContainerPath: "/run/roadwork", ReadOnly: true, SourceVolume: "host-info" },
+    ]);
+    assert.deepEqual(taskDef.Properties.Volumes, [{ Host: { SourcePath: "/var/lib/roadwork" }, Name: "host-info" }]);
     assert.equal(container.LogConfiguration.LogDriver, "awslogs");
     templateOf("mainnet", "Miner").hasResourceProperties("AWS::Logs::LogGroup", {
       LogGroupName: "/roadwork/mainnet/axon",
@@ -134,7 +144,7 @@ describe("Miner stack", () => {
     for (const s of subnets) assert.equal(s.Properties.MapPublicIpOnLaunch, true);
   });
 
-  test("launch template: GPU ECS AMI (AL2023), IMDSv2 required, encrypted EBS, no key pair, EIP takeover", () => {
+  test("launch template: pinned AMI, IMDSv2 required, encrypted EBS, no key pair, a fence that survives reboots", () => {
     const [lt] = resourcesOf("mainnet", "Miner", "AWS::EC2::LaunchTemplate");
     const data = lt.Properties.LaunchTemplateData;
     assert.equal(data.MetadataOptions.HttpTokens, "required");
@@ -143,38 +153,51 @@ describe("Miner stack", () => {
       data.BlockDeviceMappings.map((b: Json) => [b.Ebs.Encrypted, b.Ebs.VolumeType]),
       [[true, "gp3"]],
     );
-    const parameters = JSON.stringify(stackOf("mainnet", "Miner").template.Parameters);
-    assert.match(parameters, /\/aws\/service\/ecs\/optimized-ami\/amazon-linux-2023\/gpu\/recommended/);
+    // The AMI is the configured id, not an SSM parameter re-resolved on every deploy.
+    assert.equal(data.ImageId, "ami-0123456789abcdef0");
+    assert.doesNotMatch(JSON.stringify(stackOf("mainnet", "Miner").template.Parameters ?? {}), /optimized-ami/);
 
     const script = userDataText(data.UserData);
     assert.match(script, /X-aws-ec2-metadata-token-ttl-seconds/);
-    assert.match(
-      script,
-      /aws ec2 associate-address --region us-east-1 --allocation-id .*AllocationId.* --allow-reassociation/,
-    );
+    assert.match(script, /meta-data\/instance-id > \/var\/lib\/roadwork\/instance-id/);
+    // The host no longer takes the address at boot: the container claims it once it answers.
+    assert.doesNotMatch(script, /associate-address/);
+    assert.match(script, /roadwork-imds-fence\.service/);
+    assert.match(script, /WantedBy=multi-user\.target/);
+    assert.match(script, /systemctl enable --now roadwork-imds-fence\.service/);
+    assert.match(script, /--uid-owner 1000 --jump REJECT/);
     assert.match(script, /ECS_ENABLE_SPOT_INSTANCE_DRAINING=true/);
     assert.match(script, /ECS_ENABLE_TASK_IAM_ROLE_NETWORK_HOST=true/);
     assert.match(script, /ECS_CLUSTER=/);
 
     const onDemand = resourcesOf("mainnet-on-demand", "Miner", "AWS::EC2::LaunchTemplate")[0];
-    const onDemandScript = userDataText(onDemand.Properties.LaunchTemplateData.UserData);
-    assert.doesNotMatch(onDemandScript, /SPOT_INSTANCE_DRAINING/);
-    assert.match(onDemandScript, /--allocation-id eipalloc-0123456789abcdef0 /);
-    const cpu = resourcesOf("testnet-cpu", "Miner", "AWS::EC2::LaunchTemplate")[0];
+    assert.doesNotMatch(userDataText(onDemand.Properties.LaunchTemplateData.UserData), /SPOT_INSTANCE_DRAINING/);
+    const cpu = resourcesOf("testnet", "Miner", "AWS::EC2::LaunchTemplate")[0];
     assert.doesNotMatch(userDataText(cpu.Properties.LaunchTemplateData.UserData), /ECS_ENABLE_GPU_SUPPORT/);
   });
 
-  test("the host role may associate only its own address, only with the stage's hosts, and uses SSM", () => {
+  test("the task claims the address (this allocation, the stage's hosts only); the host role cannot", () => {
     const template = templateOf("mainnet", "Miner");
-    const statements = resourcesOf("mainnet", "Miner", "AWS::IAM::Policy").flatMap(
-      (p) => p.Properties.PolicyDocument.Statement as Json[],
-    );
-    const associate = statements.filter((s) => [s.Action].flat().includes("ec2:AssociateAddress"));
+    const [taskDef] = resourcesOf("mainnet", "Miner", "AWS::ECS::TaskDefinition");
+    const taskRole = taskDef.Properties.TaskRoleArn["Fn::GetAtt"][0];
+    const policies = resourcesOf("mainnet", "Miner", "AWS::IAM::Policy");
+    const statementsOf = (role: string) =>
+      policies
+        .filter((p) => p.Properties.Roles.some((r: Json) => r.Ref === role))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[]);
+    const associate = statementsOf(taskRole).filter((s) => [s.Action].flat().includes("ec2:AssociateAddress"));
     assert.equal(associate.length, 2);
     const text = JSON.stringify(associate);
-    assert.match(text, /elastic-ip\/","?\{?"?Fn::GetAtt|elastic-ip\/.*AllocationId/);
+    assert.match(text, /elastic-ip\/.*AllocationId/);
     assert.match(text, /instance\/\*/);
     assert.match(text, /aws:ResourceTag\/roadwork:axon-host/);
+    const otherRoles = policies.filter((p) => !p.Properties.Roles.some((r: Json) => r.Ref === taskRole));
+    assert.doesNotMatch(JSON.stringify(otherRoles), /ec2:AssociateAddress/);
+    const env = axonContainer("mainnet").Environment as { Name: string; Value: Json }[];
+    assert.match(JSON.stringify(env.find((e) => e.Name === "ROADWORK_EIP_ALLOCATION_ID")?.Value), /AllocationId/);
+    assert.equal(env.find((e) => e.Name === "ROADWORK_INSTANCE_ID_FILE")?.Value, "/run/roadwork/instance-id");
+    const onDemandEnv = axonContainer("mainnet-on-demand").Environment as { Name: string; Value: Json }[];
+    assert.equal(onDemandEnv.find((e) => e.Name === "ROADWORK_EIP_ALLOCATION_ID")?.Value, "eipalloc-0123456789abcdef0");
     // Spot hosts may mark themselves DRAINING, on-demand hosts need not.
     const drain = (variant: Variant) =>
       JSON.stringify(resourcesOf(variant, "Miner", "AWS::IAM::Policy")).includes("ecs:UpdateContainerInstancesState");
@@ -190,11 +213,12 @@ describe("Miner stack", () => {
         }),
       ]),
     });
-    // An address the stack creates survives `sst remove`: validators know it.
+    // Kept on stack removal (validators know it), released when the first create fails.
     const eip = Object.values(stackOf("mainnet", "Miner").template.Resources as Record<string, Json>).find(
       (r) => r.Type === "AWS::EC2::EIP",
     );
-    assert.equal(eip.DeletionPolicy, "Retain");
+    assert.equal(eip.DeletionPolicy, "RetainExceptOnCreate");
+    assert.equal(eip.UpdateReplacePolicy, "Retain");
     assert.equal(resourcesOf("mainnet-on-demand", "Miner", "AWS::EC2::EIP").length, 0);
   });
 
@@ -216,9 +240,12 @@ describe("Miner stack", () => {
     assert.equal(onDemand.OnDemandPercentageAboveBaseCapacity, 100);
     assert.equal(onDemand.SpotAllocationStrategy, undefined);
 
-    const cpu = asgOf("testnet-cpu").Properties.MixedInstancesPolicy.LaunchTemplate.Overrides;
+    const cpu = asgOf("testnet").Properties.MixedInstancesPolicy.LaunchTemplate.Overrides;
     assert.ok(cpu.every((o: Json) => !/^g\d/.test(o.InstanceType)));
-    assert.match(JSON.stringify(stackOf("testnet-cpu", "Miner").template.Parameters), /amazon-linux-2023\/recommended/);
+    // Tagged for the per-stage budget.
+    assert.ok(
+      (asgOf("mainnet").Properties.Tags as Json[]).some((t) => t.Key === "roadwork:stage" && t.Value === "mainnet"),
+    );
   });
 
   test("the service runs one task on the capacity provider and the image source follows the config", () => {
@@ -227,8 +254,17 @@ describe("Miner stack", () => {
       DeploymentConfiguration: Match.objectLike({ MinimumHealthyPercent: 0, MaximumPercent: 100 }),
       CapacityProviderStrategy: [Match.objectLike({ Weight: 1 })],
     });
-    // Asset image: a CDK image asset (built by `sst deploy`); ECR image: the configured repository and tag.
-    assert.match(JSON.stringify(axonContainer("mainnet").Image), /cdk-hnb659fds-container-assets/);
+    // The service waits for the cluster's capacity-provider association.
+    const resources = stackOf("mainnet", "Miner").template.Resources as Record<string, Json>;
+    const [serviceId, service] = Object.entries(resources).find(([, r]) => r.Type === "AWS::ECS::Service")!;
+    const association = Object.keys(resources).find(
+      (id) => resources[id].Type === "AWS::ECS::ClusterCapacityProviderAssociations",
+    );
+    assert.ok(association, "no capacity provider association");
+    assert.ok([service.DependsOn ?? []].flat().includes(association), `${serviceId} does not depend on ${association}`);
+    // Default image: the stage's own repository and the pushed tag, never CDK's shared asset repository.
+    assert.match(JSON.stringify(axonContainer("mainnet").Image), /roadwork-mainnet-axon:test-0123abcd/);
+    assert.doesNotMatch(JSON.stringify(axonContainer("mainnet").Image), /cdk-hnb659fds-container-assets/);
     assert.match(JSON.stringify(axonContainer("mainnet-on-demand").Image), /roadwork-axon:v42/);
     const env = axonContainer("mainnet-on-demand").Environment as { Name: string; Value: Json }[];
     assert.equal(env.find((e) => e.Name === "ROADWORK_EXTERNAL_IP")?.Value, "203.0.113.7");
@@ -265,6 +301,20 @@ describe("Storage stack", () => {
     assert.equal(models.Properties.VersioningConfiguration.Status, "Enabled");
   });
 
+  test("the axon image repository belongs to the stage and keeps only the last images", () => {
+    const [repo] = resourcesOf("mainnet", "Storage", "AWS::ECR::Repository");
+    assert.equal(repo.Properties.RepositoryName, "roadwork-mainnet-axon");
+    assert.equal(repo.Properties.ImageTagMutability, "IMMUTABLE");
+    const rules = JSON.parse(repo.Properties.LifecyclePolicy.LifecyclePolicyText).rules as Json[];
+    assert.deepEqual(
+      rules.map((r) => [r.selection.tagStatus, r.selection.countType, r.selection.countNumber]),
+      [
+        ["untagged", "sinceImagePushed", 1],
+        ["any", "imageCountMoreThan", 5],
+      ],
+    );
+  });
+
   test("raw prediction logs expire after 30 days", () => {
     templateOf("mainnet", "Storage").hasResourceProperties("AWS::S3::Bucket", {
       LifecycleConfiguration: {
@@ -282,10 +332,13 @@ describe("Storage stack", () => {
 });
 
 describe("Alarms stack", () => {
-  test("budget notifications at 75, 90 and 110 % of actual spend, to email and SNS", () => {
+  test("the budget is the stage's (cost-allocation tag), warns on actual 75/90/110 % and on the forecast", () => {
     const [budget] = resourcesOf("mainnet", "Alarms", "AWS::Budgets::Budget");
     assert.equal(budget.Properties.Budget.TimeUnit, "MONTHLY");
     assert.equal(budget.Properties.Budget.BudgetLimit.Unit, "USD");
+    assert.deepEqual(budget.Properties.Budget.CostFilters, { TagKeyValue: ["user:roadwork:stage$mainnet"] });
+    const testnet = resourcesOf("testnet", "Alarms", "AWS::Budgets::Budget")[0];
+    assert.deepEqual(testnet.Properties.Budget.CostFilters, { TagKeyValue: ["user:roadwork:stage$testnet"] });
     const notes = budget.Properties.NotificationsWithSubscribers as Json[];
     assert.deepEqual(
       notes.map((n) => [n.Notification.NotificationType, n.Notification.Threshold]),
@@ -293,6 +346,7 @@ describe("Alarms stack", () => {
         ["ACTUAL", 75],
         ["ACTUAL", 90],
         ["ACTUAL", 110],
+        ["FORECASTED", 100],
       ],
     );
     for (const n of notes) {
@@ -300,25 +354,39 @@ describe("Alarms stack", () => {
     }
   });
 
-  test("every alarm notifies the operator topic; silence counts as failure for answers", () => {
+  test("every alarm notifies the operator topic; billing, silence, burning and runaway alarms exist", () => {
     const resources = stackOf("mainnet", "Alarms").template.Resources as Record<string, Json>;
     const topicId = Object.keys(resources).find((id) => resources[id].Type === "AWS::SNS::Topic");
     assert.ok(topicId);
     const alarms = Object.values(resources).filter((r) => r.Type === "AWS::CloudWatch::Alarm");
-    assert.equal(alarms.length, 5);
+    assert.equal(alarms.length, 9);
     for (const alarm of alarms) {
       assert.deepEqual(alarm.Properties.AlarmActions, [{ Ref: topicId }], alarm.Properties.AlarmName);
     }
-    const answers = alarms.find((a) => a.Properties.MetricName === MINER_METRICS.answersOk);
+    const byMetric = (name: string) => alarms.find((a) => a.Properties.MetricName === name);
+    const answers = byMetric(MINER_METRICS.answersOk);
     assert.equal(answers.Properties.Namespace, MINER_METRICS.namespace);
     assert.equal(answers.Properties.Period, 1800);
-    assert.equal(answers.Properties.TreatMissingData, "breaching");
+    // Testnet goes quiet for hours: missing answers are not an outage; the silence alarm covers it.
+    assert.equal(answers.Properties.TreatMissingData, "notBreaching");
     assert.deepEqual(answers.Properties.Dimensions, [{ Name: "Stage", Value: "mainnet" }]);
+    const silence = byMetric(MINER_METRICS.validatorChallenges);
+    assert.equal(silence.Properties.TreatMissingData, "breaching");
+    assert.equal(silence.Properties.Period, 2 * 3600);
+    assert.equal(
+      resourcesOf("testnet", "Alarms", "AWS::CloudWatch::Alarm").find(
+        (a) => a.Properties.MetricName === MINER_METRICS.validatorChallenges,
+      ).Properties.Period,
+      12 * 3600,
+    );
+    assert.equal(byMetric(MINER_METRICS.subnetBurning).Properties.ComparisonOperator, "GreaterThanOrEqualToThreshold");
+    assert.equal(byMetric(MINER_METRICS.gpuTasksOverdue).Properties.Threshold, 1);
+    const billing = alarms.find((a) => a.Properties.Namespace === "AWS/Billing");
+    assert.equal(billing.Properties.MetricName, "EstimatedCharges");
+    assert.deepEqual(billing.Properties.Dimensions, [{ Name: "Currency", Value: "USD" }]);
+    assert.equal(billing.Properties.Threshold, 400);
     for (const name of [MINER_METRICS.errorRate, MINER_METRICS.latencyP99, MINER_METRICS.metagraphAgeSeconds]) {
-      assert.ok(
-        alarms.some((a) => a.Properties.MetricName === name),
-        name,
-      );
+      assert.ok(byMetric(name), name);
     }
     assert.ok(
       alarms.some((a) => a.Properties.Namespace === "AWS/EC2" && a.Properties.MetricName === "StatusCheckFailed"),
@@ -331,6 +399,39 @@ describe("Alarms stack", () => {
     // The group's launch/terminate notifications go to the same topic.
     const asg = resourcesOf("mainnet", "Miner", "AWS::AutoScaling::AutoScalingGroup")[0];
     assert.match(JSON.stringify(asg.Properties.NotificationConfigurations), /OperatorAlerts/);
+  });
+});
+
+describe("Lifecycle stack (every stage)", () => {
+  test("publish: no reserved concurrency, maxConcurrency 2 on the queue, 5 receives before the DLQ", () => {
+    for (const variant of Object.keys(VARIANTS) as Variant[]) {
+      const fns = resourcesOf(variant, "Lifecycle", "AWS::Lambda::Function");
+      for (const fn of fns) assert.equal(fn.Properties.ReservedConcurrentExecutions, undefined, variant);
+      const [mapping] = resourcesOf(variant, "Lifecycle", "AWS::Lambda::EventSourceMapping");
+      assert.deepEqual(mapping.Properties.ScalingConfig, { MaximumConcurrency: 2 });
+      const queues = resourcesOf(variant, "Lifecycle", "AWS::SQS::Queue");
+      const redrives = queues.map((q) => q.Properties.RedrivePolicy?.maxReceiveCount).filter(Boolean);
+      assert.deepEqual(redrives.sort(), [3, 5], variant);
+    }
+  });
+
+  test("NATIX registration is off unless asked for; the subnet watch runs every 15 minutes with its DLQ", () => {
+    const env = (variant: Variant) =>
+      resourcesOf(variant, "Lifecycle", "AWS::Lambda::Function").map((f) => f.Properties.Environment?.Variables ?? {});
+    assert.equal(env("mainnet").find((v) => v.NATIX_REGISTRATION)?.NATIX_REGISTRATION, "off");
+    assert.equal(env("testnet-gpu").find((v) => v.NATIX_REGISTRATION)?.NATIX_REGISTRATION, "on");
+    const watch = (variant: Variant) => env(variant).find((v) => v.POWERTOOLS_SERVICE_NAME === "subnet-watch");
+    assert.equal(watch("mainnet")?.PAUSE_AFTER_DAYS, "");
+    assert.equal(watch("testnet-gpu")?.PAUSE_AFTER_DAYS, "7");
+    assert.equal(watch("mainnet")?.AXON_ASG, "roadwork-mainnet-axon");
+    const rules = resourcesOf("mainnet", "Lifecycle", "AWS::Events::Rule");
+    assert.ok(rules.some((r) => r.Properties.ScheduleExpression === "rate(15 minutes)"));
+    for (const rule of rules) {
+      for (const target of rule.Properties.Targets) assert.ok(target.DeadLetterConfig?.Arn, "EventBridge target DLQ");
+    }
+    const names = resourcesOf("mainnet", "Lifecycle", "AWS::CloudWatch::Alarm").map((a) => a.Properties.AlarmName);
+    assert.ok(names.includes("roadwork-mainnet-retrain-dead-letters"), names.join(", "));
+    assert.ok(names.includes("roadwork-mainnet-schedule-dead-letters"), names.join(", "));
   });
 });
 
@@ -347,6 +448,21 @@ describe("whole app", () => {
       }
     }
     assert.ok(count > 0, "SST's per-stack handler exists");
+  });
+
+  test("every Lambda function, ours or a custom-resource handler, logs into a group with retention", () => {
+    for (const [variant, stage] of synthesized) {
+      for (const stack of stage.stacks.values()) {
+        const resources = stack.template.Resources as Record<string, Json>;
+        for (const [id, r] of Object.entries(resources)) {
+          if (r.Type !== "AWS::Lambda::Function") continue;
+          const group = r.Properties.LoggingConfig?.LogGroup;
+          assert.ok(group, `${variant} ${stack.id} ${id} logs into an implicit group without retention`);
+          const ref = group.Ref ?? group["Fn::GetAtt"]?.[0];
+          assert.ok(resources[ref]?.Properties?.RetentionInDays > 0, `${variant} ${stack.id} ${id}`);
+        }
+      }
+    }
   });
 
   test("cdk-nag AwsSolutions: no unsuppressed finding, every suppression gives a reason", () => {
@@ -388,22 +504,25 @@ describe("cost estimate from the synthesized templates", () => {
       prices,
     );
 
-  test("mainnet on spot GPU stays within $200/month; on-demand g4dn is the $384/month host", () => {
+  test("spot is a range over the fleet's types; on-demand g4dn is the $384/month host; testnet runs on CPU", () => {
     const spot = estimate("mainnet");
     assert.equal(spot.purchaseOption, "spot");
     assert.equal(spot.computeProfile, "gpu");
     assert.deepEqual(spot.instanceTypes, [...GPU_INSTANCE_TYPES]);
-    assert.ok(spot.monthlyUsd <= 200, `mainnet spot estimate ${spot.monthlyUsd}`);
-    assert.ok(spot.monthlyUsd > 100, "the GPU host dominates the bill");
+    assert.deepEqual(spot.hostHourlyRangeUsd, [0.221, 0.352]);
+    const [low, high] = spot.monthlyRangeUsd;
+    assert.ok(low < spot.monthlyUsd && spot.monthlyUsd < high, JSON.stringify(spot.monthlyRangeUsd));
+    assert.ok(Math.abs(high - low - (0.352 - 0.221) * 730) < 0.05);
+    assert.match(spot.lines.find((l) => l.item === "EC2 host")!.detail, /g4dn\.xlarge \$0\.221.*g5\.xlarge \$0\.352/);
 
     const onDemand = estimate("mainnet-on-demand");
     assert.equal(onDemand.purchaseOption, "on-demand");
     const host = onDemand.lines.find((l) => l.item === "EC2 host");
     assert.equal(host?.monthlyUsd, Math.round(0.526 * 730 * 100) / 100);
 
-    const cpu = estimate("testnet-cpu");
-    assert.equal(cpu.computeProfile, "cpu");
-    assert.ok(cpu.monthlyUsd < spot.monthlyUsd / 2);
+    const testnet = estimate("testnet");
+    assert.equal(testnet.computeProfile, "cpu");
+    assert.ok(testnet.monthlyRangeUsd[1] < 60, `testnet fits its $60 budget: ${testnet.monthlyRangeUsd}`);
   });
 
   test("every deployed resource type is priced or known to be free", () => {

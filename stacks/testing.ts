@@ -15,6 +15,13 @@ import { provideStageConfig, resolveStageConfig, type StageConfig, type StageNam
 /** Account the tests synthesize for; cdk.context.json pins its availability zones so no lookup is needed. */
 export const TEST_ACCOUNT = "123456789012";
 
+/** What an operator supplies at deploy time (docs/deploy.md): alarm email, the pinned host AMI, the pushed image tag. */
+export const TEST_DEPLOY_ENV = {
+  ROADWORK_ALARM_EMAIL: "operator@example.com",
+  ROADWORK_HOST_AMI_ID: "ami-0123456789abcdef0",
+  ROADWORK_AXON_IMAGE_TAG: "test-0123abcd",
+} as const;
+
 export interface SynthesisOptions {
   stage: StageName;
   /** ROADWORK_* deploy-time overrides (stacks/config.ts); ROADWORK_ALARM_EMAIL defaults to an example address. */
@@ -66,10 +73,7 @@ function readContext(root: string): Record<string, unknown> {
 export async function synthesizeStage(options: SynthesisOptions): Promise<SynthesizedStage> {
   await ensureProject(options.stage);
   const project = useProject();
-  const config = resolveStageConfig(options.stage, {
-    ROADWORK_ALARM_EMAIL: "operator@example.com",
-    ...options.env,
-  });
+  const config = resolveStageConfig(options.stage, { ...TEST_DEPLOY_ENV, ...options.env });
   const outdir = mkdtempSync(join(tmpdir(), `roadwork-synth-${options.stage}-`));
   const app = new App(
     { mode: "deploy", stage: options.stage, name: project.config.name, region: config.region, account: TEST_ACCOUNT },

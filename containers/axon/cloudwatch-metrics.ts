@@ -9,6 +9,7 @@ export const METRIC_NAMES = {
   errorRate: "ErrorRate",
   latencyP99: "LatencyP99",
   metagraphAgeSeconds: "MetagraphAgeSeconds",
+  validatorChallenges: "ValidatorChallenges",
 } as const;
 
 const STATUS_LINE = /^roadwork_axon_requests_total\{status="(\d{3})"\} (\d+)$/gm;
@@ -42,6 +43,8 @@ export class MinerMetricsSampler {
     private readonly metrics: AxonMetrics,
     private readonly metagraphAgeMs: () => number | undefined,
     private readonly dimensions: Record<string, string>,
+    /** Challenges from permitted validators since the last sample (containers/axon/validator-challenges.ts). */
+    private readonly validatorChallenges?: () => number,
   ) {
     this.#last = totals(requestsByStatus(metrics));
   }
@@ -61,6 +64,9 @@ export class MinerMetricsSampler {
     });
     // AnswersOk is sent even when zero: silence is what the alarm exists to catch.
     const data = [datum(METRIC_NAMES.answersOk, ok, "Count")];
+    if (this.validatorChallenges) {
+      data.push(datum(METRIC_NAMES.validatorChallenges, this.validatorChallenges(), "Count"));
+    }
     if (ok + serverErrors > 0) data.push(datum(METRIC_NAMES.errorRate, serverErrors / (ok + serverErrors), "None"));
     const p99 = this.metrics.latencyQuantile(0.99);
     if (p99 !== undefined) data.push(datum(METRIC_NAMES.latencyP99, p99 * 1000, "Milliseconds"));

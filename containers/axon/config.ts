@@ -72,6 +72,15 @@ const EnvSchema = z.object({
   /** Call serve_axon at startup when the chain's record of our address differs from ROADWORK_EXTERNAL_IP:PORT. */
   ROADWORK_SERVE_AXON: flag(true),
   ROADWORK_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** The Elastic IP this axon claims once it listens with a model (stacks/Miner.ts); absent: no claim. */
+  ROADWORK_EIP_ALLOCATION_ID: z
+    .string()
+    .regex(/^eipalloc-[0-9a-f]{8,17}$/, "must be an Elastic IP allocation id")
+    .optional(),
+  ROADWORK_INSTANCE_ID_FILE: z.string().min(1).default("/run/roadwork/instance-id"),
+  /** How often to retry loading the model while none is available yet. */
+  ROADWORK_MODEL_WAIT_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  ROADWORK_HEARTBEAT_FILE: z.string().min(1).default("/tmp/roadwork-axon.heartbeat"),
   AWS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-gov)?-[a-z]+-\d$/)
@@ -148,5 +157,10 @@ export function parseAxonEnv(env: Record<string, string | undefined>): AxonRunti
     modelPollMs: e.ROADWORK_MODEL_POLL_SECONDS * 1000,
     serveAxon: e.ROADWORK_SERVE_AXON,
     logLevel: e.ROADWORK_LOG_LEVEL,
+    addressClaim: e.ROADWORK_EIP_ALLOCATION_ID
+      ? { allocationId: e.ROADWORK_EIP_ALLOCATION_ID, instanceIdFile: e.ROADWORK_INSTANCE_ID_FILE }
+      : undefined,
+    modelWaitMs: e.ROADWORK_MODEL_WAIT_SECONDS * 1000,
+    heartbeatFile: e.ROADWORK_HEARTBEAT_FILE,
   };
 }

@@ -16,9 +16,13 @@ import {
   startAxon,
 } from "@roadwork/miner";
 import { AXON_VERSION, ensureCryptoReady } from "@roadwork/protocol";
+import { claimAddress } from "./address-claim.ts";
 import { MinerMetricsSampler, startMetricsPublisher } from "./cloudwatch-metrics.ts";
 import { AxonEnvError, type AxonRuntimeConfig, parseAxonEnv } from "./config.ts";
+import { startHeartbeat } from "./heartbeat.ts";
+import { openWhenAvailable } from "./model-wait.ts";
 import { S3PredictionLog } from "./prediction-log.ts";
+import { ValidatorChallengeCounter } from "./validator-challenges.ts";
 
 async function announce(
   config: AxonRuntimeConfig,
@@ -46,6 +50,9 @@ async function main(): Promise<void> {
   const config = parseAxonEnv(process.env);
   const captures = captureEnv(process.env); // ROADWORK_CAPTURE_*: challenge images to S3 for the flywheel
   const logger = createJsonLogger({ level: config.logLevel, base: { component: "axon", stage: config.stage } });
+  const stopHeartbeat = startHeartbeat(config.heartbeatFile, 15_000, (error) =>
+    logger.error("cannot write the heartbeat file; the health check will fail", { error: error.message }),
+  );
 
   await ensureCryptoReady();
   const hotkey = await loadHotkey(config.hotkey);
@@ -59,11 +66,11 @@ async function main(): Promise<void> {
   const s3 = config.region ? new S3Client({ region: config.region }) : undefined;
   // A ModelHost: a promotion (models/current.json rewritten) or SIGHUP swaps the model in without a restart,
   // and a new bundle that fails its checks never takes traffic.
-  const scorer = await ModelHost.open(config.model, {
-    executionProvider: config.executionProvider,
-    logger,
-    ...(s3 ? { s3 } : {}),
-  });
+  // A fresh stage has no models/current.json yet: wait (healthy, not listening) instead of exiting.
+  const scorer = await openWhenAvailable(
+    () => ModelHost.open(config.model, { executionProvider: config.executionProvider, logger, ...(s3 ? { s3 } : {}) }),
+    { source: config.model, retryMs: config.modelWaitMs, logger },
+  );
   logger.info("model loaded", { version: scorer.modelVersion });
   const onReload = (result: ReloadResult) => {
     if (!result.ok) logger.error("model reload failed; the previous model keeps serving", { reason: result.reason });
@@ -102,13 +109,18 @@ async function main(): Promise<void> {
           logger,
         })
       : undefined;
+  const challenges = new ValidatorChallengeCounter();
   const axon = createAxon({
     hotkey,
     scorer,
     metagraph: watcher,
     config: { port: config.port, host: config.host },
     logger,
-    ...(predictionLog ? { onPrediction: predictionLog.append } : {}),
+    onPrediction: (record) => {
+      const finished = challenges.record(record.callerHotkey);
+      if (finished) logger.info("validator challenges in the last hour", finished);
+      return predictionLog?.append(record);
+    },
     ...(capture ? { capture } : {}),
   });
   const running = await startAxon(axon);
@@ -117,6 +129,11 @@ async function main(): Promise<void> {
     external: `${config.externalIp}:${config.port}`,
     model: scorer.modelVersion,
   });
+  // Only now, listening with a model loaded, does this host take the address validators dial.
+  if (config.addressClaim && config.region) {
+    const { EC2Client } = await import("@aws-sdk/client-ec2");
+    await claimAddress({ ec2: new EC2Client({ region: config.region }), ...config.addressClaim, logger });
+  }
   await announce(config, connection, hotkey, logger);
 
   const metrics =
@@ -124,7 +141,12 @@ async function main(): Promise<void> {
       ? startMetricsPublisher({
           client: new CloudWatchClient({ region: config.region }),
           namespace: config.metrics.namespace,
-          sampler: new MinerMetricsSampler(axon.metrics, () => watcher.ageMs(), { Stage: config.stage }),
+          sampler: new MinerMetricsSampler(
+            axon.metrics,
+            () => watcher.ageMs(),
+            { Stage: config.stage },
+            () => challenges.takeSinceLastSample(),
+          ),
           intervalMs: config.metrics.intervalMs,
           logger,
         })
@@ -147,6 +169,7 @@ async function main(): Promise<void> {
     connection.disconnect(),
     scorer.close(),
   ]);
+  stopHeartbeat();
   logger.info("stopped");
 }
 

@@ -71,6 +71,8 @@ export interface StageEstimate {
   hostHourlyRangeUsd: [number, number];
   lines: CostLine[];
   monthlyUsd: number;
+  /** The total if the host were the cheapest / the dearest type the group may launch. */
+  monthlyRangeUsd: [number, number];
   /** CloudFormation types present that the table does not price (should be empty; review if not). */
   unpriced: string[];
   priceTable: { retrieved: string; region: string };
@@ -110,6 +112,9 @@ const FREE_TYPES = new Set([
   "AWS::SNS::TopicPolicy",
   "AWS::SQS::QueuePolicy",
   "AWS::Events::Rule",
+  "AWS::Lambda::EventInvokeConfig",
+  // Storage of the images it holds is the "ECR image" line.
+  "AWS::ECR::Repository",
   "AWS::Lambda::EventSourceMapping",
   "AWS::SSM::Parameter",
   // The first two budgets of an account are free; a stage has one.
@@ -161,13 +166,12 @@ export function estimateStage(
   if (purchaseOption === "spot") {
     const spot = priced.map((p) => p.spotHourly);
     range = [Math.min(...spot), Math.max(...spot)];
-    // Prioritized: the first type with spare capacity launches. Plain capacity-optimized picks by capacity alone,
-    // so any allowed type is as likely: use the mean.
-    const prioritized = distribution.SpotAllocationStrategy === "capacity-optimized-prioritized";
-    hostHourly = prioritized ? spot[0]! : spot.reduce((a, b) => a + b, 0) / spot.length;
-    detail =
-      `${instances} x spot ${distribution.SpotAllocationStrategy ?? ""} (${instanceTypes.join(" > ")}), ` +
-      `${prioritized ? `${instanceTypes[0]}` : "mean"} $${hostHourly.toFixed(3)}/h, range $${range[0]}-${range[1]}/h`;
+    // Capacity first, priority second: the group launches whichever allowed type has spare spot capacity, so the
+    // first type is not a given. The estimate uses the mean and reports the whole range.
+    hostHourly = spot.reduce((a, b) => a + b, 0) / spot.length;
+    detail = `${instances} x spot ${distribution.SpotAllocationStrategy ?? ""} (${priced
+      .map((p) => `${p.type} $${p.spotHourly}`)
+      .join(", ")}/h), mean $${hostHourly.toFixed(3)}/h, range $${range[0]}-${range[1]}/h`;
   } else {
     // Prioritized on-demand: the first type launches unless it has no capacity.
     hostHourly = priced[0]!.onDemandHourly;
@@ -213,12 +217,13 @@ export function estimateStage(
       (A.s3GetsPerMonth / 1000) * prices.s3.getPer1000,
   );
 
-  // --- the axon image in the CDK assets repository ---
+  // --- the axon image in the stage's repository: the lifecycle rule keeps 5 images that share their base layers ---
   const imageGb = A.axonImageGb[computeProfile];
+  const imageStoredGb = round2(imageGb * 1.25);
   lines.push({
     item: "ECR image",
-    detail: `~${imageGb} GB axon image (${computeProfile})`,
-    monthlyUsd: round2(imageGb * prices.ecr.storagePerGbMonth),
+    detail: `~${imageGb} GB axon image (${computeProfile}); ~${imageStoredGb} GB stored for the last 5 (shared layers)`,
+    monthlyUsd: round2(imageStoredGb * prices.ecr.storagePerGbMonth),
   });
 
   // --- observability ---
@@ -333,6 +338,10 @@ export function estimateStage(
     hostHourlyRangeUsd: range,
     lines,
     monthlyUsd: round2(lines.reduce((a, l) => a + l.monthlyUsd, 0)),
+    monthlyRangeUsd: [
+      round2(lines.reduce((a, l) => a + l.monthlyUsd, 0) + instances * (range[0] - hostHourly) * H),
+      round2(lines.reduce((a, l) => a + l.monthlyUsd, 0) + instances * (range[1] - hostHourly) * H),
+    ] as [number, number],
     unpriced,
     priceTable: { retrieved: prices.retrieved, region: prices.region },
   } satisfies StageEstimate;
@@ -371,8 +380,20 @@ export function renderTable(estimates: StageEstimate[]): string {
   );
   out.push(
     row(
+      "range (host type)",
+      estimates.map((e) => `${e.monthlyRangeUsd[0].toFixed(0)}-${e.monthlyRangeUsd[1].toFixed(0)}`),
+    ),
+  );
+  out.push(
+    row(
       "host $/h",
       estimates.map((e) => e.hostHourlyUsd.toFixed(3)),
+    ),
+  );
+  out.push(
+    row(
+      "host $/h range",
+      estimates.map((e) => `${e.hostHourlyRangeUsd[0]}-${e.hostHourlyRangeUsd[1]}`),
     ),
   );
   return out.join("\n");

@@ -67,6 +67,31 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
     assert.equal(report.configured.matches, false);
     assert.match(report.configured.reason, /ip 198\.51\.100\.23 -> 198\.51\.100\.77/);
     assert.ok(!stderr.includes("//Bob"), "the key source never reaches the output");
+    assert.equal(report.pulse.state, "paying");
+  });
+
+  it("status says in its first line when the subnet burns every miner's emission to the owner uid", async () => {
+    const saved = chain.neurons;
+    chain.owner = { coldkey: devKey("//subnet-coldkey-0").address };
+    chain.neurons = saved.map((n) => ({
+      ...n,
+      incentive: n.uid === 0 ? 65535 : 0,
+      emissionRao: 0n,
+      ...(n.validatorPermit ? { weights: [[0, 65535]] as [number, number][] } : {}),
+    }));
+    try {
+      const { code, stdout, stderr } = await roadwork(["status", "--endpoint", chain.url, "--netuid", "323"], {
+        ROADWORK_HOTKEY_MNEMONIC: "//Bob",
+      });
+      assert.equal(code, 0, stderr);
+      assert.equal(
+        stdout.split("\n")[0],
+        "pulse       burning: 100% of validator weight goes to the owner uid 0; miners' emission is burned",
+      );
+    } finally {
+      chain.neurons = saved;
+      chain.owner = undefined;
+    }
   });
 
   it("serve-axon --dry-run prints the SCALE call without submitting", async () => {

@@ -40,6 +40,7 @@ export {
   type MetagraphWatcherOptions,
 } from "./metagraph-watcher.ts";
 export { type MinerStatus, readMinerStatus } from "./miner-status.ts";
+export { decidePause, NOT_PAYING, type PauseAction, PulseRecord, resumedRecord } from "./pause-policy.ts";
 export { RUNTIME_API_RESULTS, registerSubtensorTypes, SUBTENSOR_RUNTIME_TYPES } from "./runtime-types.ts";
 export {
   AXON_PROTOCOL,
@@ -61,4 +62,13 @@ export {
   versionAsInt,
 } from "./serve-axon.ts";
 export { checkSignedExtensions, type SignedExtensionCheck, SUBTENSOR_SIGNED_EXTENSIONS } from "./signed-extensions.ts";
+export {
+  BURN_SHARE,
+  classifyPulse,
+  PULSE_STATES,
+  type PulseInput,
+  type PulseState,
+  readSubnetPulse,
+  type SubnetPulse,
+} from "./subnet-pulse.ts";
 export { ChainTimeoutError, withTimeout } from "./timeout.ts";

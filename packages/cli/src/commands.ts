@@ -54,6 +54,10 @@ export const commands: Record<string, Entry> = {
     summary: "generate synthetic training images (Bedrock, Cosmos NIM or procedural) with quality gates and a budget",
     load: () => import("./commands/synth.ts"),
   },
+  resume: {
+    summary: "bring back an axon host the subnet watch paused (scale the host and the service to one)",
+    load: () => import("./commands/resume.ts"),
+  },
   "serve-axon": {
     summary: "announce the axon's address on chain (serve_axon); --dry-run shows the call",
     load: () => import("./commands/serve-axon.ts"),

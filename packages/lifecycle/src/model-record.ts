@@ -8,7 +8,8 @@ import { HfRepoId } from "./natix-registration.ts";
 export const MODEL_RECORD_KEY = "models/submission.json";
 
 export const RegistrationState = z.object({
-  status: z.enum(["succeeded", "failed", "pending"]),
+  /** "skipped": NATIX registration is optional (NATIX removed register.sh in May 2026) and was off for this model. */
+  status: z.enum(["succeeded", "failed", "pending", "skipped"]),
   uid: z.number().int().nonnegative(),
   /** The signed timestamp sent to NATIX (unix s). */
   registeredAt: z.number().int().positive().optional(),

@@ -43,6 +43,8 @@ export interface LoopbackNeuron {
   blockAtRegistration: number;
   active?: boolean;
   axon?: LoopbackAxon;
+  /** Weights this neuron set (validators): [target uid, u16 weight]. */
+  weights?: [number, number][];
 }
 
 export interface Hyper {
@@ -58,6 +60,8 @@ export interface LoopbackChainOptions {
   hyper?: Partial<Hyper>;
   blockNumber?: number;
   port?: number;
+  /** The subnet owner's coldkey (SubnetOwner) and, on runtimes that have it, hotkey (SubnetOwnerHotkey). */
+  owner?: { coldkey: string; hotkey?: string };
 }
 
 /** What a test may do with one JSON-RPC request: answer it differently, fail it, or never answer. */
@@ -93,6 +97,7 @@ export class LoopbackChain {
   readonly netuid: number;
   neurons: LoopbackNeuron[];
   hyper: Hyper;
+  owner: { coldkey: string; hotkey?: string } | undefined;
   readonly submissions: Submission[] = [];
   /** Count of requests per JSON-RPC method. */
   readonly calls = new Map<string, number>();
@@ -112,6 +117,7 @@ export class LoopbackChain {
     this.metadata = metadata;
     this.netuid = options.netuid;
     this.neurons = options.neurons;
+    this.owner = options.owner;
     this.hyper = { servingRateLimit: 50, immunityPeriod: 5000, tempo: 360, ...options.hyper };
     this.#blocks.push(this.#makeBlock(0, `0x${"00".repeat(32)}`, [], new Uint8Array([0])));
     this.#blocks[0]!.hash = this.material.genesisHash;
@@ -243,6 +249,20 @@ export class LoopbackChain {
       }
     }
     const netuid = this.#u16(this.netuid);
+    for (const n of this.neurons) {
+      if (n.weights) {
+        table.set(this.storageKey(m, "Weights", netuid, this.#u16(n.uid)), this.#encodeValue(m, "Weights", n.weights));
+      }
+    }
+    if (this.owner) {
+      table.set(this.storageKey(m, "SubnetOwner", netuid), u8aToHex(decodeAddress(this.owner.coldkey)));
+      const hasHotkeyItem = this.#pallet(m)
+        .storage.unwrap()
+        .items.some((i) => i.name.toString() === "SubnetOwnerHotkey");
+      if (this.owner.hotkey && hasHotkeyItem) {
+        table.set(this.storageKey(m, "SubnetOwnerHotkey", netuid), u8aToHex(decodeAddress(this.owner.hotkey)));
+      }
+    }
     table.set(
       this.storageKey(m, "ServingRateLimit", netuid),
       this.#encodeValue(m, "ServingRateLimit", this.hyper.servingRateLimit),

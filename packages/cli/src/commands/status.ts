@@ -1,12 +1,12 @@
 // `roadwork status`: what the chain says about this miner: uid, stake, validators, incentive, emission, immunity,
 // the on-chain axon vs the configured one, and how fresh the metagraph is. Read-only; needs no secret.
-import type { MinerStatus } from "@roadwork/chain";
+import type { MinerStatus, SubnetPulse } from "@roadwork/chain";
 import { defineCommand, UsageError } from "../command.ts";
 
 /** Mirrors @roadwork/chain's ENDPOINTS.local (inlined so --help loads nothing heavy). */
 const LOCAL_NODE = "ws://127.0.0.1:9944";
 
-export type StatusReport = MinerStatus & { endpoint: string };
+export type StatusReport = MinerStatus & { endpoint: string; pulse: SubnetPulse };
 
 export function parseVersion(text: string): number {
   if (/^\d+$/.test(text)) return Number(text);
@@ -55,7 +55,9 @@ export const command = defineCommand({
   usage: "--netuid <n> [options]",
   description: `Without --hotkey the hotkey comes from ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME +
 ROADWORK_WALLET_HOTKEY (only its address is used). --endpoint defaults to $ROADWORK_CHAIN_ENDPOINT, else the local
-node. Exit code 0 when the hotkey is registered, 3 when it is not.`,
+node. The first line, 'pulse', says whether the subnet pays this miner (paying), other miners (paying-others), burns
+every miner's emission to the owner uid (burning), or pays nobody (silent). Exit code 0 when the hotkey is
+registered, 3 when it is not.`,
   options: {
     netuid: { type: "string", value: "<n>", help: "the subnet (72 mainnet, 323 testnet)" },
     endpoint: {
@@ -87,14 +89,15 @@ node. Exit code 0 when the hotkey is registered, 3 when it is not.`,
           version: parseVersion(values["axon-version"]),
         }
       : undefined;
-    const { connectSubtensor, parseIp, readMinerStatus } = await import("@roadwork/chain");
+    const { connectSubtensor, parseIp, readMinerStatus, readSubnetPulse } = await import("@roadwork/chain");
     if (desired) parseIp(desired.ip);
     const hotkey = await resolveHotkey(values.hotkey);
 
     const conn = await connectSubtensor({ endpoint, connectTimeoutMs: timeoutMs, callTimeoutMs: timeoutMs });
     try {
       const status = await readMinerStatus(conn.api, { netuid, hotkey, timeoutMs, ...(desired ? { desired } : {}) });
-      const report: StatusReport = { endpoint, ...status };
+      const pulse = await readSubnetPulse(conn.api, { netuid, hotkey, timeoutMs });
+      const report: StatusReport = { endpoint, ...status, pulse };
       console.log(values.json ? JSON.stringify(report, null, 2) : formatStatus(report));
       return report.registered ? 0 : 3;
     } finally {
@@ -107,6 +110,7 @@ const hours = (blocks: number) => `${((blocks * 12) / 3600).toFixed(1)} h`;
 
 export function formatStatus(r: StatusReport): string {
   const lines: [string, string][] = [
+    ["pulse", r.pulse.line],
     ["chain", `${r.chain} spec ${r.specVersion} at ${r.endpoint}, block ${r.block}`],
     [
       "subnet",

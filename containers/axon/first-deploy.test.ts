@@ -1,0 +1,154 @@
+// What makes a first deploy and a spot replacement safe, with real pieces: the axon waits (alive, heartbeat fresh)
+// until a model appears instead of exiting; it claims the Elastic IP through the real EC2 client against a loopback
+// EC2 Query endpoint only when asked; and it counts challenges per validator per hour.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ModelHost, writeTinyClassifier } from "@roadwork/inference";
+import { createJsonLogger } from "@roadwork/miner";
+import { claimAddress } from "./address-claim.ts";
+import { startHeartbeat } from "./heartbeat.ts";
+import { openWhenAvailable } from "./model-wait.ts";
+import { ValidatorChallengeCounter } from "./validator-challenges.ts";
+
+function recordingLogger() {
+  const lines: Record<string, unknown>[] = [];
+  return { lines, logger: createJsonLogger({ level: "debug", write: (l) => lines.push(JSON.parse(l)) }) };
+}
+
+/** EC2's Query protocol on loopback: form-encoded Action=AssociateAddress in, XML out; the first call is throttled. */
+class LoopbackEc2 {
+  readonly calls: Record<string, string>[] = [];
+  #server: Server | undefined;
+  url = "";
+  async start(): Promise<this> {
+    this.#server = createServer(async (req: IncomingMessage, res) => {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const params = Object.fromEntries(new URLSearchParams(body));
+      this.calls.push(params);
+      res.setHeader("content-type", "text/xml");
+      if (params.Action !== "AssociateAddress" || !req.headers.authorization?.startsWith("AWS4-HMAC-SHA256")) {
+        res.statusCode = 400;
+        res.end("<Response><Errors><Error><Code>InvalidAction</Code><Message>no</Message></Error></Errors></Response>");
+        return;
+      }
+      if (this.calls.length === 1) {
+        res.statusCode = 503;
+        res.end(
+          "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>slow down</Message></Error></Errors><RequestID>r1</RequestID></Response>",
+        );
+        return;
+      }
+      res.end(
+        `<AssociateAddressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><associationId>eipassoc-0abc1234def567890</associationId></AssociateAddressResponse>`,
+      );
+    }).listen(0, "127.0.0.1");
+    await once(this.#server, "listening");
+    this.url = `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
+    return this;
+  }
+  stop(): Promise<void> {
+    return new Promise((r) => this.#server?.close(() => r()));
+  }
+}
+
+describe("first deploy and address claim", () => {
+  let dir: string;
+  let ec2: LoopbackEc2;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "roadwork-axon-first-"));
+    ec2 = await new LoopbackEc2().start();
+  });
+  after(async () => {
+    await ec2.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("waits for a model that is not there yet, heartbeat fresh, and serves it once it appears", async () => {
+    const beat = join(dir, "heartbeat");
+    const stop = startHeartbeat(beat, 50);
+    const { lines, logger } = recordingLogger();
+    const model = join(dir, "model.onnx");
+    const opened = openWhenAvailable(() => ModelHost.open(model, { executionProvider: "cpu" }), {
+      source: model,
+      retryMs: 100,
+      logger,
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(
+      lines.some((l) => String(l.message).startsWith("waiting for a model")),
+      JSON.stringify(lines),
+    );
+    assert.ok(Date.now() - (await stat(beat)).mtimeMs < 5_000, "heartbeat refreshed while waiting");
+    await writeTinyClassifier(model, { seed: 2 });
+    const host = await opened;
+    try {
+      assert.ok(host.modelVersion);
+      assert.ok(lines.some((l) => l.message === "model available; starting to serve"));
+    } finally {
+      stop();
+      await host.close();
+    }
+  });
+
+  it("claims the address through the EC2 API, retrying a throttle, with the host's instance id", async () => {
+    const idFile = join(dir, "instance-id");
+    await writeFile(idFile, "i-0123456789abcdef0\n");
+    const { lines, logger } = recordingLogger();
+    const client = new EC2Client({
+      region: "us-east-1",
+      endpoint: ec2.url,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+      maxAttempts: 1,
+    });
+    const id = await claimAddress({
+      ec2: client,
+      allocationId: "eipalloc-0123abcd",
+      instanceIdFile: idFile,
+      logger,
+      backoffMs: 10,
+    });
+    assert.equal(id, "eipassoc-0abc1234def567890");
+    assert.equal(ec2.calls.length, 2);
+    assert.deepEqual(
+      { ...ec2.calls[1], Version: undefined },
+      {
+        Action: "AssociateAddress",
+        AllocationId: "eipalloc-0123abcd",
+        InstanceId: "i-0123456789abcdef0",
+        AllowReassociation: "true",
+        Version: undefined,
+      },
+    );
+    assert.ok(lines.some((l) => l.message === "Elastic IP claim failed"));
+    assert.ok(lines.some((l) => l.message === "Elastic IP claimed: validators reach this host now"));
+
+    await writeFile(idFile, "not an id");
+    assert.equal(
+      await claimAddress({ ec2: client, allocationId: "eipalloc-0123abcd", instanceIdFile: idFile, logger }),
+      undefined,
+    );
+    assert.equal(ec2.calls.length, 2, "no call without a valid instance id");
+  });
+
+  it("counts challenges per validator per hour", () => {
+    let now = Date.UTC(2026, 10, 30, 7, 59, 0);
+    const counter = new ValidatorChallengeCounter(() => now);
+    counter.record("5Alice");
+    counter.record("5Alice");
+    counter.record("5Bob");
+    assert.deepEqual(counter.current().counts, { "5Alice": 2, "5Bob": 1 });
+    assert.equal(counter.takeSinceLastSample(), 3);
+    assert.equal(counter.takeSinceLastSample(), 0);
+    now += 120_000;
+    const finished = counter.record("5Bob");
+    assert.deepEqual(finished, { hour: "2026-11-30T07:00:00.000Z", counts: { "5Alice": 2, "5Bob": 1 } });
+    assert.deepEqual(counter.current(), { hour: "2026-11-30T08:00:00.000Z", counts: { "5Bob": 1 } });
+  });
+});
