@@ -106,6 +106,12 @@ export interface AxonRuntimeConfig {
   modelPollMs: number;
   serveAxon: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** Claim the stage's Elastic IP once listening with a model (containers/axon/address-claim.ts). */
+  addressClaim: { allocationId: string; instanceIdFile: string } | undefined;
+  /** Retry interval while no model can be loaded yet. */
+  modelWaitMs: number;
+  /** The liveness file the ECS health check reads. */
+  heartbeatFile: string;
 }
 
 /** Validates the container environment; throws one AxonEnvError listing every problem. */
