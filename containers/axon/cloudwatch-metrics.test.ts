@@ -50,6 +50,7 @@ test("the names published are the names the alarms watch (stacks/config.ts)", ()
       MINER_METRICS.errorRate,
       MINER_METRICS.latencyP99,
       MINER_METRICS.metagraphAgeSeconds,
+      MINER_METRICS.validatorChallenges,
     ].sort(),
   );
   assert.equal(MINER_METRICS.dimension, "Stage");
