@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { HubPublishError, type PublishInput, publishModel } from "../src/hf-publisher.ts";
 import { buildModelCard, serializeModelCard } from "../src/model-card.ts";
-import { FakeHub } from "./support/fake-hub.ts";
+import { FakeHub } from "../../../test/support/fake-hub.ts";
 
 const WRITE = "hf_writeTOKENabcdefghijklmnop";
 const READ = "hf_readTOKENabcdefghijklmnopq";

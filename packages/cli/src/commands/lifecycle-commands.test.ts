@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { FakeHub } from "../../../lifecycle/test/support/fake-hub.ts";
+import { FakeHub } from "../../../../test/support/fake-hub.ts";
 import { FakeNatix } from "../../../lifecycle/test/support/fake-natix.ts";
 import { tinyRoadworkOnnx } from "../../../lifecycle/test/support/tiny-onnx.ts";
 import { command as decay } from "./decay.ts";
