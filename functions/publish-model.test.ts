@@ -16,10 +16,10 @@ import {
   sqsEvent,
   startEmulators,
 } from "../packages/lifecycle/test/support/aws-emulators.ts";
-import { FakeHub } from "../test/support/fake-hub.ts";
 import { FakeNatix } from "../packages/lifecycle/test/support/fake-natix.ts";
 import { FakeSecretsManager } from "../packages/lifecycle/test/support/fake-secrets-manager.ts";
 import { tinyRoadworkOnnx } from "../packages/lifecycle/test/support/tiny-onnx.ts";
+import { FakeHub } from "../test/support/fake-hub.ts";
 import { checkpointKey, createPublishModelHandler, type PublishModelDeps, PublishModelEnv } from "./publish-model.ts";
 
 await cryptoWaitReady();

@@ -536,7 +536,8 @@ export class FakeHub {
   private readable(name: string, who: FakeToken | undefined): Repo | undefined {
     const repo = this.repos.get(name);
     if (!repo) return undefined;
-    if (repo.private && !(who && this.canRead(who, name.split("/")[0]!))) return undefined;
+    const namespace = name.replace(/^datasets\//, "").split("/")[0]!;
+    if (repo.private && !(who && this.canRead(who, namespace))) return undefined;
     return repo;
   }
 

@@ -33,6 +33,10 @@ export const commands: Record<string, Entry> = {
     summary: "send signed validator challenges to an axon and score the answers",
     load: () => import("./commands/simulate.ts"),
   },
+  dataset: {
+    summary: "import, list and inspect datasets (Hugging Face parquet, folders, captures)",
+    load: () => import("./commands/dataset.ts"),
+  },
   train: {
     summary: "train a roadwork head on backbone embeddings and write a model bundle + report",
     load: () => import("./commands/train.ts"),

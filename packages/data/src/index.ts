@@ -83,6 +83,32 @@ export {
 } from "./dataset/version.ts";
 export { loadDatasetView, versionView } from "./dataset/view.ts";
 export {
+  type CaptureImportOptions,
+  CaptureRecordSchema,
+  importCaptures,
+  validatorFormatOf,
+} from "./import/captures.ts";
+export { CLASS_FOLDERS, type FolderImportOptions, importFolder, parseCsv } from "./import/folder.ts";
+export { type HfImportOptions, importHfDataset } from "./import/hf-dataset.ts";
+export {
+  HubClient,
+  type HubClientOptions,
+  HubError,
+  type HubRepoType,
+  hubOptionsFromEnv,
+  parseHfUri,
+  type TreeEntry,
+} from "./import/hub.ts";
+export { migrateProceduralManifest } from "./import/migrate.ts";
+export { type ImageRow, labelOf, openImageShard, type ParquetImageShard } from "./import/parquet-images.ts";
+export {
+  commitImport,
+  describeImport,
+  type ImportIssue,
+  type ImportProgress,
+  type ImportReport,
+} from "./import/report.ts";
+export {
   type BatchItem,
   BatchItemSchema,
   batchId,

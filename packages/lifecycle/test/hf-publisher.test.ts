@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { after, before, beforeEach, describe, it } from "node:test";
+import { FakeHub } from "../../../test/support/fake-hub.ts";
 import { HubPublishError, type PublishInput, publishModel } from "../src/hf-publisher.ts";
 import { buildModelCard, serializeModelCard } from "../src/model-card.ts";
-import { FakeHub } from "../../../test/support/fake-hub.ts";
 
 const WRITE = "hf_writeTOKENabcdefghijklmnop";
 const READ = "hf_readTOKENabcdefghijklmnopq";

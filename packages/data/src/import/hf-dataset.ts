@@ -69,7 +69,9 @@ export async function importHfDataset(options: HfImportOptions): Promise<ImportR
     try {
       progress(`${label}: downloading ${((file.lfs?.size ?? file.size ?? 0) / 1e6).toFixed(1)} MB`);
       const bytes = await hub.download("dataset", repo, commit, file);
-      const opened = openImageShard(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+      const opened = openImageShard(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+      );
       if (!opened.labelColumn) {
         shard.warnings.push({ where: file.path, message: "no label column: images imported unlabelled" });
       }

@@ -115,7 +115,8 @@ export class HubClient {
       const expected = file.lfs?.oid ?? /^"?([0-9a-f]{64})"?$/.exec(linked)?.[1];
       if (expected) {
         const got = createHash("sha256").update(bytes).digest("hex");
-        if (got !== expected) throw new HubError(`${file.path}: sha256 ${got} is not the listed ${expected}`, undefined, true);
+        if (got !== expected)
+          throw new HubError(`${file.path}: sha256 ${got} is not the listed ${expected}`, undefined, true);
       }
       return bytes;
     });
@@ -143,7 +144,8 @@ export class HubClient {
     if (res.status === 404) {
       const what =
         code === "RevisionNotFound" ? "revision" : code === "EntryNotFound" ? "file" : "repository (or it is private)";
-      throw new HubError(`${this.endpoint}: ${what} not found for ${repo} (${new URL(url).pathname})`, 404);
+      const hint = !this.#token && what.startsWith("repository") ? "; if it is private or gated, set HF_TOKEN" : "";
+      throw new HubError(`${this.endpoint}: ${what} not found for ${repo} (${new URL(url).pathname})${hint}`, 404);
     }
     const transient = res.status === 429 || res.status >= 500;
     const retryAfter = Number(res.headers.get("retry-after"));
@@ -172,7 +174,9 @@ export class HubClient {
 export function parseHfUri(uri: string): { type: HubRepoType; repo: string; revision: string } {
   const m = /^hf:\/\/(datasets\/)?([A-Za-z0-9][\w.-]*\/[\w.-]+)(?:@(.+))?$/.exec(uri);
   if (!m) {
-    throw new Error(`'${uri}' is not hf://datasets/<org>/<name>[@revision] (e.g. hf://datasets/natix-network-org/roadwork)`);
+    throw new Error(
+      `'${uri}' is not hf://datasets/<org>/<name>[@revision] (e.g. hf://datasets/natix-network-org/roadwork)`,
+    );
   }
   return { type: m[1] ? "dataset" : "model", repo: m[2]!, revision: m[3] ?? "main" };
 }

@@ -39,7 +39,10 @@ export function labelOf(value: unknown, names?: string[]): 0 | 1 | null | "inval
   if (typeof v === "boolean") return v ? 1 : 0;
   if (v === 0 || v === 1) return v;
   if (typeof v === "string") {
-    const s = v.trim().toLowerCase().replace(/[\s_-]+/g, "");
+    const s = v
+      .trim()
+      .toLowerCase()
+      .replace(/[\s_-]+/g, "");
     if (["1", "roadwork", "true", "yes", "positive"].includes(s)) return 1;
     if (["0", "noroadwork", "none", "false", "no", "negative"].includes(s)) return 0;
   }
@@ -57,7 +60,8 @@ function imageBytes(cell: unknown): { bytes?: Uint8Array; problem?: string } {
   }
   if (v instanceof Uint8Array) return { bytes: v };
   // natix's own loader falls back to base64 text; so do we.
-  if (typeof v === "string" && /^[A-Za-z0-9+/=\s]+$/.test(v)) return { bytes: new Uint8Array(Buffer.from(v, "base64")) };
+  if (typeof v === "string" && /^[A-Za-z0-9+/=\s]+$/.test(v))
+    return { bytes: new Uint8Array(Buffer.from(v, "base64")) };
   return { problem: v === null || v === undefined ? "no image" : `unexpected image cell (${typeof v})` };
 }
 
@@ -98,9 +102,17 @@ export function openImageShard(buffer: ArrayBuffer): ParquetImageShard {
       const n = Number(group.num_rows);
       let objects: Record<string, unknown>[];
       try {
-        objects = await parquetReadObjects({ file: buffer, metadata, columns, rowStart: start, rowEnd: start + n, utf8: false });
+        objects = await parquetReadObjects({
+          file: buffer,
+          metadata,
+          columns,
+          rowStart: start,
+          rowEnd: start + n,
+          utf8: false,
+        });
       } catch (error) {
-        for (let i = 0; i < n; i++) yield { row: start + i, label: undefined, problem: `unreadable row group: ${(error as Error).message}` };
+        for (let i = 0; i < n; i++)
+          yield { row: start + i, label: undefined, problem: `unreadable row group: ${(error as Error).message}` };
         start += n;
         continue;
       }

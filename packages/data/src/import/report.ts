@@ -1,9 +1,10 @@
 // What every importer returns and prints: how many images it saw, added, already had, and every record it could not
 // take with the reason (an import never aborts on one bad record).
-import type { DatasetStore } from "../store/dataset-store.ts";
+
 import type { DatasetChange } from "../dataset/derive.ts";
 import type { NewImageRecord } from "../dataset/record.ts";
 import { type DatasetVersion, describeCounts } from "../dataset/version.ts";
+import type { DatasetStore } from "../store/dataset-store.ts";
 
 export interface ImportIssue {
   /** Shard and row, file path, or capture key. */
