@@ -62,6 +62,14 @@ export const commands: Record<string, Entry> = {
     summary: "bring back an axon host the subnet watch paused (scale the host and the service to one)",
     load: () => import("./commands/resume.ts"),
   },
+  pipeline: {
+    summary: "the retraining pipeline: print its state machine, run it locally or start it on AWS",
+    load: () => import("./commands/pipeline.ts"),
+  },
+  model: {
+    summary: "show or roll back the promoted model pointer (models/current.json)",
+    load: () => import("./commands/model.ts"),
+  },
   "serve-axon": {
     summary: "announce the axon's address on chain (serve_axon); --dry-run shows the call",
     load: () => import("./commands/serve-axon.ts"),

@@ -220,13 +220,21 @@ export function createAttacker(options: {
 /** Shows the scoreboard until `signal` aborts or `durationS` passes: redrawn in place on a TTY, lines otherwise. */
 export async function runWithScoreboard(
   sim: ValidatorSimulator,
-  options: { durationS?: number; signal?: AbortSignal; out?: NodeJS.WriteStream; title?: string; lineEveryMs?: number },
+  options: {
+    durationS?: number;
+    signal?: AbortSignal;
+    out?: NodeJS.WriteStream;
+    /** A function is re-read at every redraw (e.g. to show the model version serving now). */
+    title?: string | (() => string);
+    lineEveryMs?: number;
+  },
 ): Promise<Scoreboard> {
   const out = options.out ?? process.stdout;
+  const title = () => (typeof options.title === "function" ? options.title() : options.title);
   const tty = out.isTTY === true;
   let drawn = 0;
   const draw = () => {
-    const lines = renderScoreboard(sim.scoreboard(), options.title);
+    const lines = renderScoreboard(sim.scoreboard(), title());
     if (tty) {
       out.write(`${drawn > 0 ? `\x1b[${drawn}F` : ""}${lines.map((l) => `\x1b[2K${l}`).join("\n")}\n`);
       drawn = lines.length;
@@ -237,7 +245,7 @@ export async function runWithScoreboard(
         ? ` attacks rejected ${b.attacks.reduce((a, r) => a + r.rejected, 0)}/${b.attacks.reduce((a, r) => a + r.sent, 0)}`
         : "";
       out.write(
-        `[${b.elapsedS.toFixed(0)}s] challenges ${o.sent} errors ${o.errors} reward ${o.meanReward.toFixed(3)} EMA ${o.meanEma.toFixed(3)} acc ${o.accuracy.toFixed(3)} MCC ${o.mcc.toFixed(3)} p50 ${ms(o.p50)} p99 ${ms(o.p99)}${attack}\n`,
+        `[${b.elapsedS.toFixed(0)}s]${typeof options.title === "function" ? ` ${options.title()}` : ""} challenges ${o.sent} errors ${o.errors} reward ${o.meanReward.toFixed(3)} EMA ${o.meanEma.toFixed(3)} acc ${o.accuracy.toFixed(3)} MCC ${o.mcc.toFixed(3)} p50 ${ms(o.p50)} p99 ${ms(o.p99)}${attack}\n`,
       );
     }
   };
@@ -256,7 +264,7 @@ export async function runWithScoreboard(
   await sim.stop();
   const final = sim.scoreboard();
   if (tty) draw();
-  else out.write(`${renderScoreboard(final, options.title).join("\n")}\n`);
+  else out.write(`${renderScoreboard(final, title()).join("\n")}\n`);
   return final;
 }
 

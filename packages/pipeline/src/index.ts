@@ -1,2 +1,9 @@
-// The flywheel's steps and the state machine built from them (see DESIGN.md, packages/pipeline).
-export {};
+// @roadwork/pipeline: the retraining flywheel's steps and the state machine built from them.
+export * from "./blob-store.ts";
+export * from "./definition.ts";
+export * from "./evaluation-set.ts";
+export * from "./local.ts";
+export * from "./local-runner.ts";
+export * from "./model-pointer.ts";
+export * from "./steps.ts";
+export * from "./validator-formats.ts";

@@ -1,6 +1,12 @@
 // @roadwork/training: embeddings, heads, metrics, thresholds, export, reports, and the validators' reward.
 
 export {
+  interruptOnSignals,
+  parseCheckpoint,
+  TrainCheckpoint,
+  TrainingInterrupted,
+} from "./checkpoint.ts";
+export {
   DEMO_HEAD,
   DEMO_SCENES,
   type DemoModel,
@@ -18,7 +24,27 @@ export {
   demoBackboneDim,
 } from "./demo-backbone.ts";
 export { type BackboneSpec, describeBackbone, EmbeddingExtractor, type EmbedOptions } from "./embed.ts";
+export {
+  type BlobStore,
+  type CacheStats,
+  decodeShard,
+  EmbeddingCache,
+  embeddingKey,
+  encodeShard,
+  sha256Hex,
+} from "./embedding-cache.ts";
 export { type BundleSpec, exportHeadOnnx, HEAD_INPUT, HEAD_OUTPUT, writeModelBundle } from "./export.ts";
+export {
+  decidePromotion,
+  type GateDecision,
+  type GateInput,
+  type GateItem,
+  GatePolicy,
+  type ModelFigures,
+  type RewardFigures,
+  rewardFigures,
+} from "./gate.ts";
+export { renderGateMarkdown, renderGateSvg } from "./gate-report.ts";
 export {
   cosineWithWarmup,
   DEFAULT_HEAD_CONFIG,

@@ -12,8 +12,10 @@ import {
   recordPath,
   recordsOf,
 } from "@roadwork/data";
-import type { Manifest, Preprocessing } from "@roadwork/inference";
+import type { ExecutionProviderChoice, Manifest, Preprocessing } from "@roadwork/inference";
+import { TrainingInterrupted } from "./checkpoint.ts";
 import { EmbeddingExtractor } from "./embed.ts";
+import type { EmbeddingCache } from "./embedding-cache.ts";
 import { writeModelBundle } from "./export.ts";
 import { type HeadConfig, type Matrix, predictHead, trainHead } from "./head.ts";
 import { binaryMetrics, metricsByCategory, reliability, rocCurve, searchThreshold } from "./metrics.ts";
@@ -47,6 +49,16 @@ export interface TrainRunOptions {
   /** Seed of the augmentation draws (default 1). */
   seed?: number;
   onProgress?: (stage: TrainStage, done: number, total: number, detail?: string) => void;
+  /** Vectors already computed with this backbone are taken from here; new ones are added and flushed. */
+  cache?: EmbeddingCache;
+  /** Flush the cache after this many new vectors (default 2048), so an interrupted run loses little. */
+  flushEvery?: number;
+  /** Aborting (SIGTERM) flushes the cache and rejects with TrainingInterrupted between two embedding chunks. */
+  signal?: AbortSignal;
+  /** onnxruntime execution provider for the backbone (default cpu). */
+  executionProvider?: ExecutionProviderChoice;
+  /** Images per backbone batch (default 32). */
+  batchSize?: number;
 }
 
 export interface TrainRunResult {
@@ -88,22 +100,58 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
     if (v.length === 0) throw new Error(`dataset ${manifest.name} has no ${name} images; generate more scenes`);
   }
 
-  const extractor = await EmbeddingExtractor.load({
-    model: options.backbone.model,
-    preprocessing: options.backbone.preprocessing,
-    output: options.backbone.output,
-    token: options.backbone.token,
-  });
+  const backboneBytes =
+    typeof options.backbone.model === "string" ? await readFile(options.backbone.model) : options.backbone.model;
+  // Loaded only when something is missing from the cache: a fully cached retrain never runs the backbone.
+  let extractor: EmbeddingExtractor | undefined;
+  const cache = options.cache;
+  const batchSize = options.batchSize ?? 32;
+  const chunk = batchSize * 4;
+  const flushEvery = options.flushEvery ?? 2048;
   const embed = async (stage: TrainStage, list: View[], split: string): Promise<Matrix> => {
     const t = Date.now();
-    const m = await extractor.embed(
-      list.length,
-      (i) =>
-        challengeView(dataset, list[i]!.record, `train-view:${seed}:${split}:${list[i]!.record.seed}:${list[i]!.view}`),
-      { onProgress: (done, total) => options.onProgress?.(stage, done, total) },
-    );
+    const viewId = (v: View) => `train-view:${seed}:${split}:${v.record.seed}:${v.view}`;
+    const rows: (Float32Array | undefined)[] = list.map((v) => cache?.get(v.record.sha256, viewId(v)));
+    const missing = rows.flatMap((r, i) => (r === undefined ? [i] : []));
+    let done = list.length - missing.length;
+    options.onProgress?.(stage, done, list.length, cache ? `${done} cached` : undefined);
+    for (let start = 0; start < missing.length; start += chunk) {
+      if (options.signal?.aborted) {
+        await cache?.flush();
+        throw new TrainingInterrupted(stage, done, list.length);
+      }
+      extractor ??= await EmbeddingExtractor.load(
+        {
+          model: backboneBytes,
+          preprocessing: options.backbone.preprocessing,
+          output: options.backbone.output,
+          token: options.backbone.token,
+        },
+        { executionProvider: options.executionProvider ?? "cpu" },
+      );
+      const part = missing.slice(start, start + chunk);
+      const m = await extractor.embed(
+        part.length,
+        (i) => challengeView(dataset, list[part[i]!]!.record, viewId(list[part[i]!]!)),
+        { batchSize },
+      );
+      part.forEach((idx, i) => {
+        const row = m.data.subarray(i * m.cols, (i + 1) * m.cols);
+        rows[idx] = row;
+        cache?.add(list[idx]!.record.sha256, viewId(list[idx]!), row);
+      });
+      done += part.length;
+      if (cache && cache.pending >= flushEvery) await cache.flush();
+      options.onProgress?.(stage, done, list.length);
+    }
+    await cache?.flush();
+    const dim = rows[0]?.length ?? 0;
+    const data = new Float32Array(list.length * dim);
+    rows.forEach((r, i) => {
+      data.set(r!, i * dim);
+    });
     durations[stage] = Date.now() - t;
-    return m;
+    return { rows: list.length, cols: dim, data };
   };
   let train: Matrix;
   let val: Matrix;
@@ -113,7 +161,7 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
     val = await embed("embed-val", valViews, "val");
     test = await embed("embed-test", testViews, "test");
   } finally {
-    await extractor.close();
+    await extractor?.close();
   }
   const labels = (list: View[]): number[] => list.map((v) => v.record.label);
   const tTrain = Date.now();
@@ -169,8 +217,6 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
     durationsMs: durations,
   };
   options.onProgress?.("write-bundle", 0, 1);
-  const backboneBytes =
-    typeof options.backbone.model === "string" ? await readFile(options.backbone.model) : options.backbone.model;
   const bundleManifest = await writeModelBundle({
     dir: options.out,
     name,

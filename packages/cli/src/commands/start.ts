@@ -32,7 +32,8 @@ Ctrl-C stops everything.`,
   },
   async run({ values }) {
     const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
-    const { loadScorer, silentLogger: silentInferenceLogger } = await import("@roadwork/inference");
+    const { ModelHost, watchModelSource } = await import("@roadwork/inference");
+    const { ensureLocalPointer, localPipelinePaths } = await import("@roadwork/pipeline");
     const { ChallengeCapture, createAxon, createJsonLogger, LocalCaptureStore, SwappableMetagraph, startAxon } =
       await import("@roadwork/miner");
     const { ChallengeSource, DEMO_SCENES, ensureDemoModel, ProgressBar, ValidatorSimulator } = await import(
@@ -87,8 +88,25 @@ Ctrl-C stops everything.`,
 
     const keys = await localKeys(dataDir, n);
     const metagraph = new SwappableMetagraph(MetagraphSnapshot.parse(localMetagraph(keys, port)));
-    const scorer = await loadScorer({ model: paths.bundle, executionProvider: "cpu", logger: silentInferenceLogger });
+    // Served through the promotion pointer models/current.json (the demo until `roadwork pipeline run --local`
+    // promotes a challenger): a rewritten pointer is swapped in while the validators keep scoring.
+    await ensureLocalPointer(dataDir);
+    const pointerPath = localPipelinePaths(dataDir).pointer;
     const log = createWriteStream(join(paths.logs, "axon.log"), { flags: "a" });
+    const scorer = await ModelHost.open(pointerPath, {
+      executionProvider: "cpu",
+      logger: {
+        info: (message, details) => {
+          log.write(`${JSON.stringify({ component: "model-host", message, ...details })}\n`);
+          if (message.includes("swapped")) say(`model: swapped ${details?.from} → ${details?.to}`);
+        },
+        warn: (message, details) => {
+          log.write(`${JSON.stringify({ component: "model-host", level: "warn", message, ...details })}\n`);
+          say(`model: ${message}: ${details?.reason ?? ""}`);
+        },
+      },
+    });
+    const watching = watchModelSource(scorer, pointerPath);
     const logger = createJsonLogger({ write: (line) => log.write(`${line}\n`), base: { component: "axon" } });
     // Challenges near the threshold (and a few percent of the rest) land in <data>/captures/ for `roadwork mine`.
     const capture = values["no-capture"]
@@ -153,11 +171,12 @@ Ctrl-C stops everything.`,
       const board = await runWithScoreboard(sim, {
         ...(duration !== undefined ? { durationS: duration } : {}),
         signal: interrupt.signal,
-        title: `roadwork local miner ${running.url}`,
+        title: () => `roadwork local miner ${running.url} — model ${scorer.activeVersion}`,
       });
       if (values.json) console.log(JSON.stringify(board));
     } finally {
       interrupt.dispose();
+      watching.close();
       await sim.stop();
       await running.close(2_000);
       await capture?.close();
