@@ -42,7 +42,9 @@ const input = (runId: string, extra: Record<string, unknown> = {}) => ({
   reason: "test",
   dataset: { manifest: join(dir, "dataset", "manifest.json") },
   train: { viewsPerImage: 1, valViewsPerImage: 1, head: DEMO_HEAD },
-  gate: { resamples: 500 },
+  // 16 test images per format: a per-format reward moves by ~0.1 with one image, so the tolerance is wider here than
+  // the production default (0.02); gate.test.ts covers the strict regression rule on larger synthetic sets.
+  gate: { resamples: 500, tolerance: 0.1 },
   ...extra,
 });
 
