@@ -37,6 +37,14 @@ export const commands: Record<string, Entry> = {
     summary: "import, list and inspect datasets (Hugging Face parquet, folders, captures)",
     load: () => import("./commands/dataset.ts"),
   },
+  mine: {
+    summary: "pick a labelling batch of hard cases from captured images (uncertainty × diversity)",
+    load: () => import("./commands/mine.ts"),
+  },
+  label: {
+    summary: "label a mined batch: teacher first, then a local review page for the rest",
+    load: () => import("./commands/label.ts"),
+  },
   train: {
     summary: "train a roadwork head on backbone embeddings and write a model bundle + report",
     load: () => import("./commands/train.ts"),
