@@ -21,7 +21,13 @@ import {
   silentLogger,
   startAxon,
 } from "@roadwork/miner";
-import { Dendrite, type DendriteSigner, ensureCryptoReady, type NonceStore } from "@roadwork/protocol";
+import {
+  Dendrite,
+  type DendriteSigner,
+  ensureCryptoReady,
+  type NonceStore,
+  type SignatureVerifier,
+} from "@roadwork/protocol";
 import sharp from "sharp";
 
 export type Pair = KeyringPair;
@@ -85,6 +91,7 @@ export async function startTestAxon(options: {
   onPrediction?: PredictionSink;
   logger?: AxonLogger;
   nonces?: NonceStore;
+  signatureVerifier?: SignatureVerifier;
 }): Promise<TestAxon> {
   const axon = createAxon({
     hotkey: { address: options.hotkey },
@@ -95,6 +102,7 @@ export async function startTestAxon(options: {
     ...(options.nowNs ? { nowNs: options.nowNs } : {}),
     ...(options.onPrediction ? { onPrediction: options.onPrediction } : {}),
     ...(options.nonces ? { nonces: options.nonces } : {}),
+    ...(options.signatureVerifier ? { signatureVerifier: options.signatureVerifier } : {}),
   });
   const running = await startAxon(axon);
   return { axon, running, port: running.port, url: running.url, close: () => running.close(2_000) };
@@ -114,7 +122,14 @@ export interface RawResponse {
 /** Sends exactly these headers and body (no header normalisation beyond Node's). Arrays send repeated headers. */
 export function rawPost(
   port: number,
-  options: { path?: string; method?: string; headers: OutgoingHttpHeaders; body?: string | Uint8Array },
+  options: {
+    path?: string;
+    method?: string;
+    headers: OutgoingHttpHeaders;
+    body?: string | Uint8Array;
+    /** Source address: any of 127.0.0.0/8 is loopback, so each test "host" can have its own. */
+    localAddress?: string;
+  },
 ): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
@@ -124,6 +139,7 @@ export function rawPost(
         method: options.method ?? "POST",
         path: options.path ?? "/ImageSynapse",
         agent: false,
+        ...(options.localAddress ? { localAddress: options.localAddress } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -149,10 +165,13 @@ export function rawSocket(
   port: number,
   write: (socket: import("node:net").Socket) => void,
   waitMs = 3_000,
+  localAddress = "127.0.0.1",
+  /** Stop waiting (closed: false) as soon as what came back satisfies this. */
+  until?: (text: string) => boolean,
 ): Promise<{ text: string; closed: boolean; ms: number }> {
   return new Promise((resolve) => {
     const started = performance.now();
-    const socket = connect(port, "127.0.0.1");
+    const socket = connect({ port, host: "127.0.0.1", localAddress });
     const chunks: Buffer[] = [];
     let done = false;
     const finish = (closed: boolean) => {
@@ -163,7 +182,10 @@ export function rawSocket(
       resolve({ text: Buffer.concat(chunks).toString("latin1"), closed, ms: performance.now() - started });
     };
     const timer = setTimeout(() => finish(false), waitMs);
-    socket.on("data", (c: Buffer) => chunks.push(c));
+    socket.on("data", (c: Buffer) => {
+      chunks.push(c);
+      if (until?.(Buffer.concat(chunks).toString("latin1"))) finish(false);
+    });
     socket.on("close", () => finish(true));
     socket.on("error", () => finish(true));
     socket.on("connect", () => write(socket));

@@ -68,6 +68,8 @@ describe("axon scheduling over HTTP", () => {
         queue: { maxConcurrent: 4, maxQueued: 200 },
         rateLimit: { burst: 40, refillPerSecond: 1 },
         maxTimeoutS: 120,
+        // Five validators share one loopback address here, 100 requests at once, all before any authenticated.
+        admission: { maxConnectionsPerAddress: 128, maxPreAuthPerAddress: 128 },
       },
       onPrediction: (r) => {
         records.push(r);

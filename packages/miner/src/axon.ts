@@ -1,7 +1,11 @@
-// The axon as a hono app: POST /ImageSynapse runs parse → blacklist → verify → rate limit → bounded body → body checks
-// → stake-ordered scoring queue → deadline-bound scoring → signed-protocol response. `createAxon` builds the app and
-// its collaborators; `startAxon` (server.ts) puts it on the network.
+// The axon as a hono app: POST /ImageSynapse runs parse → blacklist → per-address pre-auth budget → stake-ordered,
+// deadline-bound signature check → rate limit → bounded body → body checks → pixel budget → stake-ordered scoring
+// queue → deadline-bound scoring → signed-protocol response. For an address that recently authenticated as the same
+// validator (the fast lane) the signature check runs beside body reading and scoring, and the answer waits for both.
+// `createAxon` builds the app and its collaborators; `startAxon` (server.ts) puts it on the network.
 import { createHash, randomUUID } from "node:crypto";
+import type { Socket } from "node:net";
+import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { ImageInputError, type Scorer } from "@roadwork/inference";
 import {
@@ -27,11 +31,13 @@ import {
   verifyRequestAsync,
 } from "@roadwork/protocol";
 import { type Context, Hono } from "hono";
+import { AddressAdmission, addressKey, type ShedReason } from "./admission.ts";
 import { Blacklist, type Caller } from "./blacklist.ts";
 import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+import { imageSize } from "./image-size.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
 import type { MetagraphSource } from "./metagraph-source.ts";
 import { AxonMetrics } from "./metrics.ts";
@@ -71,6 +77,10 @@ export interface Axon {
   metrics: AxonMetrics;
   logger: AxonLogger;
   gate: PriorityGate;
+  /** Signature checks: stake-ordered, fast lane first. */
+  verifyGate: PriorityGate;
+  /** Per-address budgets, shared with the listener's connection guard. */
+  admission: AddressAdmission;
   hotkey: string;
 }
 
@@ -96,7 +106,14 @@ export function createAxon(deps: AxonDeps): Axon {
   const verifier = deps.signatureVerifier ?? (config.signatureVerification === "pool" ? startPool(logger) : undefined);
   const blacklist = new Blacklist(config);
   const limiter = new HotkeyRateLimiter(config.rateLimit);
-  const gate = new PriorityGate(config.queue);
+  const gate = new PriorityGate({ ...config.queue, maxCost: config.pixels.maxInFlight });
+  const verifyGate = new PriorityGate({
+    maxConcurrent: config.admission.verifyConcurrency,
+    maxQueued: config.admission.verifyQueue,
+  });
+  const admission = new AddressAdmission(config.admission);
+  /** Requests answered by closing their connection: not a status a validator sees, so not a request metric. */
+  const shedRequests = new WeakSet<Request>();
   const metrics = new AxonMetrics();
   const predictions = new PredictionDispatcher(deps.onPrediction, config.predictionSinkMaxPending, metrics, logger);
   const { scorer, metagraph } = deps;
@@ -149,64 +166,109 @@ export function createAxon(deps: AxonDeps): Axon {
     return fail(c, state, 500, `Internal Server Error #${ref}`);
   };
 
+  /** Closes the connection without an answer: the address is over a budget, and answering costs as much as asking. */
+  const shed = (c: Context, reason: ShedReason): Response => {
+    admission.noteShed(reason);
+    shedRequests.add(c.req.raw);
+    socketOf(c)?.destroy();
+    return c.body(null, 503);
+  };
+
+  const verify = (headers: RequestHeaders): Promise<void> => {
+    const verifyCtx = { selfHotkey, nowNs: nowNs(), nonces };
+    if (verifier) return verifyRequestAsync(headers, verifyCtx, verifier);
+    return Promise.resolve().then(() => verifyRequest(headers, verifyCtx));
+  };
+
   const handleImageSynapse = async (c: Context): Promise<Response> => {
     const state: RequestState = { id: randomUUID(), startedAt: performance.now(), receivedAtMs: Date.now() };
     state.peer = peerOf(c);
+    const address = addressKey(state.peer?.ip);
     const deadline = new RequestDeadline(config, c.req.raw.signal);
+    let verified = false;
+    /** The address ran out of failure budget with this request: close instead of answering. */
+    let overBudget = false;
+    let charged: string | undefined;
+    let served = false;
     try {
-      // 1. Headers (cheap casts; 400 on failure).
-      const headers = parseRequestHeaders((name) => c.req.header(name));
-      state.headers = headers;
-      deadline.start(headers.timeout);
-      // 2. Blacklist on unverified headers (map lookups only).
-      const decision = blacklist.check(headers.dendrite.hotkey, metagraph.current());
-      if (!decision.admitted) throw blacklisted(decision.reason);
-      state.caller = decision.caller;
-      // 3. Signature, nonce freshness and monotonicity. The pool path re-checks the nonce after the signature and
-      //    records it in the same synchronous step, so racing replays still fail.
-      const verifyCtx = { selfHotkey, nowNs: nowNs(), nonces };
-      if (verifier) await verifyRequestAsync(headers, verifyCtx, verifier);
-      else verifyRequest(headers, verifyCtx);
-      // 4. Per-hotkey rate limit, after verification so nobody can spend a validator's tokens.
-      const rate = limiter.take(decision.caller.hotkey);
+      if (admission.isShed(address)) return shed(c, "failures");
+      try {
+        // 1. Headers (cheap casts; 400 on failure).
+        const headers = parseRequestHeaders((name) => c.req.header(name));
+        state.headers = headers;
+        deadline.start(headers.timeout);
+        // 2. Blacklist on unverified headers (map lookups only).
+        const decision = blacklist.check(headers.dendrite.hotkey, metagraph.current());
+        if (!decision.admitted) throw blacklisted(decision.reason);
+        state.caller = decision.caller;
+      } catch (error) {
+        if (error instanceof ProtocolError && admission.failed(address)) return shed(c, "failures");
+        throw error;
+      }
+      const headers = state.headers;
+      const caller = state.caller;
+      // 3. Pre-auth budget of the address, then the signature, nonce freshness and replay window, inside the deadline
+      //    and in stake order (fast lane first). The pool path re-checks the nonce after the signature and records it
+      //    in the same synchronous step, so racing replays still fail.
+      if (!admission.beginPreAuth(address)) return shed(c, "pre_auth");
+      const fast = admission.hasFastLane(address, caller.hotkey);
+      const verification = deadline
+        .during(
+          "verify",
+          verifyGate.run(fast ? FAST_LANE_PRIORITY + caller.stake : caller.stake, deadline.signal, () =>
+            verify(headers),
+          ),
+        )
+        .then(
+          () => {
+            verified = true;
+            admission.authenticated(address, caller.hotkey);
+          },
+          (error: unknown) => {
+            if (error instanceof ProtocolError && admission.failed(address)) overBudget = true;
+            throw error;
+          },
+        )
+        .finally(() => admission.endPreAuth(address));
+      verification.catch(() => {}); // observed below, after the work it overlaps with
+      if (!fast) await verification;
+      // 4. Per-hotkey rate limit: after verification, or for the fast lane once its address proved to be this
+      //    validator; refunded below unless the request is served.
+      const rate = limiter.take(caller.hotkey);
       if (!rate.allowed) {
+        await verification;
         const retry = Math.max(1, Math.ceil(rate.retryAfterS));
         return fail(
           c,
           state,
           429,
-          `Too Many Requests: hotkey ${decision.caller.hotkey} exceeded ${config.rateLimit.refillPerSecond} requests/s ` +
+          `Too Many Requests: hotkey ${caller.hotkey} exceeded ${config.rateLimit.refillPerSecond} requests/s ` +
             `(burst ${config.rateLimit.burst}); retry after ${retry}s`,
           { "retry-after": String(retry) },
         );
       }
-      // 5. Body, capped while streaming and bounded by the deadline.
-      checkDeclaredLength(c.req.header("content-length"), config.bodyLimitBytes);
-      const raw = await deadline.during(
-        "body",
-        readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal),
-      );
-      // 6. Body checks: content-type, JSON object, field types, body hash, base64 image.
-      const body = parseSynapseBody(decoder.decode(raw), c.req.header("content-type"));
-      checkBodyHash(headers.computedBodyHash, body);
-      const image = decodeImageField(body);
-      // 7. Scoring behind the stake-ordered queue, raced against the deadline.
-      const scored = await deadline.during(
-        "scoring",
-        gate.run(decision.caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal })),
-      );
+      charged = caller.hotkey;
+      // 5-7. Body, body checks, pixel budget and scoring; beside the signature check on the fast lane. The answer waits
+      //      for both, and a failed signature wins over anything the work found: a forged request never gets a
+      //      prediction, nor learns what was wrong with its body.
+      const work = scoreBody(c, deadline, headers, caller);
+      const [auth, outcome] = await Promise.allSettled([verification, work]);
+      if (auth.status === "rejected") throw auth.reason;
+      if (outcome.status === "rejected") throw outcome.reason;
+      const { body, image, scored } = outcome.value;
       const prediction = toWirePrediction(scored.score);
       const processTimeS = elapsedS(state);
       const response = successResponse({ body, prediction, processTimeS, axon: { hotkey: selfHotkey } });
       metrics.prediction();
+      served = true;
       deps.capture?.offer(image, {
         requestId: state.id,
         receivedAt: state.receivedAtMs,
         score: scored.score,
         prediction,
         modelVersion: scored.modelVersion,
-        callerHotkey: decision.caller.hotkey,
-        callerUid: decision.caller.uid,
+        callerHotkey: caller.hotkey,
+        callerUid: caller.uid,
         testnetLabel: body.testnetLabel,
       });
       if (predictions.enabled) {
@@ -220,18 +282,39 @@ export function createAxon(deps: AxonDeps): Axon {
           modelVersion: scored.modelVersion,
           cached: scored.cached,
           latencyMs: processTimeS * 1000,
-          callerHotkey: decision.caller.hotkey,
-          callerUid: decision.caller.uid,
+          callerHotkey: caller.hotkey,
+          callerUid: caller.uid,
           dendriteUuid: headers.dendrite.uuid,
         });
       }
       return send(c, response);
     } catch (error) {
+      // The caller's own bad body is an answer it paid for; our deadline, queue, or a failed signature are not.
+      served =
+        verified &&
+        (error instanceof ProtocolError || error instanceof BodyTooLargeError || error instanceof ImageInputError);
       if (deadline.clientGone) return failWith(c, state, new ClientGoneError());
+      if (overBudget) return shed(c, "failures");
       return failWith(c, state, error);
     } finally {
+      if (charged !== undefined && !served) limiter.refund(charged);
       deadline.dispose();
     }
+  };
+
+  /** Reads, checks and scores the body within the deadline; the image is charged to the pixel budget. */
+  const scoreBody = async (c: Context, deadline: RequestDeadline, headers: RequestHeaders, caller: Caller) => {
+    checkDeclaredLength(c.req.header("content-length"), config.bodyLimitBytes);
+    const raw = await deadline.during("body", readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal));
+    const body = parseSynapseBody(decoder.decode(raw), c.req.header("content-type"));
+    checkBodyHash(headers.computedBodyHash, body);
+    const image = decodeImageField(body);
+    const pixels = pixelCost(image, config.pixels.maxPerImage);
+    const scored = await deadline.during(
+      "scoring",
+      gate.run(caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal }), pixels),
+    );
+    return { body, image, scored };
   };
 
   const app = new Hono();
@@ -239,7 +322,7 @@ export function createAxon(deps: AxonDeps): Axon {
   app.use(`/${SYNAPSE_NAME}`, async (c, next) => {
     const started = performance.now();
     await next();
-    metrics.observe(c.res.status, (performance.now() - started) / 1000);
+    if (!shedRequests.has(c.req.raw)) metrics.observe(c.res.status, (performance.now() - started) / 1000);
   });
   app.post(`/${SYNAPSE_NAME}`, handleImageSynapse);
   app.on(["GET", "HEAD", "PUT", "PATCH", "DELETE", "OPTIONS"], `/${SYNAPSE_NAME}`, (c) =>
@@ -291,7 +374,7 @@ export function createAxon(deps: AxonDeps): Axon {
     }),
   );
 
-  return { app, adminApp, config, metrics, logger, gate, hotkey: selfHotkey };
+  return { app, adminApp, config, metrics, logger, gate, verifyGate, admission, hotkey: selfHotkey };
 }
 
 /** The process-wide verifier pool, its workers started now so the first request does not wait for them. */
@@ -301,6 +384,30 @@ function startPool(logger: AxonLogger): SignatureVerifier {
     logger.error("signature verifier pool failed to start", { error: String(error) });
   });
   return pool;
+}
+
+/** Fast-lane signature checks sort above any stake. */
+const FAST_LANE_PRIORITY = 1e15;
+
+/**
+ * Decoded pixels the image will cost, from its header: 400 beyond the per-image budget. An image whose header we cannot
+ * read is charged the whole per-image budget and left to the decoder to accept or refuse.
+ */
+function pixelCost(image: Uint8Array, maxPerImage: number): number {
+  const size = imageSize(image);
+  if (!size) return maxPerImage;
+  const pixels = size.width * size.height;
+  if (pixels > maxPerImage) {
+    throw new ImageInputError(
+      `image is ${size.width}x${size.height} = ${pixels} pixels, more than the ${maxPerImage} accepted per request`,
+      "too_many_pixels",
+    );
+  }
+  return pixels;
+}
+
+function socketOf(c: Context): Socket | undefined {
+  return (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;
 }
 
 /** The client closed the connection; nobody will read the answer. */

@@ -41,6 +41,52 @@ export const AxonConfigSchema = z.object({
       maxQueued: z.number().int().min(0).max(100_000).default(64),
     })
     .prefault({}),
+  /**
+   * Admission before any expensive work, per source address (IPv4, or the /64 of IPv6). Validators query from a handful
+   * of fixed hosts, one request per connection at a time (aiohttp), authenticate on every request and never fail
+   * verification, so every default below is far above what one honest validator uses and far below what a flood needs.
+   */
+  admission: z
+    .object({
+      /** aiohttp opens a few pooled connections per miner; 32 leaves room for bursts of organic tasks. */
+      maxConnectionsPerAddress: z.number().int().min(1).default(32),
+      /** Unverified requests of one address at once: a validator's organic bursts are ~10 requests, each on its own
+       * connection; this is one per allowed connection. */
+      maxPreAuthPerAddress: z.number().int().min(1).default(32),
+      /** Requests waiting for the connection ahead of them to be answered; aiohttp never pipelines. */
+      maxPipelined: z.number().int().min(1).max(64).default(4),
+      /** Failed pre-auth requests (bad headers, blacklisted, bad signature, stale nonce, broken framing) one address may
+       * send back to back, then `failureRefillPerSecond`; past that its connections are closed unanswered. */
+      failureBurst: z.number().int().min(1).default(20),
+      failureRefillPerSecond: z.number().positive().default(1),
+      /** How long an address over its failure budget is shed; its budget restarts empty afterwards. */
+      shedForS: z.number().positive().max(3600).default(30),
+      /** An address that authenticated as a permitted validator keeps the fast lane this long: its signature checks go
+       * first, overlap with decoding and inference, and it is never shed. Validators query every ~66 s. */
+      fastLaneTtlS: z.number().positive().max(86_400).default(600),
+      /** Headers must be complete this long after their first byte (absolute: trickling does not extend it). */
+      headersDeadlineMs: z.number().int().min(500).max(60_000).default(10_000),
+      /** After we end a connection, the peer has this long to read the last answer before the socket is destroyed. */
+      lingerMs: z.number().int().min(0).max(30_000).default(2_000),
+      /** Signature checks running at once (the worker pool queues beyond its threads). */
+      verifyConcurrency: z.number().int().min(1).max(1024).default(4),
+      /** Requests waiting for a signature check, highest claimed stake first; fast-lane addresses ahead of all. */
+      verifyQueue: z.number().int().min(0).max(100_000).default(256),
+    })
+    .prefault({}),
+  /**
+   * Decompression budget, charged from the image header before decoding. Native dashcam frames are at most 4K
+   * (8.3 MP) and phone photos 12-24 MP; a PNG or WebP "bomb" claims tens of megapixels in a few KB.
+   */
+  pixels: z
+    .object({
+      /** Largest width × height accepted per request (24 MP = 6000×4000); larger gets 400 before decoding. */
+      maxPerImage: z.number().int().min(1).default(24_000_000),
+      /** Pixels being decoded and scored at once (~3 bytes each while decoding): two maximal images, ~150 MB. */
+      maxInFlight: z.number().int().min(1).default(48_000_000),
+    })
+    .prefault({})
+    .refine((p) => p.maxInFlight >= p.maxPerImage, "pixels.maxInFlight must be >= pixels.maxPerImage"),
   rateLimit: z
     .object({
       /** Requests a hotkey may send back to back. A validator sends ~1 challenge a minute plus organic tasks. */
@@ -64,7 +110,7 @@ export const AxonConfigSchema = z.object({
         .min(4096)
         .max(65536)
         .default(16 * 1024),
-      /** Concurrent TCP connections; bounds memory held by slow uploads. */
+      /** Concurrent TCP connections; bounds memory held by slow uploads. Fast-lane validators get in beyond it. */
       maxConnections: z.number().int().min(1).default(512),
     })
     .prefault({})

@@ -62,7 +62,7 @@ export class RequestDeadline {
   }
 
   /** Resolves like `work`, unless the signal aborts first: then throws DeadlineExceededError (or the client error). */
-  during<T>(phase: "body" | "scoring", work: Promise<T>): Promise<T> {
+  during<T>(phase: "verify" | "body" | "scoring", work: Promise<T>): Promise<T> {
     work.catch(() => {}); // a late rejection of the abandoned side must not become unhandled
     const signal = this.#controller.signal;
     const toError = (): Error => {

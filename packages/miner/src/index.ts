@@ -1,4 +1,5 @@
 // @roadwork/miner: the StreetVision axon (hono app + Node listener), its queue, limits, metrics and records.
+export { AddressAdmission, type AdmissionPolicy, addressKey, type ShedReason } from "./admission.ts";
 export { type Axon, type AxonDeps, type AxonHotkey, createAxon } from "./axon.ts";
 export { Blacklist, type BlacklistDecision, type BlacklistPolicy, type Caller } from "./blacklist.ts";
 export { BodyTooLargeError, readBoundedBody } from "./body.ts";
@@ -25,7 +26,9 @@ export {
 } from "./capture-record.ts";
 export { type CaptureStore, LocalCaptureStore, S3CaptureStore, type S3CaptureStoreOptions } from "./capture-store.ts";
 export { type AxonConfig, type AxonConfigInput, AxonConfigSchema, parseAxonConfig } from "./config.ts";
+export { ConnectionGuard, type ConnectionLimits } from "./connection-guard.ts";
 export { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+export { type ImageSize, imageSize } from "./image-size.ts";
 export { type AxonLogger, createJsonLogger, type LogLevel, silentLogger } from "./logger.ts";
 export { type MetagraphSource, SwappableMetagraph } from "./metagraph-source.ts";
 export { AxonMetrics } from "./metrics.ts";

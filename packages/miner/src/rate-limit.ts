@@ -1,4 +1,5 @@
-// Per-hotkey token bucket. Applied after signature verification, so a stranger cannot drain a validator's bucket.
+// Per-hotkey token bucket. Applied after signature verification, so a stranger cannot drain a validator's bucket, and
+// refunded when the request is not served (deadline, busy, client gone): a validator pays only for answers it got.
 
 export interface RateLimitPolicy {
   burst: number;
@@ -40,6 +41,12 @@ export class HotkeyRateLimiter {
       return { allowed: true };
     }
     return { allowed: false, retryAfterS: (1 - bucket.tokens) / refillPerSecond };
+  }
+
+  /** Gives back the token of a request that was not served. */
+  refund(hotkey: string): void {
+    const bucket = this.#buckets.get(hotkey);
+    if (bucket) bucket.tokens = Math.min(this.#policy.burst, bucket.tokens + 1);
   }
 
   get size(): number {

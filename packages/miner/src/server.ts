@@ -1,11 +1,13 @@
-// Puts an axon on the network: the public listener (Node settings chosen for aiohttp validators) and, when configured,
-// a separate admin listener for /metrics. Graceful close drains in-flight requests before dropping connections.
+// Puts an axon on the network: the public listener (Node settings chosen for aiohttp validators, behind the
+// connection guard) and, when configured, a separate admin listener for /metrics. Graceful close drains in-flight
+// requests before dropping connections.
 
-import type { Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { createAdaptorServer } from "@hono/node-server";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { createAdaptorServer, getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
 import type { Axon } from "./axon.ts";
+import { ConnectionGuard } from "./connection-guard.ts";
 import type { AxonLogger } from "./logger.ts";
 
 export interface RunningAxon {
@@ -22,16 +24,29 @@ export interface RunningAxon {
 export async function startAxon(axon: Axon): Promise<RunningAxon> {
   const { config, logger } = axon;
   const s = config.server;
-  const server = createAdaptorServer({
-    fetch: axon.app.fetch,
-    serverOptions: { maxHeaderSize: s.maxHeaderBytes },
-  }) as Server;
+  const server = createServer({
+    maxHeaderSize: s.maxHeaderBytes,
+    // Node's own timeouts are backstops behind the guard's; check them every second rather than every 30.
+    connectionsCheckingInterval: 1_000,
+  });
   server.keepAliveTimeout = s.keepAliveTimeoutMs;
   server.headersTimeout = s.headersTimeoutMs;
   server.requestTimeout = s.requestTimeoutMs;
-  server.maxConnections = s.maxConnections;
-  server.on("clientError", (error: NodeJS.ErrnoException, socket) => {
-    // Malformed HTTP never reaches hono; answer like Node's default handler and keep the process calm.
+  const a = config.admission;
+  const guard = new ConnectionGuard(axon.admission, {
+    maxConnections: s.maxConnections,
+    maxPipelined: a.maxPipelined,
+    headersDeadlineMs: a.headersDeadlineMs,
+    // The request deadline answers 408 first; this only catches a connection that somehow outlives it.
+    requestHardLimitMs: config.maxTimeoutS * 1000 + a.headersDeadlineMs,
+    idleTimeoutMs: s.keepAliveTimeoutMs,
+    lingerMs: a.lingerMs,
+  });
+  guard.attach(server, getRequestListener(axon.app.fetch));
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
+    // Malformed HTTP never reaches hono; answer like Node's default handler, charge the address, and let the guard
+    // destroy the socket once the answer had its chance to leave (or at once when nothing can be written).
+    guard.failed(socket);
     if (!socket.writable) return socket.destroy();
     const status = error.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
     if (error.code === "ERR_HTTP_REQUEST_TIMEOUT")

@@ -1,0 +1,592 @@
+// Flood benchmark: `roadwork serve` (default admission settings) in its own process, five honest validators sending one
+// signed request a second each from their own loopback addresses (127.0.1.x), and, in a third process, one attack at
+// a time from other loopback addresses (the whole 127.0.0.0/8 is loopback on Linux). For each scenario it reports the
+// honest p50/p99 and errors, and what the attacker got; then it sends one 4 MiB frame. Prints JSON; progress on stderr.
+//
+//   npm run bench:flood [-- --seconds 20] [--out docs/benchmarks/flood-cpu.json] [--only slowloris,png-bomb]
+//
+// Each scenario is bounded: `--seconds` of honest traffic (default 20) plus 3 s of ramp-up and 2 s of cool-down.
+import { type ChildProcess, fork, spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { Agent, request as httpRequest, type OutgoingHttpHeaders } from "node:http";
+import { connect, type Socket } from "node:net";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { writeTinyClassifier } from "@roadwork/inference";
+import { Dendrite, ensureCryptoReady } from "@roadwork/protocol";
+import sharp from "sharp";
+
+const SCENARIOS = ["pipelined-forged", "slowloris", "big-bodies", "pre-auth-pile-up", "png-bomb"] as const;
+type Scenario = (typeof SCENARIOS)[number];
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "20" },
+    out: { type: "string" },
+    only: { type: "string" },
+    model: { type: "string" },
+    // Internal: this file re-run as the attacker process.
+    attack: { type: "string" },
+    port: { type: "string" },
+  },
+});
+const log = (message: string) => process.stderr.write(`bench-flood: ${message}\n`);
+const keyring = () => new Keyring({ type: "sr25519", ss58Format: 42 });
+
+interface Identities {
+  axon: KeyringPair;
+  honest: KeyringPair[];
+  bigBody: KeyringPair;
+  bomber: KeyringPair;
+  stranger: KeyringPair;
+}
+
+function identities(): Identities {
+  const k = keyring();
+  return {
+    axon: k.addFromUri("//Bob"),
+    honest: [k.addFromUri("//Alice"), ...[1, 2, 3, 4].map((i) => k.addFromUri(`//Validator${i}`))],
+    bigBody: k.addFromUri("//Validator9"),
+    bomber: k.addFromUri("//Validator8"),
+    stranger: k.addFromUri("//Stranger"),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Orchestrator and honest validators
+
+async function runBenchmark(): Promise<void> {
+  const seconds = Number(values.seconds);
+  const only = values.only ? new Set(values.only.split(",")) : undefined;
+  const scenarios = SCENARIOS.filter((s) => !only || only.has(s));
+  const dir = await mkdtemp(join(tmpdir(), "roadwork-bench-flood-"));
+  let server: ChildProcess | undefined;
+  try {
+    await ensureCryptoReady();
+    const ids = identities();
+    let modelPath = values.model;
+    let modelDescription = "user-supplied model";
+    if (!modelPath) {
+      modelPath = join(dir, "tiny.onnx");
+      await writeTinyClassifier(modelPath, { seed: 1 });
+      modelDescription = "roadwork tiny classifier (224x224 input, seed 1)";
+    }
+    const snapshotPath = join(dir, "snapshot.json");
+    await writeFile(
+      snapshotPath,
+      JSON.stringify({
+        netuid: 323,
+        block: 0,
+        neurons: [
+          ...ids.honest.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
+          { uid: 10, hotkey: ids.bigBody.address, stake: 500, validatorPermit: true },
+          { uid: 11, hotkey: ids.bomber.address, stake: 500, validatorPermit: true },
+          { uid: 12, hotkey: ids.axon.address, stake: 1, validatorPermit: false },
+        ],
+      }),
+    );
+
+    log("starting roadwork serve (default admission settings)");
+    const cli = new URL("../packages/cli/bin/roadwork.mjs", import.meta.url).pathname;
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        "serve",
+        "--model",
+        modelPath,
+        "--metagraph",
+        snapshotPath,
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "0",
+        "--log-level",
+        "error",
+      ],
+      { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: "//Bob" }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    server = child;
+    let serverErr = "";
+    child.stderr?.on("data", (c: Buffer) => {
+      serverErr = (serverErr + c).slice(-4000);
+    });
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = "";
+      const timer = setTimeout(() => reject(new Error(`axon not ready after 60 s: ${serverErr}`)), 60_000);
+      child.stdout?.on("data", (c: Buffer) => {
+        out += c;
+        const m = /roadwork axon ready .*address=http:\/\/[\d.]+:(\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(Number(m[1]));
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`roadwork serve exited (${code}): ${serverErr}`)));
+    });
+    log(`axon on port ${port}`);
+
+    const images = await Promise.all(Array.from({ length: 48 }, (_, i) => sceneJpeg(i, 224)));
+    const honest = ids.honest.map((pair, i) => new HonestValidator(pair, `127.0.1.${i + 1}`, port, ids.axon.address));
+    log("warm-up: 5 s of honest traffic (every validator authenticates, which opens its fast lane)");
+    await runHonest(honest, images, 5);
+
+    const results: ScenarioResult[] = [];
+    const baseline = await measure("no-attack", undefined, honest, images, seconds, port);
+    results.push(baseline);
+    for (const scenario of scenarios) results.push(await measure(scenario, scenario, honest, images, seconds, port));
+    for (const r of results) r.honest.p99OverNoAttack = round(r.honest.p99Ms / baseline.honest.p99Ms);
+
+    log("large frame: one 4 MiB JPEG (base64) from an honest validator");
+    const largeFrame = await sendLargeFrame(honest[0]!, 4 * 1024 * 1024);
+
+    const serverAlive = child.exitCode === null;
+    const pass =
+      serverAlive &&
+      largeFrame.status === 200 &&
+      results.every((r) => r.honest.errors === 0 && (r.honest.p99OverNoAttack ?? 0) <= 2);
+    const report = {
+      benchmark: "axon under floods: honest validators' latency and errors while one attack runs",
+      machine: {
+        cpuModel: cpus()[0]?.model ?? "unknown",
+        cores: cpus().length,
+        memoryGiB: round(totalmem() / 2 ** 30),
+        node: process.version,
+        loadAverage1mAtEnd: round(loadavg()[0]!),
+      },
+      model: modelDescription,
+      axon: "roadwork serve, default configuration (admission, pixel budget, queue, rate limit), its own process",
+      honest: `${honest.length} validators, 1 request/s each (open loop), 224x224 q75 JPEGs with distinct bytes, timeout 9 s, each from its own 127.0.1.x address over a keep-alive pool`,
+      secondsPerScenario: seconds,
+      scenarios: results,
+      largeFrame,
+      serverAlive,
+      pass,
+    };
+    const text = JSON.stringify(report, null, 2);
+    console.log(text);
+    if (values.out) await writeFile(values.out, `${text}\n`);
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    server = undefined;
+    for (const h of honest) h.close();
+  } finally {
+    server?.kill("SIGKILL");
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface ScenarioResult {
+  scenario: string;
+  attack: Record<string, unknown> | undefined;
+  honest: {
+    sent: number;
+    ok: number;
+    errors: number;
+    errorKinds: Record<string, number>;
+    p50Ms: number;
+    p99Ms: number;
+    maxMs: number;
+    p99OverNoAttack?: number;
+  };
+  wallSeconds: number;
+}
+
+async function measure(
+  name: string,
+  scenario: Scenario | undefined,
+  honest: HonestValidator[],
+  images: Uint8Array[],
+  seconds: number,
+  port: number,
+): Promise<ScenarioResult> {
+  const started = performance.now();
+  let attacker: ChildProcess | undefined;
+  let attackReport: Promise<Record<string, unknown>> | undefined;
+  if (scenario) {
+    log(`${name}: starting the attacker`);
+    attacker = fork(new URL(import.meta.url).pathname, ["--attack", scenario, "--port", String(port)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    attackReport = new Promise((resolve) => {
+      attacker!.on("message", (m) => resolve(m as Record<string, unknown>));
+      attacker!.on("exit", () => resolve({ error: "attacker exited without a report" }));
+    });
+    await new Promise<void>((resolve) => attacker!.on("message", (m) => m === "ready" && resolve()));
+    await sleep(3_000); // let the attack reach full strength before measuring
+  }
+  log(`${name}: ${seconds} s of honest traffic`);
+  const samples = await runHonest(honest, images, seconds);
+  let attack: Record<string, unknown> | undefined;
+  if (attacker) {
+    attacker.send("stop");
+    attack = await attackReport;
+    await sleep(2_000); // the axon sheds the attacker's leftovers before the next scenario
+  }
+  const ok = samples.filter((s) => s.status === 200).map((s) => s.ms);
+  const all = samples.map((s) => s.ms).sort((a, b) => a - b);
+  const errorKinds: Record<string, number> = {};
+  for (const s of samples) if (s.status !== 200) errorKinds[String(s.status)] = (errorKinds[String(s.status)] ?? 0) + 1;
+  const result: ScenarioResult = {
+    scenario: name,
+    attack,
+    honest: {
+      sent: samples.length,
+      ok: ok.length,
+      errors: samples.length - ok.length,
+      errorKinds,
+      p50Ms: round(quantile(all, 0.5)),
+      p99Ms: round(quantile(all, 0.99)),
+      maxMs: round(all.at(-1) ?? Number.NaN),
+    },
+    wallSeconds: round((performance.now() - started) / 1000),
+  };
+  log(`${name}: ${JSON.stringify(result.honest)}`);
+  return result;
+}
+
+interface Sample {
+  status: number | string;
+  ms: number;
+}
+
+/** Every validator sends one request a second (open loop: a slow answer does not delay the next request). */
+async function runHonest(honest: HonestValidator[], images: Uint8Array[], seconds: number): Promise<Sample[]> {
+  const inFlight: Promise<Sample>[] = [];
+  for (let t = 0; t < seconds; t++) {
+    const tickStart = performance.now();
+    honest.forEach((h, i) => {
+      // Spread the validators over the second, as independent clocks would be.
+      const delay = (i * 1000) / honest.length;
+      inFlight.push(sleep(delay).then(() => h.send(images[(t * honest.length + i) % images.length]!)));
+    });
+    await sleep(Math.max(0, 1000 - (performance.now() - tickStart)));
+  }
+  return Promise.all(inFlight);
+}
+
+let imageSequence = 0;
+
+class HonestValidator {
+  readonly #dendrite: Dendrite;
+  readonly #agent: Agent;
+  readonly #port: number;
+  readonly #axonHotkey: string;
+
+  constructor(pair: KeyringPair, localAddress: string, port: number, axonHotkey: string) {
+    // One dendrite (uuid) per validator, as a validator process has; aiohttp-like keep-alive pool.
+    this.#dendrite = new Dendrite({ signer: { address: pair.address, sign: (m) => pair.sign(m) } });
+    this.#agent = new Agent({ keepAlive: true, maxSockets: 8, localAddress });
+    this.#port = port;
+    this.#axonHotkey = axonHotkey;
+  }
+
+  async send(image: Uint8Array, timeoutS = 9): Promise<Sample> {
+    const req = this.#dendrite.buildRequest({
+      axon: { ip: "127.0.0.1", port: this.#port, hotkey: this.#axonHotkey },
+      image: uniqueJpeg(image, imageSequence++),
+      timeout: timeoutS,
+    });
+    const started = performance.now();
+    const status = await post(this.#port, req.headers, req.body, this.#agent, (timeoutS + 1) * 1000).catch(
+      (error: NodeJS.ErrnoException) => error.code ?? error.message,
+    );
+    return { status, ms: performance.now() - started };
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}
+
+async function sendLargeFrame(h: HonestValidator, base64Bytes: number) {
+  const jpeg = await jpegOfSize(Math.floor((base64Bytes * 3) / 4));
+  const samples = [];
+  for (let i = 0; i < 3; i++) samples.push(await h.send(jpeg, 12));
+  const meta = await sharp(jpeg).metadata();
+  return {
+    image: `${meta.width}x${meta.height} JPEG, ${jpeg.byteLength} bytes, ${Math.ceil(jpeg.byteLength / 3) * 4} bytes of base64`,
+    status: samples.every((s) => s.status === 200) ? 200 : samples.find((s) => s.status !== 200)!.status,
+    ms: samples.map((s) => round(s.ms)),
+  };
+}
+
+function post(
+  port: number,
+  headers: OutgoingHttpHeaders,
+  body: string | Uint8Array,
+  agent: Agent,
+  timeoutMs: number,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method: "POST", path: "/ImageSynapse", agent }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+      res.on("error", reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
+    req.on("error", reject);
+    for (const [k, v] of Object.entries(headers)) if (v !== undefined) req.setHeader(k, v);
+    req.end(body);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Attacker (its own process, so its CPU use does not sit in the honest clients' event loop)
+
+async function runAttacker(scenario: Scenario, port: number): Promise<void> {
+  await ensureCryptoReady();
+  const ids = identities();
+  const stats = { connections: 0, refusedOrReset: 0, requests: 0, statuses: {} as Record<string, number> };
+  const count = (status: string) => {
+    stats.statuses[status] = (stats.statuses[status] ?? 0) + 1;
+  };
+  let stopped = false;
+  const stoppers: (() => void)[] = [];
+  const small = await sceneJpeg(7, 224);
+  const axon = { ip: "127.0.0.1", port, hotkey: ids.axon.address };
+  const wire = (headers: OutgoingHttpHeaders, body: string) => {
+    const lines = [
+      `POST /ImageSynapse HTTP/1.1`,
+      `host: 127.0.0.1:${port}`,
+      `content-length: ${Buffer.byteLength(body)}`,
+    ];
+    for (const [k, v] of Object.entries(headers))
+      if (v !== undefined && k !== "content-length") lines.push(`${k}: ${v}`);
+    return Buffer.from(`${lines.join("\r\n")}\r\n\r\n${body}`);
+  };
+  /** Claims to be the richest honest validator, with a signature that cannot verify. */
+  const forged = (dendrite: Dendrite) => {
+    const req = dendrite.buildRequest({ axon, image: small, timeout: 9 });
+    return wire({ ...req.headers, bt_header_dendrite_signature: `0x${"ab".repeat(64)}` }, req.body);
+  };
+  const strangerDendrite = new Dendrite({
+    signer: { address: ids.stranger.address, sign: (m) => ids.stranger.sign(m) },
+  });
+  const aliceClaim = new Dendrite({ signer: { address: ids.honest[0]!.address, sign: () => new Uint8Array(64) } });
+
+  /** Keeps `n` raw sockets from `localAddress` open; `onOpen` drives each; a closed one is replaced after `backoffMs`. */
+  const sockets = (n: number, localAddress: (i: number) => string, backoffMs: number, onOpen: (s: Socket) => void) => {
+    const open = (i: number) => {
+      if (stopped) return;
+      const s = connect({ host: "127.0.0.1", port, localAddress: localAddress(i) });
+      s.setNoDelay(true);
+      s.on("connect", () => {
+        stats.connections++;
+        onOpen(s);
+      });
+      s.on("error", () => {});
+      s.on("close", (hadError) => {
+        if (hadError) stats.refusedOrReset++;
+        setTimeout(() => open(i), backoffMs).unref();
+      });
+      stoppers.push(() => s.destroy());
+    };
+    for (let i = 0; i < n; i++) open(i);
+  };
+  const countResponses = (s: Socket, onResponse: () => void) => {
+    let tail = "";
+    s.on("data", (chunk: Buffer) => {
+      const text = tail + chunk.toString("latin1");
+      const re = /HTTP\/1\.1 (\d{3})/g;
+      for (let m = re.exec(text); m; m = re.exec(text)) {
+        count(m[1]!);
+        onResponse();
+      }
+      tail = text.slice(-16);
+    });
+  };
+
+  switch (scenario) {
+    case "pipelined-forged": {
+      // 200 sockets from 127.0.0.2, each writing requests 16 at a time without waiting: half from an unregistered
+      // hotkey (properly signed), half claiming the richest validator with a bad signature.
+      sockets(
+        200,
+        () => "127.0.0.2",
+        250,
+        (s) => {
+          let outstanding = 0;
+          const burst = () => {
+            const parts: Buffer[] = [];
+            for (let k = 0; k < 16; k++) {
+              const strangerReq = strangerDendrite.buildRequest({ axon, image: small, timeout: 9 });
+              parts.push(k % 2 ? forged(aliceClaim) : wire(strangerReq.headers, strangerReq.body));
+            }
+            outstanding += 16;
+            stats.requests += 16;
+            s.write(Buffer.concat(parts));
+          };
+          countResponses(s, () => {
+            if (--outstanding <= 4 && !s.destroyed) burst();
+          });
+          burst();
+        },
+      );
+      break;
+    }
+    case "slowloris": {
+      // 600 connections from 127.0.0.3, each sending a request's headers at one byte a second.
+      const head = Buffer.from(
+        `POST /ImageSynapse HTTP/1.1\r\nhost: 127.0.0.1:${port}\r\ncontent-type: application/json\r\n`,
+      );
+      sockets(
+        600,
+        () => "127.0.0.3",
+        1_000,
+        (s) => {
+          let i = 0;
+          const t = setInterval(() => {
+            if (s.destroyed) return clearInterval(t);
+            s.write(head.subarray(i % head.length, (i % head.length) + 1));
+            i++;
+          }, 1_000);
+          stats.requests++;
+          s.on("close", () => clearInterval(t));
+          countResponses(s, () => {});
+        },
+      );
+      break;
+    }
+    case "big-bodies": {
+      // A registered validator (127.0.0.4) sending 7.9 MiB bodies (a real ~5.9 MB JPEG) at 0.6 requests/s.
+      const jpeg = await jpegOfSize(Math.floor((7.9 * 1024 * 1024 * 3) / 4) - 2_000);
+      const big = new Validator(ids.bigBody, "127.0.0.4", port, ids.axon.address);
+      const timer = setInterval(() => {
+        stats.requests++;
+        void big.send(jpeg).then((s) => count(String(s.status)));
+      }, 1_000 / 0.6);
+      stoppers.push(() => clearInterval(timer));
+      break;
+    }
+    case "pre-auth-pile-up": {
+      // 32 addresses (127.0.2.x) x 8 connections, each with one forged request claiming the richest validator in flight
+      // at a time: every one of them would cost a signature check.
+      sockets(
+        256,
+        (i) => `127.0.2.${1 + (i % 32)}`,
+        250,
+        (s) => {
+          const next = () => {
+            if (s.destroyed || stopped) return;
+            stats.requests++;
+            s.write(forged(aliceClaim));
+          };
+          countResponses(s, next);
+          next();
+        },
+      );
+      break;
+    }
+    case "png-bomb": {
+      // A registered validator (127.0.0.6) sending a 6300x6300 PNG of ~125 KB at 2 requests/s (its rate limit).
+      const bomb = await sharp({
+        create: { width: 6300, height: 6300, channels: 3, background: { r: 90, g: 90, b: 95 } },
+      })
+        .png({ compressionLevel: 9 })
+        .toBuffer();
+      const bomber = new Validator(ids.bomber, "127.0.0.6", port, ids.axon.address);
+      const timer = setInterval(() => {
+        stats.requests++;
+        void bomber.send(new Uint8Array(bomb)).then((s) => count(String(s.status)));
+      }, 500);
+      stoppers.push(() => clearInterval(timer));
+      (stats as Record<string, unknown>).bombBytes = bomb.byteLength;
+      break;
+    }
+  }
+  process.send?.("ready");
+  process.on("message", (m) => {
+    if (m !== "stop") return;
+    stopped = true;
+    for (const stop of stoppers) stop();
+    process.send?.(stats, () => process.exit(0));
+  });
+}
+
+/** A signed sender over a keep-alive pool from one loopback address (honest validators and registered attackers). */
+class Validator extends HonestValidator {}
+
+if (values.attack) await runAttacker(values.attack as Scenario, Number(values.port));
+else await runBenchmark();
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Images
+
+/** Same pixels, different bytes: a COM segment right after SOI carries the request number (the cache never hits). */
+function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
+  const text = Buffer.from(`roadwork-bench ${n}`);
+  const segment = Buffer.alloc(4 + text.length);
+  segment.writeUInt16BE(0xfffe, 0);
+  segment.writeUInt16BE(2 + text.length, 2);
+  text.copy(segment, 4);
+  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
+}
+
+/** A noisy street-like JPEG (q90) of about `bytes` bytes: a dashcam frame at native resolution, hard to compress. */
+async function jpegOfSize(bytes: number): Promise<Uint8Array> {
+  let side = 1024;
+  let out = await noisyJpeg(side, side);
+  for (let i = 0; i < 6 && Math.abs(out.byteLength - bytes) > bytes * 0.03; i++) {
+    side = Math.max(64, Math.round(side * Math.sqrt(bytes / out.byteLength)));
+    out = await noisyJpeg(Math.round(side * 1.5), side);
+  }
+  // Trim to the budget with the largest scaling that still fits.
+  while (out.byteLength > bytes) {
+    side = Math.round(side * 0.97);
+    out = await noisyJpeg(Math.round(side * 1.5), side);
+  }
+  return out;
+}
+
+async function noisyJpeg(width: number, height: number): Promise<Uint8Array> {
+  const px = Buffer.alloc(width * height * 3);
+  let s = 12345;
+  for (let i = 0; i < px.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) | 0;
+    px[i] = 60 + ((s >>> 16) & 0x7f);
+  }
+  return new Uint8Array(
+    await sharp(px, { raw: { width, height, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toBuffer(),
+  );
+}
+
+async function sceneJpeg(seed: number, size: number): Promise<Uint8Array> {
+  let s = (seed + 1) * 2654435761;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const px = Buffer.alloc(size * size * 3);
+  const horizon = Math.floor(size * (0.35 + rand() * 0.2));
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const i = (y * size + x) * 3;
+      const n = (rand() - 0.5) * 30;
+      const rgb = y < horizon ? [110 + n, 150 + n, 210 + n] : [90 + n + (y - horizon) * 0.2, 90 + n, 95 + n];
+      px[i] = clamp(rgb[0]!);
+      px[i + 1] = clamp(rgb[1]!);
+      px[i + 2] = clamp(rgb[2]!);
+    }
+  }
+  return new Uint8Array(
+    await sharp(px, { raw: { width: size, height: size, channels: 3 } })
+      .jpeg({ quality: 75 })
+      .toBuffer(),
+  );
+}
+
+const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const quantile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;
+const round = (v: number) => Math.round(v * 100) / 100;
