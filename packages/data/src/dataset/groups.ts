@@ -113,15 +113,30 @@ export function assignGroups(
   }
 
   if (embeddings && embeddings.size > 0) {
-    const withEmb = inputs.filter((r) => embeddings.has(r.sha256));
-    for (let i = 0; i < withEmb.length; i++) {
-      for (let j = i + 1; j < withEmb.length; j++) {
-        const x = withEmb[i]!;
-        const y = withEmb[j]!;
-        if (x.priorGroup !== undefined && y.priorGroup !== undefined) continue;
-        if (cosineSimilarity(embeddings.get(x.sha256)!, embeddings.get(y.sha256)!) >= policy.cosineMin) {
-          uf.union(x.sha256, y.sha256);
-        }
+    // Unit vectors once, then dot products; only pairs with a new image are compared.
+    const unit = new Map<string, Float64Array>();
+    let dim: number | undefined;
+    for (const r of inputs) {
+      const e = embeddings.get(r.sha256);
+      if (!e) continue;
+      if (dim !== undefined && e.length !== dim) throw new Error(`embeddings differ in length (${e.length} vs ${dim})`);
+      dim = e.length;
+      let n = 0;
+      for (let i = 0; i < e.length; i++) n += e[i]! * e[i]!;
+      const u = new Float64Array(e.length);
+      if (n > 0) for (let i = 0; i < e.length; i++) u[i] = e[i]! / Math.sqrt(n);
+      unit.set(r.sha256, u);
+    }
+    const all = inputs.filter((r) => unit.has(r.sha256));
+    const fresh = all.filter((r) => r.priorGroup === undefined);
+    for (const x of fresh) {
+      const ux = unit.get(x.sha256)!;
+      for (const y of all) {
+        if (y === x || (y.priorGroup === undefined && y.sha256 < x.sha256)) continue;
+        const uy = unit.get(y.sha256)!;
+        let dot = 0;
+        for (let i = 0; i < ux.length; i++) dot += ux[i]! * uy[i]!;
+        if (dot >= policy.cosineMin) uf.union(x.sha256, y.sha256);
       }
     }
   }
