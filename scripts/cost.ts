@@ -12,7 +12,7 @@ const VARIANTS: { label: string; stage: StageName; env: Record<string, string> }
   { label: "mainnet-on-demand", stage: "mainnet", env: { ROADWORK_PURCHASE_OPTION: "on-demand" } },
   { label: "mainnet-cpu", stage: "mainnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
   { label: "testnet", stage: "testnet", env: {} },
-  { label: "testnet-cpu", stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
+  { label: "testnet-gpu", stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "gpu" } },
 ];
 
 const { values } = parseArgs({ options: { json: { type: "boolean", default: false } } });

@@ -4,7 +4,7 @@
 // start` runs on the cached data directory and stops cleanly.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -154,5 +154,9 @@ describe("local mode: generate → train → bundle → serve → simulate", { t
     assert.match(output, /scoreboard after/);
     assert.match(output, /overall/);
     assert.match(output, /stopped/);
+    // The operator's log: the axon's start and every answered challenge, not an empty file.
+    const log = await readFile(join(dataDir, "logs", "axon.log"), "utf8");
+    assert.match(log, /"message":"axon listening"/);
+    assert.match(log, /"message":"challenge answered"/);
   });
 });
