@@ -96,10 +96,10 @@ async function scaleAxon(deps: SubnetWatchDeps, running: boolean): Promise<void>
   );
 }
 
-export async function runSubnetWatch(deps: SubnetWatchDeps): Promise<{ pulse: SubnetPulse; action: string }> {
+export async function runSubnetWatch(
+  deps: SubnetWatchDeps,
+): Promise<{ pulse: SubnetPulse; action: string; overdue: { arn: string; family: string; hours: number }[] }> {
   const { env, logger, metrics } = deps;
-  const dims = { Stage: env.STAGE };
-  metrics.setDefaultDimensions(dims);
 
   const overdue = await overdueGpuTasks(deps).catch((error: Error) => {
     logger.error("GPU task sweep failed", { error: error.message });
@@ -135,7 +135,7 @@ export async function runSubnetWatch(deps: SubnetWatchDeps): Promise<{ pulse: Su
     logger.warn(`axon host ${decision.action}d`, { reason: decision.reason });
   }
   await store.write(env.STATE_KEY, decision.record, previous?.etag ?? undefined);
-  return { pulse, action: decision.action };
+  return { pulse, action: decision.action, overdue };
 }
 
 let deps: SubnetWatchDeps | undefined;
@@ -160,8 +160,14 @@ function depsFromEnv(): SubnetWatchDeps {
     },
     now: () => Date.now(),
     logger: defaultLogger,
-    metrics: defaultMetrics,
+    metrics: withStage(defaultMetrics, env.STAGE),
   };
+}
+
+/** The alarms watch these metrics by Stage (stacks/Alarms.ts), set once per cold start. */
+export function withStage(metrics: Metrics, stage: string): Metrics {
+  metrics.setDefaultDimensions({ Stage: stage });
+  return metrics;
 }
 
 export async function handler(): Promise<{ state: string; action: string }> {
