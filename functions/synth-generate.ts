@@ -28,6 +28,8 @@ export const SynthGenerateEnv = z.object({
   /** Generators a message may ask for (the IAM policy allows exactly these models). */
   SYNTH_ALLOWED_GENERATORS: z.string().min(1),
   COSMOS_URL: z.url().optional(),
+  /** Cloud Map SRV name of the Cosmos NIM (host networking): resolved to http://<host>:<port> per batch. */
+  COSMOS_SRV: z.string().min(1).optional(),
   SYNTH_DAY_BUDGET_USD: z.coerce.number().min(0),
   SYNTH_MONTH_BUDGET_USD: z.coerce.number().min(0),
   SYNTH_CONCURRENCY: z.coerce.number().int().min(1).max(8).default(2),
@@ -82,7 +84,7 @@ export async function processSynthRecord(deps: SynthGenerateDeps, record: SQSRec
   const allowed = env.SYNTH_ALLOWED_GENERATORS.split(",").map((s) => s.trim());
   if (!allowed.includes(spec))
     throw new InvalidSynthRequest(`generator ${spec} is not allowed here (allowed: ${allowed.join(", ")})`);
-  const generator = buildGenerator(deps, spec);
+  const generator = await buildGenerator(deps, spec);
   logger.appendKeys({ batchId: message.batchId, generator: generator.id });
 
   const store = s3DatasetStore(s3, env.DATASETS_BUCKET, env.DATASET_PREFIX);
@@ -214,11 +216,12 @@ export async function processSynthRecord(deps: SynthGenerateDeps, record: SQSRec
   return result;
 }
 
-function buildGenerator(deps: SynthGenerateDeps, spec: string): Synth.ImageGenerator {
+async function buildGenerator(deps: SynthGenerateDeps, spec: string): Promise<Synth.ImageGenerator> {
   if (spec === "procedural") return new Synth.ProceduralGenerator();
   if (spec === "cosmos") {
-    if (!deps.env.COSMOS_URL) throw new InvalidSynthRequest("generator cosmos needs COSMOS_URL (the stack's NIM task)");
-    return new Synth.CosmosGenerator({ baseUrl: deps.env.COSMOS_URL, timeoutMs: 600_000 });
+    const baseUrl = deps.env.COSMOS_SRV ? await resolveSrvUrl(deps.env.COSMOS_SRV) : deps.env.COSMOS_URL;
+    if (!baseUrl) throw new InvalidSynthRequest("generator cosmos needs COSMOS_SRV or COSMOS_URL (the stack's NIM task)");
+    return new Synth.CosmosGenerator({ baseUrl, timeoutMs: 600_000 });
   }
   if (spec.startsWith("bedrock:")) {
     return new Synth.BedrockImageGenerator({
@@ -228,6 +231,16 @@ function buildGenerator(deps: SynthGenerateDeps, spec: string): Synth.ImageGener
     });
   }
   throw new InvalidSynthRequest(`unknown generator ${spec}`);
+}
+
+/** The NIM task's address from its Cloud Map SRV record; no record means the task is not running (yet). */
+async function resolveSrvUrl(name: string): Promise<string> {
+  const { resolveSrv } = await import("node:dns/promises");
+  const records = await resolveSrv(name).catch(() => []);
+  const first = records.sort((a, b) => a.priority - b.priority)[0];
+  // Retryable: the service scales up when messages wait; the message comes back after its visibility timeout.
+  if (!first) throw new Error(`Cosmos NIM not registered yet (${name}); it starts when its queue has work`);
+  return `http://${first.name}:${first.port}`;
 }
 
 async function readHardCases(s3: S3Client, env: SynthGenerateEnv): Promise<Synth.HardCaseCluster[]> {
