@@ -220,7 +220,8 @@ async function buildGenerator(deps: SynthGenerateDeps, spec: string): Promise<Sy
   if (spec === "procedural") return new Synth.ProceduralGenerator();
   if (spec === "cosmos") {
     const baseUrl = deps.env.COSMOS_SRV ? await resolveSrvUrl(deps.env.COSMOS_SRV) : deps.env.COSMOS_URL;
-    if (!baseUrl) throw new InvalidSynthRequest("generator cosmos needs COSMOS_SRV or COSMOS_URL (the stack's NIM task)");
+    if (!baseUrl)
+      throw new InvalidSynthRequest("generator cosmos needs COSMOS_SRV or COSMOS_URL (the stack's NIM task)");
     return new Synth.CosmosGenerator({ baseUrl, timeoutMs: 600_000 });
   }
   if (spec.startsWith("bedrock:")) {
