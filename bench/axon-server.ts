@@ -4,10 +4,12 @@
 // can read its RSS and time its start.
 //
 //   node --import tsx bench/axon-server.ts --model DIR --port N --hotkey SS58 --metagraph FILE [--ep auto|cuda|cpu]
+//
+// --hotkey may be a comma list: one axon per hotkey on ports N, N+1, … over one shared scorer (bench/hotkeys.ts).
 import { parseArgs } from "node:util";
 import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
 import { type ExecutionProviderChoice, loadScorer } from "@roadwork/inference";
-import { createAxon, createJsonLogger, SwappableMetagraph, startAxon } from "@roadwork/miner";
+import { createJsonLogger, SwappableMetagraph, startHotkeyFleet } from "@roadwork/miner";
 
 const { values } = parseArgs({
   options: {
@@ -26,6 +28,8 @@ const { values } = parseArgs({
     "max-concurrent": { type: "string", default: "16" },
     /** onnxruntime intra-op threads (0: one per core). */
     threads: { type: "string", default: "0" },
+    /** Entries in the image-hash result cache (0: off, as the driver repeats images validators never repeat). */
+    "cache-size": { type: "string", default: "0" },
   },
 });
 
@@ -52,26 +56,27 @@ const scorer = await loadScorer({
   maxWaitMs: Number(values["max-wait-ms"]),
   batchBuckets,
   // The driver repeats a fixed set of images; validators never do (every challenge is freshly augmented).
-  cacheSize: 0,
+  cacheSize: Number(values["cache-size"]),
   intraOpNumThreads: Number(values.threads),
   logger: { info: (m, f) => logger.warn(m, f), warn: (m, f) => logger.warn(m, f) },
 });
 const metagraph = new SwappableMetagraph(await MetagraphSnapshot.load(required("metagraph")));
-const axon = createAxon({
-  hotkey: { address: required("hotkey") },
+const hotkeys = required("hotkey").split(",").filter(Boolean);
+const basePort = Number(required("port"));
+const fleet = await startHotkeyFleet({
+  members: hotkeys.map((address, i) => ({ hotkey: { address }, port: basePort === 0 ? 0 : basePort + i })),
   scorer,
   metagraph,
   logger,
   config: {
     host: values.host,
-    port: Number(required("port")),
     // The driver floods from a handful of validator hotkeys; the baseline has no rate limit either.
     rateLimit: { burst: 1_000_000, refillPerSecond: 1_000_000 },
     queue: { maxConcurrent: Number(values["max-concurrent"]), maxQueued: 1024 },
     signatureVerification: verify,
   },
 });
-const running = await startAxon(axon);
+const running = fleet.axons[0]!.running;
 // One machine-readable line for the driver: where inference really runs (CUDA can fall back to CPU).
 process.stderr.write(
   `BENCH_AXON ${JSON.stringify({
@@ -81,11 +86,13 @@ process.stderr.write(
     fallbackReason: scorer.fallbackReason ?? null,
     probeLatencyMs: scorer.probeLatencyMs,
     batchBuckets: scorer.batchBuckets,
+    hotkeys: fleet.axons.length,
+    ports: fleet.axons.map((a) => a.running.port),
   })}\n`,
 );
 
 const stop = async () => {
-  await running.close(1_000);
+  await fleet.close(1_000);
   await scorer.close();
   process.exit(0);
 };

@@ -48,6 +48,16 @@ export interface BenchOptions {
   targetP99Ratio: Record<string, number>;
   /** Absolute p99 limit (ms) for our axon at concurrency 1. */
   targetP99Ms: number | undefined;
+  /** Also run an int8 (dynamic quantization) copy of the bundle, checked on held-out images first. */
+  int8: boolean;
+  /** Held-out images for the int8 agreement check. */
+  heldoutImages: number;
+  /** Native-resolution series beside the 224×224 one, e.g. ["1920x1080", "1024x1024"] (JPEG q75). */
+  frames: string[];
+  /** Concurrency levels of the native-resolution series. */
+  frameConcurrency: number[];
+  /** p99 limits for the int8 server: ratio to python by concurrency. */
+  targetInt8P99Ratio: Record<string, number>;
 }
 
 export const PYTHON_DEPENDENCIES = [
@@ -60,6 +70,43 @@ export const PYTHON_DEPENDENCIES = [
   "onnx",
   "onnxruntime",
 ];
+
+/** Held-out images for the int8 check: another seed than the benchmark's, never sent to the servers. */
+const HELDOUT_SEED = 2;
+
+/** Quantizes the exported bundle (bench/baseline/quantize.py) and measures int8 vs fp32 on held-out images. */
+async function quantizeBundle(o: BenchOptions): Promise<{ dir: string; report: Record<string, unknown> }> {
+  const dir = join(o.workDir, "int8");
+  const heldout = join(o.workDir, "heldout");
+  mkdirSync(heldout, { recursive: true });
+  const images = await challengeImages(o.heldoutImages, HELDOUT_SEED);
+  for (const [i, jpeg] of images.entries()) writeFileSync(join(heldout, `${String(i).padStart(4, "0")}.jpg`), jpeg);
+  process.stderr.write(`[bench] int8: quantizing ${o.workDir} and checking ${images.length} held-out images\n`);
+  const run = spawnSync(
+    o.python,
+    [
+      join(BENCH_DIR, "baseline", "quantize.py"),
+      "--bundle",
+      o.workDir,
+      "--out",
+      dir,
+      "--heldout",
+      heldout,
+      "--limit",
+      String(o.heldoutImages),
+    ],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 24 },
+  );
+  if (run.status !== 0) throw new Error(`int8 quantization failed (exit ${run.status}); see the output above`);
+  return { dir, report: JSON.parse(run.stdout) };
+}
+
+/** "1920x1080" → { width, height }. */
+function frameSize(text: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/.exec(text);
+  if (!m) throw new Error(`--frames entries look like 1920x1080, not '${text}'`);
+  return { width: Number(m[1]), height: Number(m[2]) };
+}
 
 /** Fails fast, with what to do, when the Python side cannot run. */
 export function checkPython(python: string): Record<string, string> {
@@ -149,6 +196,20 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
   process.stderr.write(
     `[bench] ${images.length} challenge JPEGs, ${meanKb.toFixed(1)} KiB of base64 each on average\n`,
   );
+  // The series: validator crops (224×224) at every concurrency, native-resolution frames at theirs.
+  const series: { name: string; images: string[]; concurrency: number[]; meanKb: number }[] = [
+    { name: "224x224", images, concurrency: o.concurrency, meanKb },
+  ];
+  for (const [k, f] of o.frames.entries()) {
+    const { width, height } = frameSize(f);
+    const frames = (await challengeImages(Math.min(o.images, 16), 3 + k, width, height)).map((j) =>
+      Buffer.from(j).toString("base64"),
+    );
+    const kb = frames.reduce((a, b) => a + b.length, 0) / frames.length / 1024;
+    process.stderr.write(`[bench] ${frames.length} ${f} JPEGs (q75), ${kb.toFixed(0)} KiB of base64 each\n`);
+    series.push({ name: f, images: frames, concurrency: o.frameConcurrency, meanKb: Number(kb.toFixed(1)) });
+  }
+  const int8 = o.int8 ? await quantizeBundle(o) : undefined;
 
   const ep = o.device === "cuda" ? "cuda" : "cpu";
   const axonCommand = (bundleDir: string, port: number) => ({
@@ -195,6 +256,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     { role: "ours", make: (port) => axonCommand(o.workDir, port) },
   ];
   if (o.fp16) plan.push({ role: "ours-fp16", make: (port) => axonCommand(join(o.workDir, "fp16"), port) });
+  if (int8) plan.push({ role: "ours-int8", make: (port) => axonCommand(int8.dir, port) });
 
   const servers: { role: string; process: ServerProcess; target: AxonTarget; memoryAfterStart: Memory }[] = [];
   const probe = dendrites(ids.validators, 1)[0]!;
@@ -216,57 +278,68 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       servers.push({ role: step.role, process: server, target, memoryAfterStart: server.memory() });
     }
 
-    const samples = new Map<string, Map<number, Sample[]>>(servers.map((s) => [s.role, new Map()]));
-    const wall = new Map<string, Map<number, number>>(servers.map((s) => [s.role, new Map()]));
+    // Samples per server, keyed "<series>@<concurrency>".
+    const samples = new Map<string, Map<string, Sample[]>>(servers.map((s) => [s.role, new Map()]));
+    const wall = new Map<string, Map<string, number>>(servers.map((s) => [s.role, new Map()]));
     const perRound = Math.ceil(o.requests / o.rounds);
     // A server whose block mostly fails (deadline overruns) sits out the rest of that concurrency level.
     const abandoned = new Map<string, string>();
     let imageCursor = 1;
-    for (const c of o.concurrency) {
-      const workers = dendrites(ids.validators, c);
-      for (const s of servers) {
-        process.stderr.write(`[bench] c=${c} warm-up ${s.role}: ${o.warmup} requests\n`);
-        await runBlock(workers, s.target, images, o.warmup, imageCursor);
-      }
-      for (let round = 0; round < o.rounds; round++) {
-        // Alternate the order every round so neither server always runs first after a pause.
-        const order = round % 2 === 0 ? servers : [...servers].reverse();
-        for (const s of order) {
-          if (abandoned.has(`${s.role}@${c}`)) continue;
-          await sleep(300);
-          const block = await runBlock(workers, s.target, images, perRound, imageCursor);
-          const list = samples.get(s.role)!.get(c) ?? [];
-          list.push(...block.samples);
-          samples.get(s.role)!.set(c, list);
-          wall.get(s.role)!.set(c, (wall.get(s.role)!.get(c) ?? 0) + block.wallMs);
-          const p = summarize(block.samples.map((x) => x.latencyMs));
-          process.stderr.write(
-            `[bench] c=${c} round ${round + 1}/${o.rounds} ${s.role}: p50 ${p.p50} ms, p99 ${p.p99} ms, ` +
-              `${((perRound * 1000) / block.wallMs).toFixed(1)} req/s\n`,
-          );
-          const failed = block.samples.filter((x) => !answered(x)).length;
-          if (failed > block.samples.length / 2) {
-            const why = `stopped after round ${round + 1}: ${failed} of ${block.samples.length} requests failed`;
-            abandoned.set(`${s.role}@${c}`, why);
-            process.stderr.write(`[bench] c=${c} ${s.role}: ${why}\n`);
-          }
+    for (const set of series) {
+      for (const c of set.concurrency) {
+        const key = `${set.name}@${c}`;
+        const workers = dendrites(ids.validators, c);
+        for (const s of servers) {
+          process.stderr.write(`[bench] ${key} warm-up ${s.role}: ${o.warmup} requests\n`);
+          await runBlock(workers, s.target, set.images, o.warmup, imageCursor);
         }
-        imageCursor += perRound;
+        for (let round = 0; round < o.rounds; round++) {
+          // Alternate the order every round so neither server always runs first after a pause.
+          const order = round % 2 === 0 ? servers : [...servers].reverse();
+          for (const s of order) {
+            if (abandoned.has(`${s.role}@${key}`)) continue;
+            await sleep(300);
+            const block = await runBlock(workers, s.target, set.images, perRound, imageCursor);
+            const list = samples.get(s.role)!.get(key) ?? [];
+            list.push(...block.samples.map((x) => ({ ...x, image: x.image + series.indexOf(set) * 1_000_000 })));
+            samples.get(s.role)!.set(key, list);
+            wall.get(s.role)!.set(key, (wall.get(s.role)!.get(key) ?? 0) + block.wallMs);
+            const p = summarize(block.samples.map((x) => x.latencyMs));
+            process.stderr.write(
+              `[bench] ${key} round ${round + 1}/${o.rounds} ${s.role}: p50 ${p.p50} ms, p99 ${p.p99} ms, ` +
+                `${((perRound * 1000) / block.wallMs).toFixed(1)} req/s\n`,
+            );
+            const failed = block.samples.filter((x) => !answered(x)).length;
+            if (failed > block.samples.length / 2) {
+              const why = `stopped after round ${round + 1}: ${failed} of ${block.samples.length} requests failed`;
+              abandoned.set(`${s.role}@${key}`, why);
+              process.stderr.write(`[bench] ${key} ${s.role}: ${why}\n`);
+            }
+          }
+          imageCursor += perRound;
+        }
       }
     }
+    /** Every measured level: the 224×224 series by bare concurrency ("1"), the others as "<frame>@<c>". */
+    const levels = series.flatMap((set) =>
+      set.concurrency.map((c) => ({
+        key: `${set.name}@${c}`,
+        label: set === series[0] ? String(c) : `${set.name}@${c}`,
+      })),
+    );
 
     const gpuMemory = gpuMemoryByPid();
     const reports: Record<string, ServerReport> = {};
     for (const s of servers) {
       const byConcurrency: Record<string, ServerResult> = {};
-      for (const c of o.concurrency) {
-        const list = samples.get(s.role)!.get(c) ?? [];
+      for (const { key, label } of levels) {
+        const list = samples.get(s.role)!.get(key) ?? [];
         const good = list.filter(answered);
-        byConcurrency[String(c)] = {
+        byConcurrency[label] = {
           latencyMs: summarize(good.map((x) => x.latencyMs)),
-          reqPerSec: Number(((list.length * 1000) / (wall.get(s.role)!.get(c) ?? Number.NaN)).toFixed(1)),
+          reqPerSec: Number(((list.length * 1000) / (wall.get(s.role)!.get(key) ?? Number.NaN)).toFixed(1)),
           errors: list.length - good.length,
-          ...(abandoned.has(`${s.role}@${c}`) ? { abandoned: abandoned.get(`${s.role}@${c}`) } : {}),
+          ...(abandoned.has(`${s.role}@${key}`) ? { abandoned: abandoned.get(`${s.role}@${key}`) } : {}),
         };
       }
       const line = s.process.log.split("\n").find((l) => l.startsWith("[baseline]"));
@@ -310,18 +383,19 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       }
       agreement[`${s.role} vs python`] = { images: n, maxAbsDiff: Number(max.toExponential(2)), sameSideOfHalf: same };
       ratios[`${s.role}/python`] = {};
-      for (const c of o.concurrency) {
-        const a = reports[s.role]!.byConcurrency[String(c)]!;
-        const b = reports.python!.byConcurrency[String(c)]!;
+      for (const { label } of levels) {
+        const a = reports[s.role]!.byConcurrency[label]!;
+        const b = reports.python!.byConcurrency[label]!;
         const r = (x: number, y: number) => Number((x / y).toFixed(3));
-        ratios[`${s.role}/python`]![String(c)] = {
+        ratios[`${s.role}/python`]![label] = {
           p50: r(a.latencyMs.p50, b.latencyMs.p50),
           p99: r(a.latencyMs.p99, b.latencyMs.p99),
           reqPerSec: r(a.reqPerSec, b.reqPerSec),
         };
-        const limit = o.targetP99Ratio[String(c)];
+        const c = label;
+        const limit = (s.role === "ours-int8" ? o.targetInt8P99Ratio : o.targetP99Ratio)[label];
         if (limit !== undefined) {
-          const measured = ratios[`${s.role}/python`]![String(c)]!.p99;
+          const measured = ratios[`${s.role}/python`]![label]!.p99;
           targets.push({
             what: `${s.role} p99 / python p99 at concurrency ${c}`,
             limit,
@@ -361,6 +435,12 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
         concurrency: o.concurrency,
         distinctImages: images.length,
         meanImageBase64KiB: Number(meanKb.toFixed(1)),
+        series: series.map((x) => ({
+          frame: x.name,
+          images: x.images.length,
+          concurrency: x.concurrency,
+          meanBase64KiB: Number(x.meanKb.toFixed(1)),
+        })),
         requests:
           "signed ImageSynapse requests from @roadwork/protocol's Dendrite (sr25519, one validator hotkey and uuid per worker), closed loop",
         latency: "client round trip, request sent to response body read",
@@ -374,6 +454,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       servers: reports,
       ratios,
       agreement,
+      ...(int8 ? { int8: int8.report } : {}),
       targets,
     };
 
@@ -382,11 +463,11 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     const svg = renderHistogramSvg(
       "Latency: TypeScript axon vs natix-style Python miner",
       `${result.model.description} (random weights) · ${result.machine.gpu?.name ?? `${result.machine.cpuModel}, ${result.machine.cores} cores`} · ${perRound * o.rounds} requests per server and concurrency`,
-      o.concurrency.map((c) => ({
-        title: `concurrency ${c}`,
+      levels.map(({ key, label }) => ({
+        title: label.includes("@") ? key.replace("@", ", concurrency ") : `224x224, concurrency ${label}`,
         series: servers.map((s) => ({
           server: s.role,
-          latenciesMs: (samples.get(s.role)!.get(c) ?? []).filter(answered).map((x) => x.latencyMs),
+          latenciesMs: (samples.get(s.role)!.get(key) ?? []).filter(answered).map((x) => x.latencyMs),
         })),
       })),
     );
@@ -434,6 +515,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       "target-p99-ms": { type: "string" },
       "pin-cpus": { type: "string", default: "" },
       threads: { type: "string", default: "0" },
+      int8: { type: "boolean", default: false },
+      "heldout-images": { type: "string", default: "512" },
+      frames: { type: "string", default: "" },
+      "frame-concurrency": { type: "string", default: "1" },
+      "target-int8-p99-ratio": { type: "string", default: "" },
     },
   });
   const device = values.device;
@@ -466,6 +552,11 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     threads: int("threads", values.threads),
     targetP99Ratio: parseRatios(values["target-p99-ratio"]),
     targetP99Ms: values["target-p99-ms"] === undefined ? undefined : Number(values["target-p99-ms"]),
+    int8: values.int8,
+    heldoutImages: Math.max(1, int("heldout-images", values["heldout-images"])),
+    frames: values.frames.split(",").filter(Boolean),
+    frameConcurrency: values["frame-concurrency"].split(",").map((c) => int("frame-concurrency", c)),
+    targetInt8P99Ratio: parseRatios(values["target-int8-p99-ratio"]),
   };
 }
 

@@ -140,6 +140,8 @@ def write_manifest(out: Path, members: list[dict], hflip: bool, name: str, fp16:
                 "resample": 2,
                 "image_mean": list(models.MEAN),
                 "image_std": list(models.STD),
+                # The Python miner stretches every frame to 224x224 (whole frame, no crop): the same function here.
+                "frame_policy": "processor",
             },
             "output": {"name": "probability", "kind": "sigmoid"},
             "head": {

@@ -70,6 +70,11 @@ summary() { # the short version of every result in $OUT, last in the output
     "$PY" - "$f" <<'PYEOF'
 import json, sys
 d = json.load(open(sys.argv[1]))
+if "levels" in d:
+    print("==", d["label"], d["device"], "max hotkeys passing:", d["maxHotkeysPassing"])
+    for r in d["levels"]:
+        print("  ", json.dumps({k: r[k] for k in ("hotkeys", "requests", "offeredReqPerSec", "errors", "passed")}), "p50/p99", r["latencyMs"]["p50"], r["latencyMs"]["p99"])
+    sys.exit()
 if "results" in d:
     for r in d["results"]:
         print("  sweep", json.dumps(r))
@@ -83,6 +88,8 @@ for role, s in d["servers"].items():
     print(f"  {role:10s} dev={s['device']} start={s['startToFirstAnswerMs']}ms rss={s['memoryAfterLoad']} gpuMiB={s['gpuMemoryMiB']} p50/p99/rps/err={by}")
 print("  ratios", json.dumps(d["ratios"]))
 print("  agreement", json.dumps(d["agreement"]))
+if "int8" in d:
+    print("  int8", json.dumps(d["int8"].get("int8VsFp32")))
 print("  targets", json.dumps(d["targets"]))
 PYEOF
   done
@@ -111,11 +118,19 @@ run) # the GPU comparisons
   common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-400}" --warmup "${BENCH_WARMUP:-30}"
     --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs)
   wait_export gpu-dinov2-b14-reg
+  # DINOv2-B: the 224×224 validator crops at c=1 and 16, then native-resolution frames (dashcam 1920×1080 and
+  # synthetic-like 1024×1024, JPEG q75) at c=1.
   "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
-    --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ms 5 >/dev/null
+    --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ratio 1:0.7 --frames 1920x1080,1024x1024 \
+    --frame-concurrency 1 >/dev/null
   wait_export gpu-ensemble-l14-convnext-hflip
   "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$E_MODELS" --hflip \
-    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" --target-p99-ms 30 >/dev/null
+    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" --target-p99-ms 30 \
+    --target-p99-ratio 16:0.4 >/dev/null
+  # Hotkeys per GPU host: one process, one DINOv2-B (fp16) model, H hotkeys at validator-like load.
+  "$STAGE/node" bench/hotkeys.mjs --model "$MODELS/gpu-dinov2-b14-reg/fp16" --ep "$DEVICE" --axon-entry bench/axon-server.mjs \
+    --window-s "${BENCH_HOTKEY_WINDOW_S:-15}" --levels "${BENCH_HOTKEY_LEVELS:-64,128,192,256,384,512}" \
+    --label hotkeys-gpu-dinov2-b14-reg --out "$OUT/hotkeys-gpu-dinov2-b14-reg.json" >/dev/null || echo "[device] hotkeys bench failed: exit $?"
   summary
   ;;
 extra) # where the time goes (phases), and the CPU comparison on two pinned cores of this machine
@@ -125,15 +140,21 @@ extra) # where the time goes (phases), and the CPU comparison on two pinned core
   "$STAGE/node" bench/phases.mjs --model "$MODELS/cpu2-dinov2-s14-reg" --ep cpu --n 100 >"$OUT/phases-cpu-dinov2-s14-reg.json"
   # Servers on cores 2-3 with two inference threads each (the reference Python figures are for 2 cores); the driver
   # on other cores, so it takes nothing from them.
+  # fp32 and the int8 (dynamic quantization) copy, checked on 512 held-out images first.
   taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
-    --requests "${BENCH_CPU_REQUESTS:-300}" --warmup 20 --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs \
+    --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs \
     --label cpu2-dinov2-s14-reg --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 --threads 2 \
-    --target-p99-ratio 1:0.5,16:0.33 >/dev/null
-  # Last, bounded: a per-shape algorithm search can make first runs slow.
-  E=$MODELS/gpu-ensemble-l14-convnext-hflip
-  timeout 150 "$STAGE/node" bench/batch-sweep.mjs --ep "$DEVICE" "$E/convnext-b.backbone.onnx" \
-    "$E/convnext-b.backbone.fp16.onnx" "$E/dinov2-l14-reg.backbone.onnx" "$E/dinov2-l14-reg.backbone.fp16.onnx" \
-    >"$OUT/batch-sweep.json" || echo "[device] batch sweep stopped: exit $?"
+    --concurrency "${BENCH_CPU_CONCURRENCY:-1}" --int8 --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 >/dev/null
+  # Hotkeys per 2-core CPU host (DINOv2-S fp32, servers on cores 2-3, the load generator elsewhere).
+  taskset -c 4-15 "$STAGE/node" bench/hotkeys.mjs --model "$MODELS/cpu2-dinov2-s14-reg" --ep cpu --pin-cpus 2,3 --threads 2 \
+    --axon-entry bench/axon-server.mjs --window-s "${BENCH_HOTKEY_WINDOW_S:-15}" --levels 2,4,8,12,16,24,32 \
+    --label hotkeys-cpu2-dinov2-s14-reg --out "$OUT/hotkeys-cpu2-dinov2-s14-reg.json" >/dev/null || echo "[device] hotkeys bench failed: exit $?"
+  if [ "${BENCH_SWEEP:-0}" = 1 ]; then # bounded: a per-shape algorithm search can make first runs slow
+    E=$MODELS/gpu-ensemble-l14-convnext-hflip
+    timeout 150 "$STAGE/node" bench/batch-sweep.mjs --ep "$DEVICE" "$E/convnext-b.backbone.onnx" \
+      "$E/convnext-b.backbone.fp16.onnx" "$E/dinov2-l14-reg.backbone.onnx" "$E/dinov2-l14-reg.backbone.fp16.onnx" \
+      >"$OUT/batch-sweep.json" || echo "[device] batch sweep stopped: exit $?"
+  fi
   summary
   ;;
 sweep) # does a change of batch size cost a new convolution-algorithm search? (ConvNeXt, fp32 and fp16)

@@ -9,18 +9,18 @@ mkdir -p "$CARRY"/p1 "$CARRY"/p2 "$CARRY"/p3 "$CARRY"/p4 "$WORK" .whl
 
 # onnxruntime 1.29's CUDA provider (CUDA 13, cuDNN 9): ~230 MB, ~165 MB as xz, carried in three parts under 60 MB.
 if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
-  (cd "$WORK" && npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 >/dev/null && tar xzf com.github.asus4.onnxruntime.linux-x64-gpu-0.4.9.tgz)
+  ([ -d "$WORK/package" ] || (cd "$WORK" && npm pack com.github.asus4.onnxruntime.linux-x64-gpu@0.4.9 >/dev/null && tar xzf com.github.asus4.onnxruntime.linux-x64-gpu-0.4.9.tgz))
   tar -C "$WORK/package/Plugins/Linux/x64" -cf - libonnxruntime_providers_cuda.so libonnxruntime_providers_shared.so |
-    xz -T2 -6 >"$WORK/ortcuda.tar.xz"
-  split -b 55M -d -a 1 "$WORK/ortcuda.tar.xz" "$WORK/ortcuda.part"
-  for i in 0 1 2; do mv "$WORK/ortcuda.part$i" "$CARRY/p$((i + 1))/"; done
+    xz -T2 -"${PACK_XZ_LEVEL:-1}" >"$WORK/ortcuda.tar.xz"
+  split -b 60M -d -a 1 "$WORK/ortcuda.tar.xz" "$WORK/ortcuda.part"
+  for f in "$WORK"/ortcuda.part*; do mv "$f" "$CARRY/p$((${f##*part} + 1))/"; done
   (cd "$WORK" && sha256sum ortcuda.tar.xz) >"$CARRY/p4/ortcuda.sha256"
 fi
 
 # node and the native modules change rarely: delete them from p4 to rebuild.
-[ -e "$CARRY/p4/node.xz" ] || xz -T2 -9 <"$(command -v node)" >"$CARRY/p4/node.xz"
+[ -e "$CARRY/p4/node.xz" ] || xz -T2 -"${PACK_XZ_LEVEL:-1}" <"$(command -v node)" >"$CARRY/p4/node.xz"
 # The verifier pool's worker is its own entry; the bundled axon finds it beside itself (bench/ on the device).
-node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/gpu/batch-sweep.ts \
+node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/hotkeys.ts bench/gpu/batch-sweep.ts \
   packages/protocol/src/sr25519-verify-worker.mjs --bundle --platform=node --format=esm --target=node20 \
   --outdir="$CARRY/p4" --entry-names=[name] --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
@@ -28,7 +28,7 @@ node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts b
   --exclude='node_modules/onnxruntime-node/node_modules' \
   node_modules/onnxruntime-node node_modules/onnxruntime-common node_modules/sharp node_modules/@img/colour \
   node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 node_modules/detect-libc node_modules/semver |
-  xz -T2 -6 >"$CARRY/p4/node_modules.tar.xz"
+  xz -T2 -"${PACK_XZ_LEVEL:-1}" >"$CARRY/p4/node_modules.tar.xz"
 
 # starlette + uvicorn for the device's Python 3.12 (pure Python wheels).
 ls .whl/starlette-1.7.0-*.whl .whl/uvicorn-0.54.0-*.whl >/dev/null 2>&1 ||

@@ -13,7 +13,7 @@ function prng(seed: number): () => number {
   };
 }
 
-function sceneSvg(seed: number): string {
+function sceneSvg(seed: number, width: number, height: number): string {
   const r = prng(seed);
   const c = (lo: number, hi: number) => Math.round(lo + r() * (hi - lo));
   const horizon = c(80, 120);
@@ -40,20 +40,26 @@ function sceneSvg(seed: number): string {
     const y = c(horizon + 20, 220);
     parts.push(`<polygon points="${x},${y - 22} ${x - 8},${y} ${x + 8},${y}" fill="rgb(255,${c(90, 140)},0)"/>`);
   }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="224" height="224">${parts.join("")}</svg>`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 224 224" preserveAspectRatio="none">${parts.join("")}</svg>`;
 }
 
-/** `count` distinct JPEGs, deterministic in `seed`. */
-export async function challengeImages(count: number, seed = 1): Promise<Uint8Array[]> {
+/**
+ * `count` distinct JPEGs, deterministic in `seed`. Larger sizes are the native-resolution series: the same kind of
+ * scene drawn at width × height (1920×1080 dashcam-like, 1024×1024 synthetic-like); with the same sensor-like noise a
+ * 1920×1080 frame compresses to ~250 KB, about what a real q75 dashcam photo weighs.
+ */
+export async function challengeImages(count: number, seed = 1, width = 224, height = 224): Promise<Uint8Array[]> {
   const images: Uint8Array[] = [];
+  const noise = 24;
   for (let i = 0; i < count; i++) {
-    const { data, info } = await sharp(Buffer.from(sceneSvg(seed * 1_000_003 + i)))
+    const { data, info } = await sharp(Buffer.from(sceneSvg(seed * 1_000_003 + i, width, height)))
       .removeAlpha()
       .raw()
       .toBuffer({ resolveWithObject: true });
     // Sensor-like noise so the JPEG carries texture the decoder must work through.
     const r = prng(seed * 7919 + i);
-    for (let p = 0; p < data.length; p++) data[p] = Math.max(0, Math.min(255, (data[p] as number) + (r() - 0.5) * 24));
+    for (let p = 0; p < data.length; p++)
+      data[p] = Math.max(0, Math.min(255, (data[p] as number) + (r() - 0.5) * noise));
     const jpeg = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
       .jpeg({ quality: 75, chromaSubsampling: "4:2:0", mozjpeg: false })
       .toBuffer();

@@ -228,12 +228,17 @@ export class OnnxScorer implements Scorer {
    * The size to decode an image of this displayed size to: the largest first-resize any member's preprocessing
    * makes, so a big frame is decoded (shrink-on-load) straight to what the preprocessing needs.
    */
-  private readonly decodeTarget = (width: number, height: number): { width: number; height: number } | undefined => {
-    let out: { width: number; height: number } | undefined;
+  private readonly decodeTarget = (
+    width: number,
+    height: number,
+  ): { width: number; height: number; resample: number } | undefined => {
+    let out: { width: number; height: number; resample: number } | undefined;
     for (const spec of this.specs.values()) {
       const t = resizeTarget(spec, width, height);
       if (!t) return undefined; // a member uses the image as it is
-      out = out ? { width: Math.max(out.width, t.width), height: Math.max(out.height, t.height) } : t;
+      out = out
+        ? { width: Math.max(out.width, t.width), height: Math.max(out.height, t.height), resample: out.resample }
+        : { ...t, resample: spec.resample };
     }
     return out;
   };

@@ -28,6 +28,14 @@ export { type CaptureStore, LocalCaptureStore, S3CaptureStore, type S3CaptureSto
 export { type AxonConfig, type AxonConfigInput, AxonConfigSchema, parseAxonConfig } from "./config.ts";
 export { ConnectionGuard, type ConnectionLimits } from "./connection-guard.ts";
 export { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+export {
+  checkFleet,
+  type FleetAxon,
+  type FleetMember,
+  type HotkeyFleetDeps,
+  type RunningFleet,
+  startHotkeyFleet,
+} from "./hotkey-fleet.ts";
 export { type ImageSize, imageSize } from "./image-size.ts";
 export { type AxonLogger, createJsonLogger, type LogLevel, silentLogger } from "./logger.ts";
 export { type MetagraphSource, SwappableMetagraph } from "./metagraph-source.ts";

@@ -21,7 +21,7 @@ export interface DecodeOptions {
    * 1920×1080 frame costs a 1/4-scale decode instead of a full one and a 2-megapixel buffer. Smaller images keep the
    * full decode and the exact Pillow resize.
    */
-  resizeTo?: (width: number, height: number) => { width: number; height: number } | undefined;
+  resizeTo?: (width: number, height: number) => { width: number; height: number; resample?: number } | undefined;
 }
 
 /** Decoded image: 8-bit sRGB, interleaved HWC, 3 channels, EXIF orientation applied, alpha composited on white. */
@@ -38,6 +38,8 @@ export const DEFAULT_MIN_SIDE = 8;
 export const DEFAULT_MAX_SIDE = 2048;
 /** Below this ratio of image to target size the exact Pillow resize is used (as PIL's reducing_gap). */
 export const SHRINK_ON_LOAD_GAP = 2;
+/** PIL resample code → libvips kernel (cubic is Catmull-Rom, PIL's bicubic; box and hamming have no twin). */
+const SHARP_KERNELS: Record<number, "lanczos3" | "linear" | "cubic"> = { 1: "lanczos3", 2: "linear", 3: "cubic" };
 /** Formats a validator or client may legitimately send; SVG/PDF/TIFF/HEIF etc. are refused before decoding. */
 export const ACCEPTED_FORMATS: ReadonlySet<string> = new Set(["jpeg", "png", "webp"]);
 
@@ -123,12 +125,12 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
       shown.height >= SHRINK_ON_LOAD_GAP * target.height
     ) {
       // Straight to the preprocessing's size: libvips picks the JPEG shrink-on-load factor (1/2, 1/4, 1/8) and
-      // finishes with a Catmull-Rom reduction (the same kernel as PIL's bicubic).
+      // finishes with an antialiased reduction using the kernel closest to the spec's PIL filter.
       pipeline = pipeline.resize({
         width: target.width,
         height: target.height,
         fit: "fill",
-        kernel: "cubic",
+        kernel: SHARP_KERNELS[target.resample ?? 3] ?? "cubic",
         fastShrinkOnLoad: true,
       });
     } else if (Math.max(shown.width, shown.height) > maxSide) {

@@ -1,0 +1,174 @@
+"""int8 backbones for CPU hosts: onnxruntime dynamic quantization of a bundle, checked on held-out images.
+
+    python bench/baseline/quantize.py --bundle DIR --out DIR-int8 [--heldout DIR_OF_JPEGS] [--limit 512]
+
+Dynamic quantization (onnxruntime.quantization.quantize_dynamic): MatMul/Gemm weights are stored as int8, per output
+channel, and activations are quantized on the fly per tensor (uint8), so no calibration set is needed and the int8
+matrix products use the CPU's integer dot-product units (VNNI / AVX2). Convolutions (the ViT patch embedding,
+ConvNeXt's stem) stay float32: they are a small part of a ViT's time and quantize badly. Heads stay float32 too
+(a few thousand weights). The bundle is rewritten with the int8 backbones in place of the float32 ones (`fp16`
+variants dropped: they are for GPUs), its version suffixed `-int8`.
+
+With --heldout, every image there is scored by the float32 and the int8 bundle with the same preprocessing as the
+benchmark's Python miner (PIL bilinear resize to the input size, ImageNet normalization), and the share of answers on
+the same side of 0.5 is printed (the target is >= 99 %), with the score differences and how close the float32 answers
+sit to 0.5. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.quantization import QuantType, quantize_dynamic
+from PIL import Image
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def quantize_bundle(src: Path, out: Path) -> dict:
+    manifest = json.loads((src / "manifest.json").read_text())
+    out.mkdir(parents=True, exist_ok=True)
+    for member in manifest["members"]:
+        original = src / member["onnx"]
+        target = out / (Path(member["onnx"]).stem + ".int8.onnx")
+        started = time.time()
+        quantize_dynamic(
+            original,
+            target,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Gemm"],
+            extra_options={"MatMulConstBOnly": True},
+        )
+        print(
+            f"[quantize] {member['id']}: {original.stat().st_size / 2**20:.0f} MiB -> "
+            f"{target.stat().st_size / 2**20:.0f} MiB in {time.time() - started:.1f} s",
+            file=sys.stderr,
+        )
+        member["onnx"] = target.name
+        member["sha256"] = sha256(target)
+        member.pop("fp16", None)
+        if "head" in member:
+            shutil.copy(src / member["head"]["onnx"], out / member["head"]["onnx"])
+    manifest["version"] = manifest["version"].split("+")[0] + "-int8"
+    manifest["description"] = (manifest.get("description") or manifest["name"]) + ", int8 dynamic quantization"
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+class BundleRunner:
+    """Runs a bundle's members (backbone + optional head) on onnxruntime CPU with the benchmark's preprocessing."""
+
+    def __init__(self, directory: Path, threads: int):
+        self.manifest = json.loads((directory / "manifest.json").read_text())
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        self.members = []
+        for m in self.manifest["members"]:
+            backbone = ort.InferenceSession(str(directory / m["onnx"]), options, providers=["CPUExecutionProvider"])
+            head = (
+                ort.InferenceSession(str(directory / m["head"]["onnx"]), options, providers=["CPUExecutionProvider"])
+                if "head" in m
+                else None
+            )
+            self.members.append((m, backbone, head))
+
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
+        total = np.zeros(pixels.shape[0], dtype=np.float64)
+        weights = 0.0
+        for m, backbone, head in self.members:
+            if head is not None:
+                emb = backbone.run([m["head"]["embedding"]["output"]], {m["input"]["name"]: pixels})[0]
+                if m["head"]["embedding"].get("token") == "cls":
+                    emb = emb[:, 0]
+                out = head.run([m["output"]["name"]], {m["head"]["input"]: emb.astype(np.float32)})[0]
+            else:
+                out = backbone.run([m["output"]["name"]], {m["input"]["name"]: pixels})[0]
+            out = out.reshape(out.shape[0], -1)[:, m["output"].get("index", 0)].astype(np.float64)
+            if m["output"]["kind"] == "sigmoid":
+                out = np.log(np.clip(out, 1e-12, 1)) - np.log(np.clip(1 - out, 1e-12, 1))
+            total += m.get("weight", 1) * out
+            weights += m.get("weight", 1)
+        return total / weights
+
+
+def load_pixels(path: Path, size: int, mean, std) -> np.ndarray:
+    image = Image.open(path).convert("RGB")
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BILINEAR)
+    array = np.asarray(image, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    return (array - np.asarray(mean, np.float32).reshape(3, 1, 1)) / np.asarray(std, np.float32).reshape(3, 1, 1)
+
+
+def agreement(fp32: Path, int8: Path, heldout: Path, limit: int, threads: int) -> dict:
+    files = sorted(p for p in heldout.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:limit]
+    a = BundleRunner(fp32, threads)
+    b = BundleRunner(int8, threads)
+    first = a.manifest["members"][0]
+    size = first["input"]["shape"][2]
+    pre = first.get("preprocessing", {})
+    mean = pre.get("image_mean", [0.485, 0.456, 0.406])
+    std = pre.get("image_std", [0.229, 0.224, 0.225])
+    za, zb = [], []
+    timings = {"fp32": 0.0, "int8": 0.0}
+    for start in range(0, len(files), 16):
+        batch = np.stack([load_pixels(p, size, mean, std) for p in files[start : start + 16]]).astype(np.float32)
+        t = time.perf_counter()
+        za.append(a.logits(batch))
+        timings["fp32"] += time.perf_counter() - t
+        t = time.perf_counter()
+        zb.append(b.logits(batch))
+        timings["int8"] += time.perf_counter() - t
+        print(f"[quantize] held-out {min(start + 16, len(files))}/{len(files)}", file=sys.stderr)
+    za = np.concatenate(za)
+    zb = np.concatenate(zb)
+    pa = 1 / (1 + np.exp(-za))
+    pb = 1 / (1 + np.exp(-zb))
+    same = int(np.sum((pa > 0.5) == (pb > 0.5)))
+    margin = np.abs(pa - 0.5)
+    return {
+        "heldoutImages": len(files),
+        "sameSideOfHalf": same,
+        "agreement": round(same / max(1, len(files)), 4),
+        "maxAbsDiff": float(np.max(np.abs(pa - pb))),
+        "meanAbsDiff": float(np.mean(np.abs(pa - pb))),
+        "fp32DistanceFromHalf": {q: float(np.quantile(margin, float(q))) for q in ("0.01", "0.1", "0.5")},
+        "msPerImageBatch16": {k: round(1000 * v / max(1, len(files)), 2) for k, v in timings.items()},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bundle", required=True, type=Path)
+    ap.add_argument("--out", required=True, type=Path)
+    ap.add_argument("--heldout", type=Path)
+    ap.add_argument("--limit", type=int, default=512)
+    ap.add_argument("--threads", type=int, default=0)
+    args = ap.parse_args()
+    manifest = quantize_bundle(args.bundle, args.out)
+    result = {
+        "quantization": "onnxruntime quantize_dynamic, MatMul/Gemm weights int8 per channel, activations uint8 per tensor",
+        "onnxruntime": ort.__version__,
+        "bundle": f"{manifest['name']}@{manifest['version']}",
+    }
+    if args.heldout:
+        result["int8VsFp32"] = agreement(args.bundle, args.out, args.heldout, args.limit, args.threads)
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
