@@ -1,10 +1,20 @@
 #!/usr/bin/env python3
 """Export a Hugging Face DINOv2-with-registers / DINOv2 / DINOv3 backbone to ONNX as a roadwork bundle member.
 
-Recipe (run where torch + transformers are installed; the axon itself never needs Python):
+Only for models with no ONNX export on the Hub: for those that have one (onnx-community/dinov2-small,
+onnx-community/dinov2-with-registers-small, ...), `roadwork train --backbone hf://org/name` needs no Python at all.
 
-    # a real checkpoint (downloads it, or pass a local directory)
+Requirements (Python >= 3.10; the axon and the trainer never need Python):
+
+    pip install "torch>=2.3" "transformers>=4.48" "onnx>=1.16" "onnxruntime>=1.18" numpy huggingface_hub
+
+(transformers >= 4.48 for Dinov2WithRegistersModel; DINOv3 needs transformers >= 4.56.)
+
+Recipe:
+
+    # a real checkpoint (downloads it, or pass a local directory), then train on the export directory
     python scripts/export-backbone.py --model facebook/dinov2-with-registers-small --out bundles/dinov2s
+    roadwork train --data <dataset>/manifest.json --backbone bundles/dinov2s --out bundles/roadwork-dinov2s
     # offline, for timing: random weights from a built-in config, no download
     python scripts/export-backbone.py --random-weights --size base --out bundles/timing-base --fp16
     python scripts/export-backbone.py --random-weights --arch dinov3 --size small --out bundles/timing-v3
@@ -12,8 +22,10 @@ Recipe (run where torch + transformers are installed; the axon itself never need
 Writes into --out:
     backbone.onnx          input pixel_values float32 [N,3,H,W] -> output "embedding" float32 [N,D]
     backbone.fp16.onnx     (--fp16) same interface, fp16 weights and arithmetic inside; used by the axon on GPU only
-    member.json            the bundle member (id, files + sha256, input, preprocessing, embedding output), for the
-                           trainer to complete with its head (it adds "head" and "output" and calls writeBundle)
+    member.json            the bundle member (id, files + sha256, input, preprocessing, embedding output and pooling,
+                           source); `roadwork train --backbone <out dir>` reads exactly this file (its zod schema is
+                           ExportedMemberSchema in packages/training/src/backbone-export.ts), checks the sha256 and
+                           adds the trained head
     head.onnx + manifest.json
                            only with --random-weights (a seeded linear head, so the bundle loads and can be timed)
                            or --head FILE (a trained head [N,D] -> [N,1])
@@ -263,6 +275,7 @@ def main() -> None:
         "input": {"name": "pixel_values", "shape": ["N", 3, h, w], "dtype": "float32"},
         "preprocessing": pre,
         "embedding": {"output": "embedding", "token": "none", "dim": check["embedding_dim"], "pool": args.pool},
+        "source": {"model": args.model or name, "revision": args.revision, "randomWeights": bool(args.random_weights)},
     }
     if args.fp16:
         member["fp16"] = {"onnx": "backbone.fp16.onnx", "sha256": sha256(out / "backbone.fp16.onnx")}

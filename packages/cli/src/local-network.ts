@@ -244,8 +244,11 @@ export async function runWithScoreboard(
       const attack = b.attacks.length
         ? ` attacks rejected ${b.attacks.reduce((a, r) => a + r.rejected, 0)}/${b.attacks.reduce((a, r) => a + r.sent, 0)}`
         : "";
+      const mix = b.formats.length
+        ? ` formats ${b.formats.map((f) => `${f.format} ${(100 * f.share).toFixed(0)}% acc ${f.accuracy.toFixed(3)}`).join(" / ")}`
+        : "";
       out.write(
-        `[${b.elapsedS.toFixed(0)}s]${typeof options.title === "function" ? ` ${options.title()}` : ""} challenges ${o.sent} errors ${o.errors} reward ${o.meanReward.toFixed(3)} EMA ${o.meanEma.toFixed(3)} acc ${o.accuracy.toFixed(3)} MCC ${o.mcc.toFixed(3)} p50 ${ms(o.p50)} p99 ${ms(o.p99)}${attack}\n`,
+        `[${b.elapsedS.toFixed(0)}s]${typeof options.title === "function" ? ` ${options.title()}` : ""} challenges ${o.sent} errors ${o.errors} reward ${o.meanReward.toFixed(3)} EMA ${o.meanEma.toFixed(3)} acc ${o.accuracy.toFixed(3)} MCC ${o.mcc.toFixed(3)} p50 ${ms(o.p50)} p99 ${ms(o.p99)}${mix}${attack}\n`,
       );
     }
   };

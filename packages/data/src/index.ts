@@ -1,5 +1,6 @@
 // @roadwork/data: datasets and what they are made of.
 
+export { renderNativeSceneFrame } from "./augment/native-frame.ts";
 export { createRaster, crop, fromBytes, gaussianBlur, type Raster, resize, rotate, toBytes } from "./augment/raster.ts";
 export {
   type AppliedAugmentation,
@@ -11,10 +12,32 @@ export {
   type ChallengeImage,
   DISTORTION_PARAMETERS,
   type DistortionKind,
+  decodeRaster,
+  distortByLevel,
   drawLevel,
+  encodeChallengeJpeg,
   randomResizedCropBox,
   TARGET_SIZE,
 } from "./augment/validator-augment.ts";
+export {
+  CHALLENGE_FORMAT_INFO,
+  CHALLENGE_FORMATS,
+  type ChallengeFormat,
+  DEFAULT_FORMAT_MIX,
+  describeFormatMix,
+  drawFormat,
+  drawNativeKind,
+  type FormatMix,
+  type FormattedChallenge,
+  formatChallenge,
+  formatsOf,
+  letterbox,
+  letterboxAugment,
+  NATIVE_FRAME_SIZES,
+  type NativeKind,
+  parseFormatMix,
+  REAL_SHARE,
+} from "./augment/validator-format.ts";
 export {
   type DatasetChange,
   type DerivedVersion,

@@ -19,6 +19,7 @@ export {
   manifestFiles,
   parseManifest,
 } from "./bundle/manifest.ts";
+export { defaultCacheDir, parseRemoteSource, type RemoteSource } from "./bundle/remote.ts";
 export type { Calibration } from "./calibration.ts";
 export {
   CalibrationSchema,
@@ -32,6 +33,7 @@ export {
 } from "./calibration.ts";
 export type { EngineOptions, EngineStats, LocalBundle } from "./engine.ts";
 export { EngineClosedError, ModelOutputError, OnnxScorer } from "./engine.ts";
+export { fromHalf, toHalfArray } from "./fp16.ts";
 export type { HostStats, ModelHostOptions, ReloadResult, WatchHandle } from "./host.ts";
 export { ModelHost, pollModelSource, reloadOnSighup, watchModelSource } from "./host.ts";
 export type { DecodeOptions, RgbImage } from "./image/decode.ts";
@@ -87,6 +89,7 @@ export {
   tinyClassifierReference,
   writeTinyClassifier,
 } from "./onnx/tiny-classifier.ts";
+export { POOLINGS, type Pooling, PoolingSchema, poolEmbedding } from "./pooling.ts";
 export type { ScoreOptions, ScoreResult, Scorer } from "./scorer.ts";
 export { ImageInputError } from "./scorer.ts";
 export type { CreatedSession, Device, ExecutionProviderChoice, Logger, SessionOptions } from "./session.ts";

@@ -11,6 +11,7 @@ import { fromHalf, toHalfArray } from "./fp16.ts";
 import type { Preprocessing } from "./image/preprocess.ts";
 import { affine, outputSize } from "./image/preprocess.ts";
 import { graphInput, withPixelInput } from "./onnx/pixel-input.ts";
+import { poolEmbedding } from "./pooling.ts";
 import { type CreatedSession, createSession, type Device, deviceAvailable, type SessionOptions } from "./session.ts";
 
 export interface MemberOptions extends SessionOptions {
@@ -305,24 +306,13 @@ export class MemberRunner {
       const r = await backbone.run({ [inputName]: input }, [embName]);
       const emb = r[embName] as ort.Tensor;
       const data = floats(emb);
-      let pooled: Float32Array;
-      let dim: number;
-      if (member.head.embedding.token === "cls") {
-        if (emb.dims.length !== 3)
-          throw new BundleError(`member '${member.id}': '${embName}' is ${fmt(emb.dims)}, token "cls" needs [N,T,D]`);
-        const t = emb.dims[1] as number;
-        dim = emb.dims[2] as number;
-        pooled = new Float32Array(rows * dim);
-        for (let i = 0; i < rows; i++) pooled.set(data.subarray(i * t * dim, i * t * dim + dim), i * dim);
-      } else {
-        if (emb.dims.length !== 2)
-          throw new BundleError(
-            `member '${member.id}': '${embName}' is ${fmt(emb.dims)}; expected [N,D] (or set token "cls")`,
-          );
-        dim = emb.dims[1] as number;
-        pooled = data;
+      let pooled: { data: Float32Array; dim: number };
+      try {
+        pooled = poolEmbedding(data, emb.dims, rows, member.head.embedding.token, member.head.embedding.prefixTokens);
+      } catch (error) {
+        throw new BundleError(`member '${member.id}': '${embName}': ${(error as Error).message}`);
       }
-      const headInput = this.tensor(this.headInputType ?? "float32", pooled, [rows, dim]);
+      const headInput = this.tensor(this.headInputType ?? "float32", pooled.data, [rows, pooled.dim]);
       const h = await this.head.run({ [member.head.input]: headInput }, [member.output.name]);
       final = h[member.output.name] as ort.Tensor;
     } else {

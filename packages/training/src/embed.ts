@@ -4,10 +4,15 @@ import {
   createSession,
   decodeImage,
   type ExecutionProviderChoice,
+  fromHalf,
+  type Pooling,
   type Preprocessing,
   parsePreprocessing,
+  poolEmbedding,
   preprocess,
+  resizeTarget,
   silentLogger,
+  toHalfArray,
 } from "@roadwork/inference";
 import * as ort from "onnxruntime-node";
 import type { Matrix } from "./head.ts";
@@ -18,8 +23,13 @@ export interface BackboneSpec {
   preprocessing: Preprocessing;
   /** Backbone output holding the embedding. */
   output: string;
-  /** "cls" takes token 0 of a [N, T, D] output (DINOv2 last_hidden_state); "none" expects [N, D]. */
-  token?: "cls" | "none";
+  /**
+   * How a [N, T, D] output (DINOv2 last_hidden_state) becomes one row: "cls" token 0, "mean" the mean patch token,
+   * "cls+mean" both (the DINOv2 linear probe); "none" expects [N, D]. The bundle's member pools the same way.
+   */
+  token?: Pooling;
+  /** Tokens before the patches (1 + register tokens); default 1. */
+  prefixTokens?: number;
 }
 
 export interface EmbedOptions {
@@ -34,6 +44,7 @@ export class EmbeddingExtractor {
     private readonly session: ort.InferenceSession,
     private readonly spec: BackboneSpec,
     private readonly inputName: string,
+    private readonly inputType: "float32" | "float16",
   ) {}
 
   static async load(
@@ -51,7 +62,9 @@ export class EmbeddingExtractor {
     if (!session.outputNames.includes(spec.output)) {
       throw new Error(`backbone has no output '${spec.output}' (its outputs: ${session.outputNames.join(", ")})`);
     }
-    return new EmbeddingExtractor(session, spec, input);
+    const meta = session.inputMetadata[0];
+    const inputType = meta?.isTensor && meta.type === "float16" ? "float16" : "float32";
+    return new EmbeddingExtractor(session, spec, input, inputType);
   }
 
   /** Embeds encoded images (JPEG/PNG/WebP bytes, or a loader per index) into an [N, D] matrix. */
@@ -67,7 +80,14 @@ export class EmbeddingExtractor {
       const n = Math.min(batchSize, count - start);
       const tensors = await Promise.all(
         Array.from({ length: n }, async (_, i) =>
-          preprocess(await decodeImage(await image(start + i)), this.spec.preprocessing),
+          // The engine's path exactly: shrink-on-load decode to the preprocessing's first resize, then geometry
+          // (letterbox for non-square frames under the default frame policy), rescale and normalize.
+          preprocess(
+            await decodeImage(await image(start + i), {
+              resizeTo: (w, h) => resizeTarget(this.spec.preprocessing, w, h),
+            }),
+            this.spec.preprocessing,
+          ),
         ),
       );
       const first = tensors[0]!;
@@ -87,11 +107,17 @@ export class EmbeddingExtractor {
       // Decode and augment the next batch on this thread while onnxruntime runs this one on its own threads.
       next = start + batchSize < count ? prepare(start + batchSize) : undefined;
       next?.catch(() => {});
-      const feeds = { [this.inputName]: new ort.Tensor("float32", batch, [n, 3, height, width]) };
-      const result = await this.session.run(feeds, [this.spec.output]);
+      const pixels =
+        this.inputType === "float16"
+          ? new ort.Tensor("float16", toHalfArray(batch), [n, 3, height, width])
+          : new ort.Tensor("float32", batch, [n, 3, height, width]);
+      const result = await this.session.run({ [this.inputName]: pixels }, [this.spec.output]);
       const out = result[this.spec.output];
-      if (!out || out.type !== "float32") throw new Error(`backbone output '${this.spec.output}' is not float32`);
-      const rows = this.rowsOf(out, n);
+      if (!out || (out.type !== "float32" && out.type !== "float16"))
+        throw new Error(`backbone output '${this.spec.output}' is ${out?.type}; expected float32 or float16`);
+      const values =
+        out.type === "float16" ? Float32Array.from(out.data as Uint16Array, fromHalf) : (out.data as Float32Array);
+      const rows = poolEmbedding(values, out.dims, n, this.spec.token ?? "none", this.spec.prefixTokens ?? 1).data;
       if (dim === 0) {
         dim = rows.length / n;
         data = new Float32Array(count * dim);
@@ -102,23 +128,6 @@ export class EmbeddingExtractor {
     return { rows: count, cols: dim, data };
   }
 
-  private rowsOf(t: ort.Tensor, n: number): Float32Array {
-    const values = t.data as Float32Array;
-    const dims = t.dims;
-    if ((this.spec.token ?? "none") === "none") {
-      if (dims.length !== 2 || dims[0] !== n)
-        throw new Error(`backbone output is [${dims.join(",")}]; expected [${n}, D]`);
-      return values;
-    }
-    if (dims.length !== 3 || dims[0] !== n)
-      throw new Error(`backbone output is [${dims.join(",")}]; expected [${n}, T, D]`);
-    const T = dims[1]!;
-    const D = dims[2]!;
-    const out = new Float32Array(n * D);
-    for (let i = 0; i < n; i++) out.set(values.subarray(i * T * D, i * T * D + D), i * D);
-    return out;
-  }
-
   async close(): Promise<void> {
     await this.session.release();
   }
@@ -127,14 +136,14 @@ export class EmbeddingExtractor {
 /** Reads a backbone ONNX file's input name, size and outputs, for training with a production backbone. */
 export async function describeBackbone(
   path: string,
-  options: { output?: string; token?: "cls" | "none"; preprocessing?: unknown; description?: string } = {},
+  options: { output?: string; token?: Pooling; preprocessing?: unknown; description?: string } = {},
 ): Promise<{
   model: string;
   inputName: string;
   size: number;
   preprocessing: Preprocessing;
   output: string;
-  token: "cls" | "none";
+  token: Pooling;
   description: string;
 }> {
   const { session } = await createSession(path, { executionProvider: "cpu", logger: silentLogger });
@@ -161,7 +170,7 @@ export async function describeBackbone(
       token,
       description:
         options.description ??
-        `ONNX backbone ${path.split(/[\\/]/).pop()} (${output}${token === "cls" ? ", CLS token" : ""})`,
+        `ONNX backbone ${path.split(/[\\/]/).pop()} (${output}${token === "none" ? "" : `, ${token} pooling`})`,
     };
   } finally {
     await session.release();

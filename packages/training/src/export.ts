@@ -1,6 +1,13 @@
 // Trained head → ONNX (Gemm[+Relu+Gemm]+Sigmoid, standardization folded into the first Gemm) and → a complete
 // model bundle (backbone member + head, threshold-shift calibration so served scores cross 0.5 at the threshold).
-import { GraphBuilder, type Manifest, type ManifestDraft, type Preprocessing, writeBundle } from "@roadwork/inference";
+import {
+  GraphBuilder,
+  type Manifest,
+  type ManifestDraft,
+  type Pooling,
+  type Preprocessing,
+  writeBundle,
+} from "@roadwork/inference";
 import type { HeadWeights } from "./head.ts";
 
 export const HEAD_INPUT = "embedding";
@@ -49,7 +56,11 @@ export interface BundleSpec {
     size: number;
     preprocessing: Preprocessing | Record<string, unknown>;
     output: string;
-    token: "cls" | "none";
+    token: Pooling;
+    /** Tokens before the patches (CLS + registers); default 1. */
+    prefixTokens?: number;
+    /** Pixel input element type; default float32. */
+    dtype?: "float32" | "float16";
   };
   head: HeadWeights;
   /** Decision threshold on the head's probability; mapped to 0.5 by the bundle's calibration. */
@@ -69,14 +80,18 @@ export async function writeModelBundle(spec: BundleSpec): Promise<Manifest> {
         input: {
           name: spec.backbone.inputName,
           shape: ["N", 3, spec.backbone.size, spec.backbone.size],
-          dtype: "float32",
+          dtype: spec.backbone.dtype ?? "float32",
         },
         preprocessing: spec.backbone.preprocessing,
         output: { name: HEAD_OUTPUT, kind: "sigmoid" },
         head: {
           onnx: "head.onnx",
           input: HEAD_INPUT,
-          embedding: { output: spec.backbone.output, token: spec.backbone.token },
+          embedding: {
+            output: spec.backbone.output,
+            token: spec.backbone.token,
+            prefixTokens: spec.backbone.prefixTokens ?? 1,
+          },
         },
       },
     ],

@@ -1,5 +1,13 @@
 // @roadwork/training: embeddings, heads, metrics, thresholds, export, reports, and the validators' reward.
 
+export { describeExportedBackbone, EXPORT_MEMBER_FILE, ExportedMemberSchema } from "./backbone-export.ts";
+export {
+  fetchHubBackbone,
+  type HubBackbone,
+  HubBackboneError,
+  type HubBackboneOptions,
+  variantPath,
+} from "./backbone-hub.ts";
 export {
   interruptOnSignals,
   parseCheckpoint,
@@ -96,15 +104,18 @@ export {
   penalty,
   REWARD_CURVE_EXPONENT,
   scoreChallenge,
+  sklearnRaises,
   type WindowMetrics,
 } from "./reward.ts";
-export { type Challenge, ChallengeSource } from "./simulator/challenges.ts";
+export { type Challenge, ChallengeSource, nativeFrame } from "./simulator/challenges.ts";
 export {
   type Attacker,
   type AttackResult,
   type AttackRow,
   type ChallengeAnswer,
+  type FormatRow,
   percentile,
+  renderFormatMix,
   renderScoreboard,
   type Scoreboard,
   type SimulatedValidator,

@@ -3,16 +3,22 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
-  augmentForChallenge,
+  type ChallengeFormat,
   type DatasetRecord,
-  drawLevel,
+  DEFAULT_FORMAT_MIX,
+  describeFormatMix,
+  drawFormat,
+  drawNativeKind,
+  type FormatMix,
+  formatChallenge,
+  formatsOf,
   type LoadedDataset,
   loadManifest,
   Prng,
   recordPath,
   recordsOf,
 } from "@roadwork/data";
-import type { ExecutionProviderChoice, Manifest, Preprocessing } from "@roadwork/inference";
+import type { ExecutionProviderChoice, Manifest, Pooling, Preprocessing } from "@roadwork/inference";
 import { TrainingInterrupted } from "./checkpoint.ts";
 import { EmbeddingExtractor } from "./embed.ts";
 import type { EmbeddingCache } from "./embedding-cache.ts";
@@ -20,6 +26,7 @@ import { writeModelBundle } from "./export.ts";
 import { type HeadConfig, type Matrix, predictHead, trainHead } from "./head.ts";
 import { binaryMetrics, metricsByCategory, reliability, rocCurve, searchThreshold } from "./metrics.ts";
 import { renderReportHtml, type TrainingReport } from "./report.ts";
+import { nativeFrame } from "./simulator/challenges.ts";
 
 export type TrainStage = "embed-train" | "embed-val" | "embed-test" | "train-head" | "write-bundle";
 
@@ -30,8 +37,15 @@ export interface BackboneInput {
   size: number;
   preprocessing: Preprocessing;
   output: string;
-  token: "cls" | "none";
+  /** How the output becomes one row per image (see @roadwork/inference pooling). */
+  token: Pooling;
+  /** Tokens before the patches (1 + register tokens) for "mean"/"cls+mean"; default 1. */
+  prefixTokens?: number;
+  /** The pixel input's element type (fp16 exports take float16); default float32. */
+  inputType?: "float32" | "float16";
   description: string;
+  /** Where the backbone came from (e.g. the Hugging Face repo, commit and file with its sha256), kept in the bundle. */
+  provenance?: Record<string, unknown>;
 }
 
 export interface TrainRunOptions {
@@ -48,6 +62,16 @@ export interface TrainRunOptions {
   valViewsPerImage?: number;
   /** Seed of the augmentation draws (default 1). */
   seed?: number;
+  /**
+   * Validator formats (spec §4.7) to train and evaluate on (default: jan, apr and may in equal shares). Each
+   * training/validation view draws its format from the mix; every test image is evaluated in every format.
+   */
+  formats?: FormatMix;
+  /**
+   * Test images in the "may" format at a real native size (1920×1080 dashcam / 1024×1024 synthetic) rather than at
+   * their stored size (default true). Procedural scenes are re-drawn at that size, which takes time.
+   */
+  nativeTestFrames?: boolean;
   onProgress?: (stage: TrainStage, done: number, total: number, detail?: string) => void;
   /** Vectors already computed with this backbone are taken from here; new ones are added and flushed. */
   cache?: EmbeddingCache;
@@ -70,13 +94,27 @@ export interface TrainRunResult {
 interface View {
   record: DatasetRecord;
   view: number;
+  format: ChallengeFormat;
 }
 
-/** The challenge a validator would make of this record: level uniform 0..3, augmented, JPEG q75 at 224×224. */
-export async function challengeView(dataset: LoadedDataset, record: DatasetRecord, seed: string): Promise<Buffer> {
-  const bytes = await readFile(recordPath(dataset, record));
+/**
+ * The challenge a validator of `format` would make of this record (default "jan": level uniform 0..3, augmented,
+ * JPEG q75 at 224×224). With `native`, a "may" view is the frame at a real native size; otherwise the stored image
+ * is taken as the native frame (quicker, and exactly right for sources stored at full resolution).
+ */
+export async function challengeView(
+  dataset: LoadedDataset,
+  record: DatasetRecord,
+  seed: string,
+  format: ChallengeFormat = "jan",
+  options: { native?: boolean } = {},
+): Promise<Buffer> {
   const rng = new Prng(seed);
-  return (await augmentForChallenge(bytes, drawLevel(rng), rng)).jpeg;
+  const bytes =
+    format === "may" && options.native
+      ? await nativeFrame(dataset, record, drawNativeKind(rng.fork("native")))
+      : await readFile(recordPath(dataset, record));
+  return (await formatChallenge(bytes, format, rng)).jpeg;
 }
 
 export async function trainFromDataset(options: TrainRunOptions): Promise<TrainRunResult> {
@@ -86,12 +124,25 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
   const { manifest } = dataset;
   const viewsPerImage = options.viewsPerImage ?? 2;
   const seed = options.seed ?? 1;
-  const views = (records: DatasetRecord[], n: number): View[] =>
-    records.flatMap((record) => Array.from({ length: n }, (_, view) => ({ record, view })));
-  const trainViews = views(recordsOf(manifest, "train"), viewsPerImage);
+  const mix = options.formats ?? DEFAULT_FORMAT_MIX;
+  const formats = formatsOf(mix);
+  if (formats.length === 0) throw new Error("no validator format to train on: give at least one of jan, apr, may");
+  const nativeTest = options.nativeTestFrames ?? true;
+  const views = (records: DatasetRecord[], n: number, split: string): View[] =>
+    records.flatMap((record) =>
+      Array.from({ length: n }, (_, view) => ({
+        record,
+        view,
+        format: drawFormat(new Prng(`format:${seed}:${split}:${record.id}:${view}`), mix),
+      })),
+    );
+  const trainViews = views(recordsOf(manifest, "train"), viewsPerImage, "train");
   // Two views per validation image steady the threshold search and early stopping.
-  const valViews = views(recordsOf(manifest, "val"), options.valViewsPerImage ?? 2);
-  const testViews = views(recordsOf(manifest, "test"), 1);
+  const valViews = views(recordsOf(manifest, "val"), options.valViewsPerImage ?? 2, "val");
+  // Every test image in every format: per-format metrics compare the same images.
+  const testViews = recordsOf(manifest, "test").flatMap((record) =>
+    formats.map((format, view) => ({ record, view, format })),
+  );
   for (const [name, v] of [
     ["train", trainViews],
     ["val", valViews],
@@ -110,7 +161,10 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
   const flushEvery = options.flushEvery ?? 2048;
   const embed = async (stage: TrainStage, list: View[], split: string): Promise<Matrix> => {
     const t = Date.now();
-    const viewId = (v: View) => `train-view:${seed}:${split}:${v.record.seed}:${v.view}`;
+    // The format is part of the view: its pixels differ, and so must its cache key.
+    const native = split === "test" && nativeTest;
+    const viewId = (v: View) =>
+      `train-view:${seed}:${split}:${v.record.seed}:${v.view}:${v.format}${native && v.format === "may" ? ":native" : ""}`;
     const rows: (Float32Array | undefined)[] = list.map((v) => cache?.get(v.record.sha256, viewId(v)));
     const missing = rows.flatMap((r, i) => (r === undefined ? [i] : []));
     let done = list.length - missing.length;
@@ -126,13 +180,17 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
           preprocessing: options.backbone.preprocessing,
           output: options.backbone.output,
           token: options.backbone.token,
+          ...(options.backbone.prefixTokens !== undefined ? { prefixTokens: options.backbone.prefixTokens } : {}),
         },
         { executionProvider: options.executionProvider ?? "cpu" },
       );
       const part = missing.slice(start, start + chunk);
       const m = await extractor.embed(
         part.length,
-        (i) => challengeView(dataset, list[part[i]!]!.record, viewId(list[part[i]!]!)),
+        (i) => {
+          const v = list[part[i]!]!;
+          return challengeView(dataset, v.record, viewId(v), v.format, { native });
+        },
         { batchSize },
       );
       part.forEach((idx, i) => {
@@ -212,6 +270,13 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
       testViews.map((v) => v.record.category),
       threshold.threshold,
     ),
+    formats: { mix: describeFormatMix(mix), nativeTestFrames: nativeTest },
+    testByFormat: metricsByCategory(
+      testScores,
+      labels(testViews),
+      testViews.map((v) => v.format),
+      threshold.threshold,
+    ),
     testRoc: rocCurve(testScores, labels(testViews)),
     testReliability: reliability(testScores, labels(testViews)),
     durationsMs: durations,
@@ -229,16 +294,25 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
       preprocessing: options.backbone.preprocessing,
       output: options.backbone.output,
       token: options.backbone.token,
+      prefixTokens: options.backbone.prefixTokens ?? 1,
+      dtype: options.backbone.inputType ?? "float32",
     },
     head: result.weights,
     threshold: threshold.threshold,
     training: {
       dataset: { id: manifest.id, name: manifest.name, source: manifest.source },
-      augmentation: "validator levels 0-3 (uniform), JPEG q75 224x224",
+      ...(options.backbone.provenance ? { backbone: options.backbone.provenance } : {}),
+      augmentation: `validator formats ${describeFormatMix(mix)} (jan: levels 0-3 crops; apr: letterbox; may: native frames), JPEG q75`,
       head: report.model.head,
       threshold: threshold.threshold,
       val: { mcc: valMetrics.mcc, accuracy: valMetrics.accuracy, rocAuc: valMetrics.rocAuc },
       test: { mcc: testMetrics.mcc, accuracy: testMetrics.accuracy, rocAuc: testMetrics.rocAuc, f1: testMetrics.f1 },
+      testByFormat: Object.fromEntries(
+        Object.entries(report.testByFormat ?? {}).map(([f, m]) => [
+          f,
+          { mcc: m.mcc, accuracy: m.accuracy, count: m.count },
+        ]),
+      ),
       bestEpoch: result.bestEpoch,
     },
   });

@@ -21,6 +21,10 @@ export interface TrainingReport {
   val: BinaryMetrics;
   test: BinaryMetrics;
   testByCategory: Record<string, BinaryMetrics>;
+  /** Validator formats trained and evaluated on (spec §4.7); absent in reports written before formats existed. */
+  formats?: { mix: string; nativeTestFrames: boolean };
+  /** Held-out metrics per validator format (jan / apr / may), every test image in each. */
+  testByFormat?: Record<string, BinaryMetrics>;
   testRoc: RocPoint[];
   testReliability: ReliabilityBin[];
   durationsMs: Record<string, number>;
@@ -99,6 +103,40 @@ function confusionMatrix(c: BinaryMetrics["confusion"]): string {
   return `${svg}</svg>`;
 }
 
+/** Grouped bars: accuracy and MCC per validator format. */
+function formatBars(byFormat: Record<string, BinaryMetrics>): string {
+  const entries = Object.entries(byFormat);
+  const W = 460;
+  const H = 240;
+  const m = { l: 40, r: 12, t: 26, b: 36 };
+  const slot = (W - m.l - m.r) / Math.max(1, entries.length);
+  const bar = Math.min(40, slot / 3);
+  const sy = (v: number) => H - m.b - Math.max(0, Math.min(1, v)) * (H - m.t - m.b);
+  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="Held-out accuracy and MCC per validator format">`;
+  svg += `<text x="${W / 2}" y="16" text-anchor="middle" font-size="13" font-weight="bold">Held-out accuracy and MCC per validator format</text>`;
+  for (let i = 0; i <= 4; i++) {
+    const v = i / 4;
+    svg += `<line x1="${m.l}" x2="${W - m.r}" y1="${sy(v)}" y2="${sy(v)}" stroke="#eee"/><text x="${m.l - 4}" y="${sy(v) + 4}" text-anchor="end" font-size="10">${v.toFixed(2)}</text>`;
+  }
+  entries.forEach(([name, metrics], i) => {
+    const x = m.l + i * slot + slot / 2;
+    const bars: Array<[number, string]> = [
+      [metrics.accuracy, "#2a7"],
+      [metrics.mcc, "#36c"],
+    ];
+    for (const [k, [value, color]] of bars.entries()) {
+      const left = x - bar + k * bar;
+      const v = Number.isFinite(value) ? value : 0;
+      svg += `<rect x="${left.toFixed(1)}" y="${sy(v).toFixed(1)}" width="${(bar - 2).toFixed(1)}" height="${(H - m.b - sy(v)).toFixed(1)}" fill="${color}"/>`;
+      svg += `<text x="${(left + bar / 2 - 1).toFixed(1)}" y="${(sy(v) - 3).toFixed(1)}" text-anchor="middle" font-size="9">${n3(value)}</text>`;
+    }
+    svg += `<text x="${x.toFixed(1)}" y="${H - m.b + 14}" text-anchor="middle" font-size="11">${esc(name)} (n=${metrics.count})</text>`;
+  });
+  svg += `<rect x="${m.l + 8}" y="${m.t + 4}" width="10" height="8" fill="#2a7"/><text x="${m.l + 22}" y="${m.t + 12}" font-size="10">accuracy</text>`;
+  svg += `<rect x="${m.l + 80}" y="${m.t + 4}" width="10" height="8" fill="#36c"/><text x="${m.l + 94}" y="${m.t + 12}" font-size="10">MCC</text>`;
+  return `${svg}</svg>`;
+}
+
 function metricsRow(name: string, m: BinaryMetrics): string {
   return `<tr><td>${esc(name)}</td><td>${m.count}</td><td>${m.positives}</td><td>${n3(m.accuracy)}</td><td>${n3(m.mcc)}</td><td>${n3(m.precision)}</td><td>${n3(m.recall)}</td><td>${n3(m.f1)}</td><td>${n3(m.rocAuc)}</td></tr>`;
 }
@@ -160,6 +198,18 @@ export function renderReportHtml(r: TrainingReport): string {
   const rows = Object.entries(r.testByCategory)
     .map(([k, m]) => metricsRow(k, m))
     .join("");
+  const byFormat = r.testByFormat ?? {};
+  const formatSection =
+    Object.keys(byFormat).length === 0
+      ? ""
+      : `<h2>Test metrics by validator format</h2>
+<p>Formats ${esc(r.formats?.mix ?? "")}: jan = augmented 224×224 crops, apr = letterbox to 224×224, may = native-resolution frames${r.formats?.nativeTestFrames ? " (test frames at real native sizes, 1920×1080 / 1024×1024)" : " (test frames at their stored size)"}. Every test image is evaluated in each format.</p>
+<div class="charts">${formatBars(byFormat)}</div>
+<table><tr><th>format</th><th>n</th><th>positives</th><th>accuracy</th><th>MCC</th><th>precision</th><th>recall</th><th>F1</th><th>ROC-AUC</th></tr>${Object.entries(
+          byFormat,
+        )
+          .map(([k, m]) => metricsRow(k, m))
+          .join("")}</table>`;
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Training report ${esc(r.model.name)}@${esc(r.model.version)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}.charts{display:flex;flex-wrap:wrap;gap:16px}</style></head><body>
 <h1>${esc(r.model.name)}@${esc(r.model.version)}</h1>
@@ -168,6 +218,7 @@ export function renderReportHtml(r: TrainingReport): string {
 <p>Decision threshold ${r.threshold.value.toFixed(4)} (best validation MCC ${n3(r.threshold.valMcc)}), mapped to 0.5 by the bundle calibration. Best epoch ${r.bestEpoch}${r.stoppedEarly ? " (stopped early)" : ""}.</p>
 <table><tr><th>set</th><th>n</th><th>positives</th><th>accuracy</th><th>MCC</th><th>precision</th><th>recall</th><th>F1</th><th>ROC-AUC</th></tr>${metricsRow("validation", r.val)}${metricsRow("test (held out)", r.test)}</table>
 <div class="charts">${curves}${acc}${roc}${confusionMatrix(r.test.confusion)}${rel}</div>
+${formatSection}
 <h2>Test metrics by category</h2>
 <table><tr><th>category</th><th>n</th><th>positives</th><th>accuracy</th><th>MCC</th><th>precision</th><th>recall</th><th>F1</th><th>ROC-AUC</th></tr>${rows}</table>
 <p>Durations (ms): ${esc(JSON.stringify(r.durationsMs))}</p>

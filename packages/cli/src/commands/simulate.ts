@@ -25,6 +25,11 @@ request was accepted.`,
       help: "local data directory (default: $ROADWORK_DATA_DIR or .roadwork)",
     },
     json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
+    formats: {
+      type: "string",
+      value: "<jan,apr,may>",
+      help: "validator formats to send, optionally weighted (jan:1,may:2); default: equal shares",
+    },
   },
   async run({ values }) {
     const n = Number(values.validators);
@@ -50,7 +55,13 @@ request was accepted.`,
 
     const net = await import("../local-network.ts");
     const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
-    const { loadManifest } = await import("@roadwork/data");
+    const { DEFAULT_FORMAT_MIX, loadManifest, parseFormatMix } = await import("@roadwork/data");
+    let formats: ReturnType<typeof parseFormatMix>;
+    try {
+      formats = values.formats ? parseFormatMix(values.formats) : DEFAULT_FORMAT_MIX;
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const { ChallengeSource, ValidatorSimulator } = await import("@roadwork/training");
     const dataDir = net.resolveDataDir(values["data-dir"]);
     const keys = await net.localKeys(dataDir, n);
@@ -73,7 +84,7 @@ request was accepted.`,
       hotkey: values["axon-hotkey"] ?? keys.miner.address,
     };
     const dataset = await loadManifest(values.data ?? net.localPaths(dataDir).datasetManifest);
-    const challenges = new ChallengeSource(dataset, { splits: ["test"], seed: Date.now() });
+    const challenges = new ChallengeSource(dataset, { splits: ["test"], seed: Date.now(), formats });
     const sent: Parameters<typeof net.dendriteValidators>[2] = [];
     const failures = new net.FailureTally();
     const first = await challenges.next();

@@ -29,6 +29,11 @@ Ctrl-C stops everything.`,
     },
     json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
     "no-capture": { type: "boolean", default: false, help: "do not keep challenge images under <data dir>/captures/" },
+    formats: {
+      type: "string",
+      value: "<jan,apr,may>",
+      help: "validator formats to send, optionally weighted (jan:1,may:2); default: equal shares",
+    },
   },
   async run({ values }) {
     const { MetagraphSnapshot } = await import("@roadwork/chain/snapshot");
@@ -39,6 +44,13 @@ Ctrl-C stops everything.`,
     const { ChallengeSource, DEMO_SCENES, ensureDemoModel, ProgressBar, ValidatorSimulator } = await import(
       "@roadwork/training"
     );
+    const { DEFAULT_FORMAT_MIX, describeFormatMix, parseFormatMix } = await import("@roadwork/data");
+    let formats: ReturnType<typeof parseFormatMix>;
+    try {
+      formats = values.formats ? parseFormatMix(values.formats) : DEFAULT_FORMAT_MIX;
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
     const {
       createAttacker,
       dendriteValidators,
@@ -84,6 +96,8 @@ Ctrl-C stops everything.`,
       say(
         `model: ${demo.manifest.name}@${demo.manifest.version}${demo.reused.model ? " (cached)" : ""}: held-out MCC ${t.mcc.toFixed(3)}, accuracy ${t.accuracy.toFixed(3)}, ROC-AUC ${t.rocAuc.toFixed(3)} (report: ${join(paths.bundle, "report.html")})`,
       );
+      const { formatLines } = await import("./train.ts");
+      for (const line of formatLines(demo.report)) say(`model: ${line}`);
     }
 
     const keys = await localKeys(dataDir, n);
@@ -148,7 +162,8 @@ Ctrl-C stops everything.`,
     );
 
     const axonTarget = { ip: "127.0.0.1", port: running.port, hotkey: keys.miner.address };
-    const challenges = new ChallengeSource(demo.dataset, { splits: ["test"], seed: Date.now() });
+    const challenges = new ChallengeSource(demo.dataset, { splits: ["test"], seed: Date.now(), formats });
+    say(`validators send ${describeFormatMix(formats)} (jan: 224 crops, apr: letterbox, may: native frames)`);
     const sent: DendriteRequest[] = [];
     const sim = new ValidatorSimulator({
       validators: dendriteValidators(keys.validators, axonTarget, sent),

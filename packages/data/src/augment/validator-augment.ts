@@ -59,17 +59,25 @@ export async function augmentForChallenge(
   level: AugmentationLevel,
   rng: Prng,
 ): Promise<ChallengeImage> {
+  const { raster: out, augmentation } = augmentRaster(await decodeRaster(image), level, rng);
+  return { jpeg: await encodeChallengeJpeg(out), augmentation };
+}
+
+/** Any image → RGB raster (alpha dropped, sRGB). */
+export async function decodeRaster(image: Uint8Array): Promise<Raster> {
   const { data, info } = await sharp(image)
     .removeAlpha()
     .toColourspace("srgb")
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const raster = fromBytes(data, info.width, info.height);
-  const { raster: out, augmentation } = augmentRaster(raster, level, rng);
-  const jpeg = await sharp(toBytes(out), { raw: { width: out.width, height: out.height, channels: 3 } })
+  return fromBytes(data, info.width, info.height);
+}
+
+/** PIL's `image.save(format="JPEG")`: quality 75, 4:2:0, baseline. */
+export async function encodeChallengeJpeg(r: Raster): Promise<Buffer> {
+  return sharp(toBytes(r), { raw: { width: r.width, height: r.height, channels: 3 } })
     .jpeg({ quality: CHALLENGE_JPEG_QUALITY, chromaSubsampling: "4:2:0", mozjpeg: false })
     .toBuffer();
-  return { jpeg, augmentation };
 }
 
 export function augmentRaster(
@@ -90,22 +98,31 @@ export function augmentRaster(
   const rotationDegrees = rng.uniform(-20, 20);
   const rotated = rotate(input, rotationDegrees);
   const box = randomResizedCropBox(rotated.width, rotated.height, rng);
-  let raster = resize(crop(rotated, box.left, box.top, box.size, box.size), TARGET_SIZE, TARGET_SIZE);
+  const cropped = resize(crop(rotated, box.left, box.top, box.size, box.size), TARGET_SIZE, TARGET_SIZE);
   // Flips: intended with p = 0.5, never applied by the validators (see the header comment).
-  const distortions: Partial<Record<DistortionKind, number>> = {};
-  if (level >= 2) {
-    const kinds: DistortionKind[] = level === 2 ? ["CS", "CC", "JPEG"] : ["CS", "CC", "JPEG", "GNC", "GB"];
-    const maxLevel = level === 2 ? 1 : 2;
-    // The distortions work on uint8 images.
-    raster = quantizeTruncate(raster);
-    for (const kind of kinds) {
-      const d = rng.int(0, maxLevel);
-      if (d === 0) continue;
-      distortions[kind] = d;
-      raster = applyDistortion(raster, kind, d, rng);
-    }
-  }
+  const { raster, distortions } = distortByLevel(cropped, level, rng);
   return { raster, augmentation: { level, rotationDegrees, crop: box, distortions } };
+}
+
+/** The DeeperForensics distortions of levels 2 and 3 (none below 2), each drawn independently. */
+export function distortByLevel(
+  input: Raster,
+  level: AugmentationLevel,
+  rng: Prng,
+): { raster: Raster; distortions: Partial<Record<DistortionKind, number>> } {
+  const distortions: Partial<Record<DistortionKind, number>> = {};
+  if (level < 2) return { raster: input, distortions };
+  const kinds: DistortionKind[] = level === 2 ? ["CS", "CC", "JPEG"] : ["CS", "CC", "JPEG", "GNC", "GB"];
+  const maxLevel = level === 2 ? 1 : 2;
+  // The distortions work on uint8 images.
+  let raster = quantizeTruncate(input);
+  for (const kind of kinds) {
+    const d = rng.int(0, maxLevel);
+    if (d === 0) continue;
+    distortions[kind] = d;
+    raster = applyDistortion(raster, kind, d, rng);
+  }
+  return { raster, distortions };
 }
 
 /** torchvision RandomResizedCrop.get_params with scale (0.2, 1) and ratio (1, 1): a square. */

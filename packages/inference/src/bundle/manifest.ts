@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { CalibrationSchema } from "../calibration.ts";
 import { PreprocessingSchema } from "../image/preprocess.ts";
+import { PoolingSchema } from "../pooling.ts";
 
 export const MANIFEST_FILE = "manifest.json";
 
@@ -46,8 +47,13 @@ export const HeadSchema = z.object({
   embedding: z.object({
     /** Backbone output to feed the head, e.g. "pooler_output" [N, D] or "last_hidden_state" [N, T, D]. */
     output: z.string().min(1),
-    /** "cls": take token 0 of [N, T, D]; "none": the output already is [N, D]. */
-    token: z.enum(["cls", "none"]).default("none"),
+    /**
+     * How [N, T, D] becomes one row (see pooling.ts): "cls" token 0, "mean" the mean patch token, "cls+mean" both
+     * concatenated (DINOv2 linear probe); "none": the output already is [N, D].
+     */
+    token: PoolingSchema.default("none"),
+    /** Tokens before the patches: 1 (CLS), or 1 + registers for DINOv2-with-registers (skipped by "mean"). */
+    prefixTokens: z.number().int().min(1).default(1),
   }),
 });
 

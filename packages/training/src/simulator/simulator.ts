@@ -2,6 +2,7 @@
 // the subnet's reward; an optional attacker mixes hostile requests in, in alternating on/off windows so honest
 // latency can be compared with and without attack. Transport is injected: the CLI signs real requests with the
 // protocol's Dendrite; this module only schedules, scores and counts.
+import { CHALLENGE_FORMATS, type ChallengeFormat } from "@roadwork/data";
 import { bankersRound, matthews } from "../metrics.ts";
 import { emaUpdate, NO_PREDICTION, PerformanceTracker, scoreChallenge } from "../reward.ts";
 import type { Challenge } from "./challenges.ts";
@@ -71,9 +72,23 @@ export interface AttackRow {
   statuses: Record<string, number>;
 }
 
+/** Challenges of one validator format (spec §4.7) and how the miner did on them. */
+export interface FormatRow {
+  format: ChallengeFormat;
+  sent: number;
+  /** Share of all honest challenges sent. */
+  share: number;
+  answered: number;
+  accuracy: number;
+  mcc: number;
+  meanReward: number;
+}
+
 export interface Scoreboard {
   elapsedS: number;
   validators: ValidatorRow[];
+  /** Per validator format, in canonical order; only formats that were sent. */
+  formats: FormatRow[];
   overall: {
     sent: number;
     answered: number;
@@ -116,6 +131,10 @@ export class ValidatorSimulator {
   readonly #states: ValidatorState[];
   readonly #attacks = new Map<string, AttackRow>();
   readonly #all: { pred: number; label: number }[] = [];
+  readonly #byFormat = new Map<
+    ChallengeFormat,
+    { sent: number; rewards: number; results: { pred: number; label: number }[] }
+  >();
   readonly #latNoAttack: number[] = [];
   readonly #latAttack: number[] = [];
   #timers: NodeJS.Timeout[] = [];
@@ -216,10 +235,18 @@ export class ValidatorSimulator {
     const challenge = await this.#opts.challenges.next();
     const underAttack = this.attackActive;
     state.sent++;
+    let perFormat = this.#byFormat.get(challenge.format);
+    if (!perFormat) {
+      perFormat = { sent: 0, rewards: 0, results: [] };
+      this.#byFormat.set(challenge.format, perFormat);
+    }
+    perFormat.sent++;
     const answer = await state.v.challenge(challenge.image);
     const ok = answer.status === 200 && answer.prediction !== NO_PREDICTION;
     const prediction = ok ? answer.prediction : NO_PREDICTION;
     const reward = scoreChallenge(state.tracker, prediction, challenge.label, state.v.hotkey);
+    perFormat.rewards += reward;
+    if (ok) perFormat.results.push({ pred: bankersRound(prediction), label: challenge.label });
     state.lastReward = reward;
     state.rewards += reward;
     state.ema = emaUpdate(state.ema, reward);
@@ -276,9 +303,29 @@ export class ValidatorSimulator {
     const sent = validators.reduce((a, v) => a + v.sent, 0);
     const correct = this.#all.filter((x) => x.pred === x.label).length;
     const split = (l: number[]) => ({ count: l.length, p50: percentile(l, 50), p99: percentile(l, 99) });
+    const formats = CHALLENGE_FORMATS.flatMap((format): FormatRow[] => {
+      const f = this.#byFormat.get(format);
+      if (!f) return [];
+      const right = f.results.filter((x) => x.pred === x.label).length;
+      return [
+        {
+          format,
+          sent: f.sent,
+          share: sent === 0 ? 0 : f.sent / sent,
+          answered: f.results.length,
+          accuracy: f.results.length === 0 ? 0 : right / f.results.length,
+          mcc: matthews(
+            f.results.map((x) => x.pred),
+            f.results.map((x) => x.label),
+          ),
+          meanReward: f.sent === 0 ? 0 : f.rewards / f.sent,
+        },
+      ];
+    });
     return {
       elapsedS: this.#startedAt === 0 ? 0 : (Date.now() - this.#startedAt) / 1000,
       validators,
+      formats,
       overall: {
         sent,
         answered: validators.reduce((a, v) => a + v.answered, 0),
@@ -301,6 +348,22 @@ export class ValidatorSimulator {
   }
 }
 
+/** The validator-format mix (spec §4.7) and the miner's accuracy and MCC on each format. */
+export function renderFormatMix(rows: readonly FormatRow[]): string[] {
+  const label: Record<ChallengeFormat, string> = {
+    jan: "jan 224 crop",
+    apr: "apr letterbox",
+    may: "may native",
+  };
+  return [
+    `${"format".padEnd(14)} ${"sent".padStart(5)} ${"share".padStart(6)} ${"reward".padStart(7)} ${"acc".padStart(6)} ${"MCC".padStart(7)}`,
+    ...rows.map(
+      (r) =>
+        `${label[r.format].padEnd(14)} ${String(r.sent).padStart(5)} ${`${(100 * r.share).toFixed(0)}%`.padStart(6)} ${f3(r.meanReward).padStart(7)} ${f3(r.accuracy).padStart(6)} ${f3(r.mcc).padStart(7)}`,
+    ),
+  ];
+}
+
 const f3 = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : "  -  ");
 const ms = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(1)}ms` : "-");
 
@@ -320,6 +383,7 @@ export function renderScoreboard(b: Scoreboard, title = "roadwork local validato
     `${"overall".padEnd(14)} ${String(o.sent).padStart(5)} ${String(o.errors).padStart(6)} ${f3(o.meanReward).padStart(7)} ${f3(o.meanEma).padStart(6)} ${f3(o.accuracy).padStart(6)} ${f3(o.mcc).padStart(7)} ${ms(o.p50).padStart(8)} ${ms(o.p99).padStart(8)}`,
   );
   lines.push("  (reward: last per validator, mean per challenge overall; overall acc/MCC: all answered challenges)");
+  if (b.formats.length > 0) lines.push(...renderFormatMix(b.formats));
   if (b.attacks.length > 0) {
     lines.push(
       `honest p50/p99 without attack ${ms(o.honestNoAttack.p50)}/${ms(o.honestNoAttack.p99)} (n=${o.honestNoAttack.count}), under attack ${ms(o.honestUnderAttack.p50)}/${ms(o.honestUnderAttack.p99)} (n=${o.honestUnderAttack.count})`,
