@@ -215,9 +215,14 @@ export function createAxon(deps: AxonDeps): Axon {
       const verification = deadline
         .during(
           "verify",
-          verifyGate.run(fast ? FAST_LANE_PRIORITY + caller.stake : caller.stake, deadline.signal, () =>
-            verify(headers),
-          ),
+          verifyGate.run(fast ? FAST_LANE_PRIORITY + caller.stake : caller.stake, deadline.signal, () => {
+            // Shed while it waited (its flood ran out of budget): spend no signature check on it.
+            if (admission.isShed(address)) {
+              overBudget = true;
+              return Promise.reject(new ProtocolError(503, "Service busy: shed"));
+            }
+            return verify(headers);
+          }),
         )
         .then(
           () => {
@@ -225,7 +230,7 @@ export function createAxon(deps: AxonDeps): Axon {
             admission.authenticated(address, caller.hotkey);
           },
           (error: unknown) => {
-            if (error instanceof ProtocolError && admission.failed(address)) overBudget = true;
+            if (!overBudget && error instanceof ProtocolError && admission.failed(address)) overBudget = true;
             throw error;
           },
         )

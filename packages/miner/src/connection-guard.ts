@@ -57,7 +57,13 @@ export class ConnectionGuard {
 
   /** Hooks `server`'s connections; `listener` (hono's) only ever sees requests the guard lets through. */
   attach(server: Server, listener: Listener): void {
-    server.on("connection", (socket: Socket) => this.#onConnection(socket));
+    // Run before Node's HTTP connection listener, and only hand it the sockets we keep: a refused connection then costs
+    // an accept and a close, not an HTTP parser set up for nothing (what a flood of reconnects would make us pay).
+    const http = server.listeners("connection") as ((socket: Socket) => void)[];
+    server.removeAllListeners("connection");
+    server.on("connection", (socket: Socket) => {
+      if (this.#onConnection(socket)) for (const l of http) l.call(server, socket);
+    });
     server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, listener));
     this.#sweep = setInterval(() => this.#sweepOnce(), SWEEP_MS);
     this.#sweep.unref();
@@ -82,12 +88,12 @@ export class ConnectionGuard {
     socket.destroy();
   }
 
-  #onConnection(socket: Socket): void {
+  #onConnection(socket: Socket): boolean {
     const address = addressKey(socket.remoteAddress);
     const refused = this.#admission.connect(address, this.#limits.maxConnections);
     if (refused) {
       socket.destroy();
-      return;
+      return false;
     }
     const now = this.#now();
     this.#states.set(socket, {
@@ -105,6 +111,7 @@ export class ConnectionGuard {
       this.#states.delete(socket);
       this.#admission.disconnect(address);
     });
+    return true;
   }
 
   #onRequest(req: IncomingMessage, res: ServerResponse, listener: Listener): void {
