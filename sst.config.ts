@@ -6,6 +6,7 @@ import { Lifecycle } from "./stacks/Lifecycle.ts";
 import { applyStageDefaults } from "./stacks/log-retention.ts";
 import { Miner } from "./stacks/Miner.ts";
 import { Storage } from "./stacks/Storage.ts";
+import { Synth } from "./stacks/Synth.ts";
 
 export default {
   config(input) {
@@ -17,6 +18,6 @@ export default {
     // Validate the stage's configuration before any stack is built (tests provide theirs beforehand).
     applyStageDefaults(app, stageConfigFor(app).logRetentionDays);
     // Order matters: a stack may only use() stacks listed before it.
-    app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle);
+    app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle).stack(Synth);
   },
 } satisfies SSTConfig;

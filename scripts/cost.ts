@@ -3,8 +3,10 @@
 //   npm run cost                 all stages and variants
 //   npm run cost -- --json       JSON only
 import { parseArgs } from "node:util";
+import { Synth } from "@roadwork/data";
 import type { StageName } from "../stacks/config.ts";
 import { estimateStage, loadPriceTable, renderTable, type StageEstimate } from "../stacks/cost/estimate.ts";
+import { synthConfig } from "../stacks/Synth.ts";
 import { synthesizeStage } from "../stacks/testing.ts";
 
 const VARIANTS: { label: string; stage: StageName; env: Record<string, string> }[] = [
@@ -21,13 +23,23 @@ const estimates: StageEstimate[] = [];
 for (const variant of VARIANTS) {
   process.stderr.write(`synthesizing ${variant.label}...\n`);
   const stage = await synthesizeStage({ stage: variant.stage, env: variant.env });
-  estimates.push(
-    estimateStage(
-      variant.label,
-      [...stage.stacks.values()].map((s) => s.template),
-      prices,
-    ),
+  const estimate = estimateStage(
+    variant.label,
+    [...stage.stacks.values()].map((s) => s.template),
+    prices,
   );
+  // Synthetic images at the weekly schedule's volume, priced per image (packages/data/src/synth/prices.ts).
+  const synth = synthConfig(variant.stage);
+  const price = Synth.priceOf(synth.generator === "cosmos" ? "cosmos:" : synth.generator);
+  const images = (synth.weeklyCount * 52) / 12;
+  const usd = Math.round(images * price.usdPerImage * 100) / 100;
+  estimate.lines.push({
+    item: "Synthetic generation",
+    detail: `${images.toFixed(0)} images x $${price.usdPerImage} (${price.model})`,
+    monthlyUsd: usd,
+  });
+  estimate.monthlyUsd = Math.round((estimate.monthlyUsd + usd) * 100) / 100;
+  estimates.push(estimate);
 }
 process.stdout.write(
   `${JSON.stringify({ priceTable: { retrieved: prices.retrieved, region: prices.region }, estimates }, null, 2)}\n`,

@@ -119,6 +119,11 @@ const FREE_TYPES = new Set([
   "AWS::SSM::Parameter",
   // The first two budgets of an account are free; a stage has one.
   "AWS::Budgets::Budget",
+  // Synth stack: scaling definitions, the S3 gateway endpoint and Cloud Map services cost nothing by themselves.
+  "AWS::ApplicationAutoScaling::ScalableTarget",
+  "AWS::ApplicationAutoScaling::ScalingPolicy",
+  "AWS::EC2::VPCEndpoint",
+  "AWS::ServiceDiscovery::Service",
 ]);
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -141,7 +146,8 @@ export function estimateStage(
   };
 
   // --- the host: Auto Scaling group with a mixed-instances policy (stacks/Miner.ts) ---
-  const groups = ofType("AWS::AutoScaling::AutoScalingGroup");
+  // Groups that scale to zero (the Cosmos GPU host) hold no standing instance; their use is priced per image.
+  const groups = ofType("AWS::AutoScaling::AutoScalingGroup").filter(([, r]) => Number(r.Properties.MinSize) > 0);
   if (groups.length !== 1) throw new Error(`${label}: expected one Auto Scaling group, found ${groups.length}`);
   const group = groups[0]![1].Properties;
   const instances = Number(group.DesiredCapacity ?? group.MinSize);
@@ -180,15 +186,21 @@ export function estimateStage(
   }
   add("AWS::AutoScaling::AutoScalingGroup", "EC2 host", detail, instances * hostHourly * H);
 
-  const templatesWithVolumes = ofType("AWS::EC2::LaunchTemplate").flatMap(
-    ([, r]) => r.Properties.LaunchTemplateData.BlockDeviceMappings ?? [],
-  );
+  const hostTemplate = JSON.stringify(policy.LaunchTemplate.LaunchTemplateSpecification ?? {});
+  const templatesWithVolumes = ofType("AWS::EC2::LaunchTemplate")
+    .filter(([id]) => hostTemplate.includes(`"${id}"`))
+    .flatMap(([, r]) => r.Properties.LaunchTemplateData.BlockDeviceMappings ?? []);
   for (const mapping of templatesWithVolumes) {
     const size = Number(mapping.Ebs?.VolumeSize ?? 0);
     const type = String(mapping.Ebs?.VolumeType ?? "gp2");
     const perGb = type === "gp3" ? prices.ebs.gp3PerGbMonth : prices.ebs.gp2PerGbMonth;
     add("AWS::EC2::LaunchTemplate", "EBS root volume", `${instances} x ${size} GiB ${type}`, instances * size * perGb);
   }
+
+  // A Cloud Map private namespace is a Route 53 private hosted zone: $0.50 per month.
+  const zones = ofType("AWS::ServiceDiscovery::PrivateDnsNamespace").length;
+  if (zones > 0)
+    add("AWS::ServiceDiscovery::PrivateDnsNamespace", "Route 53 private zone", `${zones} x $0.50`, zones * 0.5);
 
   // Each running host holds one public IPv4 (the Elastic IP replaces the launch-time address); an EIP also bills
   // while no host holds it.
