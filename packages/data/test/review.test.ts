@@ -80,7 +80,14 @@ describe("review page", { skip: existsSync(CHROMIUM) ? false : `no browser at ${
     const queue = reviewQueue(batch);
     assert.equal(queue.length, 4); // the teacher-labelled case is not shown
     let saved: ReviewResult | undefined;
-    const review = createReviewApp({ store, batch, queue, onSaved: (r) => (saved = r) });
+    const review = createReviewApp({
+      store,
+      batch,
+      queue,
+      onSaved: (r) => {
+        saved = r;
+      },
+    });
     const server = createAdaptorServer({ fetch: review.app.fetch });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
