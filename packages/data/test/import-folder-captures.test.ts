@@ -117,6 +117,10 @@ describe("folder, CSV, captures and procedural importers", () => {
     assert.equal(u.label, null);
     assert.equal(u.split, null);
     assert.equal(u.details.validatorFormat, "native");
+    const empty = localDatasetStore(join(dir, "store-empty"));
+    const none = await importCaptures({ store: empty, captures: new LocalBlobStore(join(dir, "no-captures")) });
+    assert.equal(none.version, null, "nothing imported into an empty store writes no version");
+    assert.deepEqual(await empty.listVersions(), []);
     const again = await importCaptures({ store, captures: new LocalBlobStore(root) });
     assert.equal(again.changed, false);
     assert.equal(again.alreadyPresent, 3);

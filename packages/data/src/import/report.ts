@@ -53,6 +53,10 @@ export async function commitImport(
   report: Omit<ImportReport, "added" | "alreadyPresent" | "version" | "changed">,
   change: Omit<DatasetChange, "add">,
 ): Promise<ImportReport> {
+  if (records.length === 0 && (await store.getLatest()) === undefined) {
+    // Nothing imported into an empty store: write no empty version.
+    return { ...report, added: 0, alreadyPresent: 0, version: null, changed: false };
+  }
   const derived = await store.update({ ...change, add: records });
   return {
     ...report,
