@@ -199,7 +199,7 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
     });
   }
   const champion = await ctx.pointer.read();
-  const version = nextVersion(plainVersion(champion?.pointer.version) ?? "0.9.0");
+  const version = nextVersion(plainVersion(champion?.pointer.version));
   const { dataset, done: release } = await openDataset(ctx, job.datasetKey);
   const local = ctx.store.localPath(bundlePrefix(job.runId));
   const out = local ?? (await mkdtemp(join(tmpdir(), "roadwork-bundle-")));

@@ -1,17 +1,15 @@
-// The challenge formats validators have sent (spec §4.7). Every one is scored by the gate, because validators upgrade
-// at different times and a model that wins on one format can lose on another.
-import { augmentForChallenge, CHALLENGE_JPEG_QUALITY, drawLevel, Prng, TARGET_SIZE } from "@roadwork/data";
-import sharp from "sharp";
+// The challenge formats validators have sent (spec §4.7), from the data package's single definition. Every one is
+// scored by the gate, because validators upgrade at different times and a model that wins on one format can lose
+// on another.
+import { CHALLENGE_FORMAT_INFO, CHALLENGE_FORMATS, type ChallengeFormat, formatChallenge, Prng } from "@roadwork/data";
 
-export const VALIDATOR_FORMATS = ["augmented", "letterbox", "native"] as const;
-export type ValidatorFormat = (typeof VALIDATOR_FORMATS)[number];
+export const VALIDATOR_FORMATS = CHALLENGE_FORMATS;
+export type ValidatorFormat = ChallengeFormat;
 
 /** What the formats are, for reports. */
-export const FORMAT_DESCRIPTIONS: Record<ValidatorFormat, string> = {
-  augmented: "Jan 2026: random-resized crop + augmentation level 0-3, 224x224 JPEG q75",
-  letterbox: "Apr 2026: letterboxed to 224x224 with black bars, JPEG q75",
-  native: "May 2026: the source frame at native resolution, re-encoded JPEG q75",
-};
+export const FORMAT_DESCRIPTIONS: Record<ValidatorFormat, string> = Object.fromEntries(
+  CHALLENGE_FORMATS.map((f) => [f, `${CHALLENGE_FORMAT_INFO[f].since}: ${CHALLENGE_FORMAT_INFO[f].description}`]),
+) as Record<ValidatorFormat, string>;
 
 /** The challenge bytes a validator of `format` would send for this source image (deterministic in `seed`). */
 export async function renderValidatorFormat(
@@ -19,18 +17,5 @@ export async function renderValidatorFormat(
   format: ValidatorFormat,
   seed: string,
 ): Promise<Buffer> {
-  switch (format) {
-    case "augmented": {
-      const rng = new Prng(seed);
-      return (await augmentForChallenge(source, drawLevel(rng), rng)).jpeg;
-    }
-    case "letterbox":
-      return sharp(source)
-        .removeAlpha()
-        .resize(TARGET_SIZE, TARGET_SIZE, { fit: "contain", background: { r: 0, g: 0, b: 0 } })
-        .jpeg({ quality: CHALLENGE_JPEG_QUALITY })
-        .toBuffer();
-    case "native":
-      return sharp(source).removeAlpha().jpeg({ quality: CHALLENGE_JPEG_QUALITY }).toBuffer();
-  }
+  return (await formatChallenge(source, format, new Prng(seed))).jpeg;
 }

@@ -167,7 +167,7 @@ describe("local execution of the same definition", () => {
     // The decision is recorded with its figures and its picture.
     const recorded = JSON.parse(await readFile(join(dir, "pipeline", "runs", "promote-1", "gate.json"), "utf8"));
     assert.equal(recorded.decision, "promote");
-    assert.deepEqual(Object.keys(recorded.challenger.byFormat), ["augmented", "letterbox", "native"]);
+    assert.deepEqual(Object.keys(recorded.challenger.byFormat), ["apr", "jan", "may"]);
     assert.match(await readFile(join(dir, "pipeline", "runs", "promote-1", "gate.svg"), "utf8"), /^<svg/);
     // The train step found every vector the champion's training had cached.
     const trained = result.results.Train as { cache: { hits: number; misses: number } };
