@@ -25,6 +25,12 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     host: { type: "string", value: "<addr>", help: "listen address (default ::)" },
     wallet: { type: "string", value: "<dir|name>", help: "bittensor wallet directory or name" },
     hotkey: { type: "string", value: "<name>", help: "hotkey name inside --wallet (default: default)" },
+    "also-hotkey": {
+      type: "string",
+      multiple: true,
+      value: "<name>",
+      help: "serve another hotkey of --wallet on the next port (--port + 1, + 2, …): one process, one model and image cache, one axon per hotkey",
+    },
     "admin-port": { type: "string", value: "<n>", help: "loopback admin listener (/metrics, /healthz)" },
     config: { type: "string", value: "<axon.json>", help: "axon configuration file" },
     predictions: { type: "string", value: "<records.jsonl>", help: "append prediction records here" },
@@ -49,18 +55,24 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     }
     if (values["external-ip"] && !values.chain)
       throw new Error("--external-ip needs --chain (it is announced on chain)");
+    const extraHotkeys = values["also-hotkey"] ?? [];
+    if (extraHotkeys.length > 0 && !values.wallet) throw new UsageError("--also-hotkey needs --wallet <dir|name>");
+    if (extraHotkeys.length > 0 && values["external-ip"]) {
+      throw new UsageError(
+        "--external-ip announces the first hotkey only; announce the others with 'roadwork serve-axon --port <n>'",
+      );
+    }
     const level = values["log-level"] as LogLevel;
     if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
 
     // Configuration first: a typo fails before anything slow is loaded.
     const {
       ChallengeCapture,
-      createAxon,
       createJsonLogger,
       LocalCaptureStore,
       parseAxonConfig,
       SwappableMetagraph,
-      startAxon,
+      startHotkeyFleet,
     } = await import("@roadwork/miner");
     const fileConfig = values.config ? await readJson(values.config, "--config") : {};
     const config = parseAxonConfig({
@@ -95,6 +107,9 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     const { ModelHost, watchModelSource } = await import("@roadwork/inference");
     await ensureCryptoReady();
     const hotkey = await loadHotkey(hotkeySource(values.wallet, values.hotkey, hotkeySourceFromEnv));
+    const extras: Hotkey[] = [];
+    for (const name of extraHotkeys)
+      extras.push(await loadHotkey(hotkeySource(values.wallet, name, hotkeySourceFromEnv)));
     // --chain: snapshots come from subtensor (refreshed every 90 s; the last good one stays when a refresh fails).
     const chain = values.chain ? await openChain(values.chain, values.netuid, hotkey, logger) : undefined;
     const snapshot = chain ? chain.metagraph.current() : await MetagraphSnapshot.load(values.metagraph!);
@@ -125,18 +140,20 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
       };
     }
 
-    const axon = createAxon({
-      hotkey,
-      scorer,
-      metagraph,
-      config,
-      logger,
-      ...(onPrediction ? { onPrediction } : {}),
-      ...(capture ? { capture } : {}),
-    });
-    let running: Awaited<ReturnType<typeof startAxon>>;
+    // One axon per hotkey (own identity, nonces, blacklist, metrics) over the one ModelHost: its image-hash cache
+    // answers the copies of a challenge a validator sends to several of these hotkeys.
+    const portOf = (i: number) => (config.port === 0 ? 0 : config.port + i);
+    let fleet: Awaited<ReturnType<typeof startHotkeyFleet>>;
     try {
-      running = await startAxon(axon);
+      fleet = await startHotkeyFleet({
+        members: [hotkey, ...extras].map((h, i) => ({ hotkey: h, port: portOf(i) })),
+        scorer,
+        metagraph,
+        config,
+        logger,
+        ...(onPrediction ? { onPrediction } : {}),
+        ...(capture ? { capture } : {}),
+      });
     } catch (error) {
       // Everything that keeps the event loop alive goes, so the process exits and its supervisor sees the failure.
       watching?.close();
@@ -146,10 +163,12 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
       throw error;
     }
     const validators = snapshot.data.neurons.filter((n) => n.validatorPermit).length;
-    console.log(
-      `roadwork axon ready hotkey=${hotkey.address} address=${running.url} model=${scorer.modelVersion} validators=${validators}`,
-    );
-    if (running.adminUrl) logger.info("admin listener ready", { metrics: `${running.adminUrl}/metrics` });
+    for (const a of fleet.axons) {
+      console.log(
+        `roadwork axon ready hotkey=${a.hotkey} address=${a.running.url} model=${scorer.modelVersion} validators=${validators}`,
+      );
+      if (a.running.adminUrl) logger.info("admin listener ready", { metrics: `${a.running.adminUrl}/metrics` });
+    }
     // serve_axon only once the axon listens; skipped when the chain already holds this address.
     if (chain && values["external-ip"]) {
       await chain
@@ -181,7 +200,7 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     process.off("SIGHUP", reload);
     watching?.close();
     logger.info("shutting down", { signal });
-    await running.close(10_000);
+    await fleet.close(10_000);
     await capture?.close();
     if (capture) {
       const c = capture.stats;
