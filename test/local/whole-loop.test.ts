@@ -26,7 +26,7 @@ import {
 const SCENES = DEMO_SCENES;
 const root = new URL("../..", import.meta.url).pathname;
 
-describe("local mode: generate → train → bundle → serve → simulate", { timeout: 360_000 }, () => {
+describe("local mode: generate → train → bundle → serve → simulate", { timeout: 600_000 }, () => {
   let dataDir: string;
   let demo: DemoModel;
   let keys: LocalKeys;
@@ -80,9 +80,17 @@ describe("local mode: generate → train → bundle → serve → simulate", { t
       // A fixed sample: the seeded challenge source makes these 400 challenges the same on every run.
       maxChallenges: 400,
     });
-    // Ends when the 400 are answered; the budget only has to outlast a loaded CI machine.
+    // Ends when the 400 are answered; the budget only has to outlast a loaded CI machine. A third are native-size
+    // frames (spec §4.7), drawn at 1920×1080 or 1024×1024, ~0.3 s each for the simulator on one core.
     const board = await honest.run(300);
     assert.equal(board.overall.answered, 400);
+    assert.deepEqual(
+      board.formats.map((f) => f.format),
+      ["jan", "apr", "may"],
+    );
+    t.diagnostic(
+      `per validator format through the axon: ${board.formats.map((f) => `${f.format} ${f.sent} sent, acc ${f.accuracy.toFixed(3)} MCC ${f.mcc.toFixed(3)}`).join("; ")}`,
+    );
     assert.equal(board.overall.errors, 0);
     assert.ok(
       board.overall.mcc >= 0.8,

@@ -88,8 +88,7 @@ export async function ensureDemoModel(options: DemoOptions): Promise<DemoModel> 
     name: "roadwork-demo",
     viewsPerImage: options.viewsPerImage ?? 2,
     // Native-size May frames are drawn in the simulator; re-drawing every test scene at 1920×1080 here would add
-    // minutes to the first `npm start`, so held-out "may" frames are the stored 320×240 scenes.
-    nativeTestFrames: false,
+    // minutes to the first `npm start`, so held-out "may" frames are the stored 320×240 scenes (the default).
     ...(options.formats ? { formats: options.formats } : {}),
     head: { ...DEMO_HEAD, ...options.head },
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
