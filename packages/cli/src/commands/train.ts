@@ -99,7 +99,7 @@ against the Hub's checksums and cached (ROADWORK_MODEL_CACHE, default ~/.cache/r
         ...(pooling ? { pooling } : {}),
         ...(values["cache-dir"] ? { cacheDir: values["cache-dir"] } : {}),
         onProgress: (file, done, total) =>
-          bar.update("download", Math.round(done / 2 ** 20), Math.round(total / 2 ** 20), `MiB ${file}`),
+          bar.update("download", Math.ceil(done / 1024), Math.ceil(total / 1024), `KiB ${file}`),
       });
       bar.done();
       console.log(
@@ -138,7 +138,14 @@ against the Hub's checksums and cached (ROADWORK_MODEL_CACHE, default ~/.cache/r
         hidden: int("hidden", values.hidden, 1, 4096),
         epochs: int("epochs", values.epochs, 1, 10_000),
       },
-      ...(values.name ? { name: values.name } : {}),
+      // A bundle trained on another backbone is not the demo model: name it after the backbone unless told.
+      ...(values.name
+        ? { name: values.name }
+        : source !== "demo"
+          ? {
+              name: `roadwork-${(source.replace(/@.*$/, "").split(/[\\/]/).filter(Boolean).pop() ?? "model").replace(/\.onnx$/i, "").replace(/[^A-Za-z0-9._-]/g, "-")}`,
+            }
+          : {}),
       ...(values.version ? { version: values.version } : {}),
       onProgress: (stage, done, total, detail) => bar.update(stage, done, total, detail),
     });
