@@ -352,6 +352,11 @@ function post(
 // Attacker (its own process, so its CPU use does not sit in the honest clients' event loop)
 
 async function runAttacker(scenario: Scenario, port: number): Promise<void> {
+  // The server hanging up mid-write (EPIPE, ECONNRESET) is the defence working; the attacker keeps going.
+  let socketErrors = 0;
+  process.on("uncaughtException", () => {
+    socketErrors++;
+  });
   await ensureCryptoReady();
   const ids = identities();
   const stats = { connections: 0, refusedOrReset: 0, requests: 0, statuses: {} as Record<string, number> };
@@ -517,7 +522,7 @@ async function runAttacker(scenario: Scenario, port: number): Promise<void> {
     if (m !== "stop") return;
     stopped = true;
     for (const stop of stoppers) stop();
-    process.send?.(stats, () => process.exit(0));
+    process.send?.({ ...stats, socketErrors }, () => process.exit(0));
   });
 }
 

@@ -230,7 +230,13 @@ export function createAxon(deps: AxonDeps): Axon {
             admission.authenticated(address, caller.hotkey);
           },
           (error: unknown) => {
-            if (!overBudget && error instanceof ProtocolError && admission.failed(address)) overBudget = true;
+            // A request left to time out in the signature queue, or turned away from it, is charged like a forged
+            // one: otherwise a pile-up that never gets verified would never run out of budget.
+            const chargeable =
+              error instanceof ProtocolError ||
+              error instanceof DeadlineExceededError ||
+              error instanceof QueueFullError;
+            if (!overBudget && chargeable && admission.failed(address)) overBudget = true;
             throw error;
           },
         )
