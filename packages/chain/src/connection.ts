@@ -5,6 +5,7 @@ import "./polkadot-env.ts";
 import { EventEmitter } from "node:events";
 import { ApiPromise, WsProvider } from "@polkadot/api";
 import type { ExtDef } from "@polkadot/types/extrinsic/signedExtensions/types";
+import { config as rxjsConfig } from "rxjs";
 import type { ChainLogger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
 import { registerSubtensorTypes, SUBTENSOR_RUNTIME_TYPES } from "./runtime-types.ts";
@@ -48,6 +49,12 @@ export interface SubtensorConnection {
   readonly events: EventEmitter;
   disconnect(): Promise<void>;
 }
+
+// polkadot-js subscribes internally (runtime-version updates, health) without an error handler, so when one of those
+// requests fails (the provider's request timeout on a slow node, a socket closed under it) rxjs rethrows the error on
+// a timer: an uncaughtException that would kill the miner, even after disconnect. polkadot's RPC-CORE has already
+// logged it, and every request of ours carries its own timeout, so it is dropped here instead.
+rxjsConfig.onUnhandledError ??= () => undefined;
 
 const DEFAULT_RECONNECT: ReconnectPolicy = { initialDelayMs: 1_000, maxDelayMs: 30_000, maxAttempts: 20 };
 

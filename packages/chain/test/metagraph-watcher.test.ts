@@ -15,7 +15,7 @@ describe("metagraph reader and watcher against a loopback subtensor", () => {
   const bob = devKey("//Bob");
   let stop: () => Promise<void>;
   before(async () => {
-    ({ chain, conn, stop } = await startDemoChain(bob, { callTimeoutMs: 2000 }));
+    ({ chain, conn, stop } = await startDemoChain(bob));
   });
   after(() => stop());
   beforeEach(() => {
@@ -63,7 +63,7 @@ describe("metagraph reader and watcher against a loopback subtensor", () => {
       chain.advanceBlocks(3);
       const [snapshot] = await once(watcher, "snapshot");
       assert.equal(snapshot.block, chain.blockNumber);
-      assert.ok(watcher.ageMs() < 5_000);
+      assert.ok(watcher.ageMs() < 30_000, "the snapshot just emitted is fresh");
     } finally {
       watcher.stop();
     }
