@@ -71,7 +71,15 @@ export class FakeNatix {
     const m = path.match(/^\/participants\/registration-status\/(\d+)$/);
     if (req.method === "GET" && m) {
       this.statusPolls++;
-      if (this.statusDelayMs) await new Promise((r) => setTimeout(r, this.statusDelayMs));
+      // A hang ends early when the client gives up, so a long hang leaves no timer behind the test.
+      if (this.statusDelayMs)
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, this.statusDelayMs);
+          res.once("close", () => {
+            clearTimeout(timer);
+            r();
+          });
+        });
       if (res.destroyed) return;
       if (!this.registrations.some((r) => r.uid === m[1]))
         return send(res, 404, JSON.stringify({ detail: "Not found" }));
