@@ -80,7 +80,10 @@ describe("first deploy and address claim", () => {
       retryMs: 100,
       logger,
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Poll (generously) rather than sleep a fixed 400 ms: a loaded CI may take longer to log the first miss.
+    const waitingBy = Date.now() + 30_000;
+    while (!lines.some((l) => String(l.message).startsWith("waiting for a model")) && Date.now() < waitingBy)
+      await new Promise((r) => setTimeout(r, 50));
     assert.ok(
       lines.some((l) => String(l.message).startsWith("waiting for a model")),
       JSON.stringify(lines),

@@ -44,8 +44,10 @@ describe("validator simulator", () => {
       ],
       challenges: challenges(),
       rate: 200,
+      // A count, not a 0.4 s window: a loaded CI sends fewer per second, and the assertions are about scoring.
+      maxChallenges: 80,
     });
-    const board = await sim.run(0.4);
+    const board = await sim.run(30);
     const [good, down] = board.validators;
     assert.ok(good!.sent >= 10);
     assert.equal(good!.errors, 0);
@@ -88,7 +90,7 @@ describe("validator simulator", () => {
     const started = Date.now();
     const board = await sim.run(30);
     assert.equal(board.overall.sent, 25);
-    assert.ok(Date.now() - started < 5_000);
+    assert.ok(Date.now() - started < 20_000, "returned early, not after the 30 s run"); // generous for a loaded CI
   });
 
   it("shows the format mix and the miner's accuracy per validator format", async () => {
