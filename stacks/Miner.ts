@@ -26,6 +26,8 @@ export const HOST_TAG_KEY = "roadwork:axon-host";
  * JSON, {"seedHex":"0x…"} or {"mnemonic":"…"}, the same secret the lifecycle functions read.
  */
 export const HOTKEY_SECRET_ENV = "ROADWORK_HOTKEY_SECRET";
+/** Where the axon keeps captured challenges in the datasets bucket; `roadwork dataset import` reads this layout. */
+export const CAPTURES_PREFIX = "captures/";
 /** uid of the `node` user the axon image runs as (see containers/axon/Dockerfile). */
 export const AXON_CONTAINER_UID = 1000;
 /** Refreshed every 15 s by the axon process (containers/axon/heartbeat.ts); the ECS health check reads its age. */
@@ -97,7 +99,7 @@ function axonImage(stack: StackContext["stack"], config: StageConfig): ecs.Conta
 export function Miner({ stack, app }: StackContext) {
   const config = stageConfigFor(app);
   const names = resourceNames(config);
-  const { models, predictions } = use(Storage);
+  const { models, predictions, datasets } = use(Storage);
   const { topic } = use(Alarms);
   const gpu = config.computeProfile === "gpu";
   const spot = config.purchaseOption === "spot";
@@ -274,6 +276,14 @@ export function Miner({ stack, app }: StackContext) {
       resources: [predictions.arnForObjects("*")],
     }),
   );
+  // Challenge capture (the flywheel's first step): sampled images and their records, written off the hot path.
+  taskDefinition.taskRole.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: "WriteChallengeCaptures",
+      actions: ["s3:PutObject"],
+      resources: [datasets.arnForObjects(`${CAPTURES_PREFIX}*`)],
+    }),
+  );
   // The address claim, after listening: this one allocation, onto instances of this stage's group only.
   taskDefinition.taskRole.addToPrincipalPolicy(
     new iam.PolicyStatement({
@@ -317,6 +327,8 @@ export function Miner({ stack, app }: StackContext) {
       ROADWORK_MODEL: `s3://${models.bucketName}/${config.modelBundleKey}`,
       ROADWORK_PREDICTIONS_BUCKET: predictions.bucketName,
       ROADWORK_PREDICTIONS_PREFIX: RAW_PREDICTIONS_PREFIX,
+      ROADWORK_CAPTURE_BUCKET: datasets.bucketName,
+      ROADWORK_CAPTURE_PREFIX: CAPTURES_PREFIX,
       ROADWORK_METRICS_NAMESPACE: MINER_METRICS.namespace,
       ROADWORK_DEVICE: config.computeProfile,
       AWS_REGION: stack.region,
@@ -384,6 +396,11 @@ export function Miner({ stack, app }: StackContext) {
         reason:
           "Object-level statements: the axon reads whichever model bundle current.json points at and writes " +
           "prediction records and hard cases under keys it derives per request.",
+      },
+      {
+        id: "AwsSolutions-IAM5",
+        appliesTo: [{ regex: "/^Resource::<Datasets[A-F0-9]+\\.Arn>\\/captures\\/\\*$/g" }],
+        reason: "Captured challenges are keyed by date and image hash per request; writes stay under captures/.",
       },
     ],
     true,

@@ -104,6 +104,21 @@ describe("Miner stack", () => {
     });
   });
 
+  test("challenge captures go to the datasets bucket under captures/, and the task may write only there", () => {
+    const env = Object.fromEntries(
+      (axonContainer("mainnet").Environment as { Name: string; Value: Json }[]).map((e) => [e.Name, e.Value]),
+    );
+    assert.equal(env.ROADWORK_CAPTURE_PREFIX, "captures/");
+    assert.match(JSON.stringify(env.ROADWORK_CAPTURE_BUCKET), /Datasets/);
+    const statements = resourcesOf("mainnet", "Miner", "AWS::IAM::Policy").flatMap(
+      (p) => p.Properties.PolicyDocument.Statement as Json[],
+    );
+    const capture = statements.find((st) => st.Sid === "WriteChallengeCaptures");
+    assert.ok(capture, "a WriteChallengeCaptures statement");
+    assert.equal(capture.Action, "s3:PutObject");
+    assert.match(JSON.stringify(capture.Resource), /Datasets.*\/captures\/\*/);
+  });
+
   test("the hotkey arrives as an ECS secret from Secrets Manager, never as a plain environment value", () => {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const container = axonContainer(variant);
