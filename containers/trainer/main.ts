@@ -82,7 +82,10 @@ export async function runTrainerTask(env: NodeJS.ProcessEnv): Promise<number> {
   }
   const cfg = parsed.data;
   let s3: S3Client | undefined;
-  const client = () => (s3 ??= new S3Client({}));
+  const client = (): S3Client => {
+    s3 ??= new S3Client({});
+    return s3;
+  };
   const pointerMatch = /^s3:\/\/([^/]+)\/(.+)$/.exec(cfg.ROADWORK_POINTER);
   const interrupt = interruptOnSignals();
   const ctx: PipelineContext = {

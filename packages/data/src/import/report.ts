@@ -29,10 +29,8 @@ export interface ImportReport {
   changed: boolean;
 }
 
-export interface ImportProgress {
-  /** A line of progress for people (stderr in the CLI). */
-  (line: string): void;
-}
+/** A line of progress for people (stderr in the CLI). */
+export type ImportProgress = (line: string) => void;
 
 /** Prints at most one line a second (plus the last), so a long import shows it is alive without flooding. */
 export function throttled(progress: ImportProgress, intervalMs = 1000): (line: string, force?: boolean) => void {
