@@ -107,21 +107,27 @@ Ctrl-C stops everything.`,
     await ensureLocalPointer(dataDir);
     const pointerPath = localPipelinePaths(dataDir).pointer;
     const log = createWriteStream(join(paths.logs, "axon.log"), { flags: "a" });
+    // A request still finishing while the axon closes may log after the file is ended, and a full disk must not stop
+    // the miner: late lines are dropped and a failing log file is reported once, never thrown.
+    log.once("error", (error) => say(`axon.log: ${error.message}; logging to the file stopped`));
+    const writeLog = (line: string) => {
+      if (log.writable) log.write(line);
+    };
     const scorer = await ModelHost.open(pointerPath, {
       executionProvider: "cpu",
       logger: {
         info: (message, details) => {
-          log.write(`${JSON.stringify({ component: "model-host", message, ...details })}\n`);
+          writeLog(`${JSON.stringify({ component: "model-host", message, ...details })}\n`);
           if (message.includes("swapped")) say(`model: swapped ${details?.from} → ${details?.to}`);
         },
         warn: (message, details) => {
-          log.write(`${JSON.stringify({ component: "model-host", level: "warn", message, ...details })}\n`);
+          writeLog(`${JSON.stringify({ component: "model-host", level: "warn", message, ...details })}\n`);
           say(`model: ${message}: ${details?.reason ?? ""}`);
         },
       },
     });
     const watching = watchModelSource(scorer, pointerPath);
-    const logger = createJsonLogger({ write: (line) => log.write(`${line}\n`), base: { component: "axon" } });
+    const logger = createJsonLogger({ write: (line) => writeLog(`${line}\n`), base: { component: "axon" } });
     // Challenges near the threshold (and a few percent of the rest) land in <data>/captures/ for `roadwork mine`.
     const capture = values["no-capture"]
       ? undefined
