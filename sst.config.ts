@@ -5,6 +5,7 @@ import { isStageName, regionOf, stageConfigFor } from "./stacks/config.ts";
 import { Lifecycle } from "./stacks/Lifecycle.ts";
 import { applyStageDefaults } from "./stacks/log-retention.ts";
 import { Miner } from "./stacks/Miner.ts";
+import { Pipeline } from "./stacks/Pipeline.ts";
 import { Storage } from "./stacks/Storage.ts";
 import { Synth } from "./stacks/Synth.ts";
 
@@ -18,6 +19,6 @@ export default {
     // Validate the stage's configuration before any stack is built (tests provide theirs beforehand).
     applyStageDefaults(app, stageConfigFor(app).logRetentionDays);
     // Order matters: a stack may only use() stacks listed before it.
-    app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle).stack(Synth);
+    app.stack(Storage).stack(Alarms).stack(Miner).stack(Lifecycle).stack(Synth).stack(Pipeline);
   },
 } satisfies SSTConfig;

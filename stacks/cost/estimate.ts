@@ -124,6 +124,8 @@ const FREE_TYPES = new Set([
   "AWS::ApplicationAutoScaling::ScalingPolicy",
   "AWS::EC2::VPCEndpoint",
   "AWS::ServiceDiscovery::Service",
+  // Pipeline stack: a standard state machine costs per transition (~12 a retrain, well under a cent), not per month.
+  "AWS::StepFunctions::StateMachine",
 ]);
 
 const round2 = (n: number) => Math.round(n * 100) / 100;

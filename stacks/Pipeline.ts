@@ -1,0 +1,346 @@
+// The retraining state machine on AWS. Its definition is `buildDefinition` from @roadwork/pipeline, the function the
+// local runner and `roadwork pipeline definition` call, given the real ARNs here (CDK tokens, resolved by
+// CloudFormation), so the JSON that ran locally is the JSON deployed. Around it: the trainer task on two GPU capacity
+// providers at zero (spot first, on-demand fallback) in a cluster of its own, the step Lambda, the publish queue of the
+// Lifecycle stack, the Alarms topic for failures, and the retrain trigger that consumes the decay check's requests.
+//
+// Why a cluster of its own and not the Miner's: a cluster's capacity providers are one CloudFormation resource
+// (ClusterCapacityProviderAssociations) owned by the Miner stack; adding the GPU providers from here would replace the
+// axon's or make the two stacks depend on each other.
+
+import { buildDefinition, type PipelineResources } from "@roadwork/pipeline/definition";
+import { Duration, RemovalPolicy, Tags } from "aws-cdk-lib";
+import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
+import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as ecr from "aws-cdk-lib/aws-ecr";
+import * as ecs from "aws-cdk-lib/aws-ecs";
+import * as iam from "aws-cdk-lib/aws-iam";
+import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { NagSuppressions } from "cdk-nag";
+import { Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { Alarms } from "./Alarms.ts";
+import { stageConfigFor } from "./config.ts";
+import { Lifecycle } from "./Lifecycle.ts";
+import { Miner } from "./Miner.ts";
+import { suppressSstStackHandler } from "./nag.ts";
+import { Storage } from "./Storage.ts";
+
+export const TRAINER_CONTAINER = "trainer";
+/** Where the pipeline's store lives in the models bucket (the publish consumer may read only models/*). */
+export const PIPELINE_STORE_PREFIX = "models/pipeline/";
+export const POINTER_KEY = "models/current.json";
+/** GPU hosts for train/evaluate: spot pools first, one on-demand type as the fallback. */
+export const TRAINER_SPOT_TYPES = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"];
+export const TRAINER_ON_DEMAND_TYPE = "g5.xlarge";
+/** The dataset a decay-driven retrain trains on (a store key the version step reads). */
+export const RETRAIN_DATASET_MANIFEST = "datasets/latest/manifest.json";
+
+export const retrainStateMachineName = (stage: string) => `roadwork-${stage}-retrain`;
+
+export function Pipeline({ stack, app }: StackContext) {
+  const config = stageConfigFor(app);
+  const { models } = use(Storage);
+  const { topic } = use(Alarms);
+  const { vpc } = use(Miner);
+  const { publishQueue, retrainQueue } = use(Lifecycle);
+  suppressSstStackHandler(stack);
+  const logGroup = (id: string) =>
+    new logs.LogGroup(stack, `${id}Logs`, {
+      retention: config.logRetentionDays as logs.RetentionDays,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+  // ---- GPU capacity at zero: ECS managed scaling starts a host when RunTask asks for one ------------------------
+  const cluster = new ecs.Cluster(stack, "TrainerCluster", { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
+  const hostSg = new ec2.SecurityGroup(stack, "TrainerHostSg", {
+    vpc,
+    description: "Trainer GPU host: no inbound, outbound to S3/ECR/CloudWatch",
+    allowAllOutbound: true,
+  });
+  const hostRole = new iam.Role(stack, "TrainerHostRole", {
+    assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
+  });
+  hostRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName("AmazonSSMManagedInstanceCore"));
+  const template = new ec2.LaunchTemplate(stack, "TrainerHostTemplate", {
+    machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.GPU),
+    userData: ec2.UserData.forLinux(),
+    role: hostRole,
+    securityGroup: hostSg,
+    requireImdsv2: true,
+    blockDevices: [
+      {
+        deviceName: "/dev/xvda",
+        volume: ec2.BlockDeviceVolume.ebs(100, {
+          encrypted: true,
+          volumeType: ec2.EbsDeviceVolumeType.GP3,
+          deleteOnTermination: true,
+        }),
+      },
+    ],
+  });
+  const hostGroup = (id: string, spot: boolean) =>
+    new autoscaling.AutoScalingGroup(stack, id, {
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      minCapacity: 0,
+      maxCapacity: 1,
+      mixedInstancesPolicy: {
+        launchTemplate: template,
+        launchTemplateOverrides: (spot ? TRAINER_SPOT_TYPES : [TRAINER_ON_DEMAND_TYPE]).map((t) => ({
+          instanceType: new ec2.InstanceType(t),
+        })),
+        instancesDistribution: spot
+          ? {
+              onDemandBaseCapacity: 0,
+              onDemandPercentageAboveBaseCapacity: 0,
+              spotAllocationStrategy: autoscaling.SpotAllocationStrategy.CAPACITY_OPTIMIZED,
+            }
+          : { onDemandBaseCapacity: 0, onDemandPercentageAboveBaseCapacity: 100 },
+      },
+      notifications: [{ topic, scalingEvents: autoscaling.ScalingEvents.ERRORS }],
+    });
+  const spotHosts = hostGroup("TrainerSpotHosts", true);
+  const onDemandHosts = hostGroup("TrainerOnDemandHosts", false);
+  const provider = (id: string, group: autoscaling.AutoScalingGroup) => {
+    const p = new ecs.AsgCapacityProvider(stack, id, {
+      autoScalingGroup: group,
+      enableManagedTerminationProtection: false,
+      enableManagedScaling: true,
+      enableManagedDraining: true,
+    });
+    cluster.addAsgCapacityProvider(p);
+    return p;
+  };
+  const spotCapacity = provider("TrainerSpotCapacity", spotHosts);
+  const onDemandCapacity = provider("TrainerOnDemandCapacity", onDemandHosts);
+
+  // ---- The trainer task (containers/trainer) --------------------------------------------------------------------
+  const taskDefinition = new ecs.Ec2TaskDefinition(stack, "TrainerTask");
+  const repository = ecr.Repository.fromRepositoryName(stack, "TrainerRepository", `roadwork-${config.stage}-trainer`);
+  taskDefinition.addContainer(TRAINER_CONTAINER, {
+    image: ecs.ContainerImage.fromEcrRepository(repository, process.env.ROADWORK_TRAINER_IMAGE_TAG ?? "latest"),
+    memoryReservationMiB: 12_000,
+    gpuCount: 1,
+    // Enough for the SIGTERM checkpoint: a cache flush and one small JSON (containers/trainer/Dockerfile).
+    stopTimeout: Duration.seconds(120),
+    environment: {
+      STAGE: config.stage,
+      ROADWORK_STORE: `s3://${models.bucketName}/${PIPELINE_STORE_PREFIX}`,
+      ROADWORK_POINTER: `s3://${models.bucketName}/${POINTER_KEY}`,
+      ROADWORK_DEVICE: "cuda",
+    },
+    logging: ecs.LogDrivers.awsLogs({ streamPrefix: "trainer", logGroup: logGroup("Trainer") }),
+  });
+  // The task writes its run, cache and bundle under the store and reads the champion's bundle (models/*).
+  models.grantRead(taskDefinition.taskRole, "models/*");
+  models.grantReadWrite(taskDefinition.taskRole, `${PIPELINE_STORE_PREFIX}*`);
+
+  // ---- The light steps (version-dataset, gate, promote) ---------------------------------------------------------
+  const stepFunction = new SstFunction(stack, "RetrainStep", {
+    handler: "functions/retrain-step.handler",
+    runtime: "nodejs22.x",
+    architecture: "x86_64",
+    memorySize: 3008,
+    diskSize: 2048,
+    timeout: 15 * 60,
+    tracing: "active",
+    logGroup: logGroup("RetrainStep"),
+    environment: {
+      STAGE: config.stage,
+      POWERTOOLS_SERVICE_NAME: "retrain-step",
+      POWERTOOLS_METRICS_NAMESPACE: "RoadworkMiner",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      MODELS_BUCKET: models.bucketName,
+      STORE_PREFIX: PIPELINE_STORE_PREFIX,
+      POINTER_KEY,
+    },
+    // Native modules (Promote probes the bundle with onnxruntime): installed for Lambda at deploy; in-repo synthesis
+    // (tests, `npm run cost`) is offline, so there they are only kept out of the bundle.
+    nodejs:
+      process.env.NODE_ENV === "test"
+        ? { esbuild: { external: ["sharp", "onnxruntime-node"] } }
+        : { install: ["sharp", "onnxruntime-node"] },
+  });
+  models.grantReadWrite(stepFunction, `${PIPELINE_STORE_PREFIX}*`);
+  models.grantRead(stepFunction, "models/*");
+  // The one atomic pointer write (conditional PUT) and its human-readable copy.
+  models.grantPut(stepFunction, POINTER_KEY);
+  models.grantPut(stepFunction, "models/previous.json");
+
+  // ---- The state machine ----------------------------------------------------------------------------------------
+  const resources: PipelineResources = {
+    stepFunctionArn: stepFunction.functionArn,
+    cluster: cluster.clusterArn,
+    taskDefinition: taskDefinition.taskDefinitionArn,
+    containerName: TRAINER_CONTAINER,
+    spotCapacity: [{ CapacityProvider: spotCapacity.capacityProviderName, Weight: 1 }],
+    onDemandCapacity: [{ CapacityProvider: onDemandCapacity.capacityProviderName, Weight: 1 }],
+    publishQueueUrl: publishQueue.queueUrl,
+    alertTopicArn: topic.topicArn,
+  };
+  const definition = buildDefinition(resources);
+  const machineLogs = new logs.LogGroup(stack, "RetrainStateMachineLogs", {
+    // Step Functions vended logs need the /aws/vendedlogs/ prefix to stay under the resource-policy size limit.
+    logGroupName: `/aws/vendedlogs/states/${retrainStateMachineName(config.stage)}`,
+    retention: config.logRetentionDays as logs.RetentionDays,
+    removalPolicy: RemovalPolicy.DESTROY,
+  });
+  const stateMachine = new sfn.StateMachine(stack, "RetrainStateMachine", {
+    stateMachineName: retrainStateMachineName(config.stage),
+    definitionBody: sfn.DefinitionBody.fromString(stack.toJsonString(definition)),
+    logs: { destination: machineLogs, level: sfn.LogLevel.ALL, includeExecutionData: true },
+    tracingEnabled: true,
+  });
+  // `roadwork model rollback --stage` and `roadwork pipeline definition --stage` find the bucket through this tag.
+  Tags.of(stateMachine).add("roadwork:models-bucket", models.bucketName);
+
+  // Least privilege for the definition's tasks (fromString: CDK cannot infer them).
+  stepFunction.grantInvoke(stateMachine);
+  publishQueue.grantSendMessages(stateMachine);
+  topic.grantPublish(stateMachine);
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: "RunTrainerTask",
+      actions: ["ecs:RunTask"],
+      resources: [taskDefinition.taskDefinitionArn],
+      conditions: { ArnEquals: { "ecs:cluster": cluster.clusterArn } },
+    }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: "WatchTrainerTask",
+      actions: ["ecs:StopTask", "ecs:DescribeTasks"],
+      resources: [stack.formatArn({ service: "ecs", resource: "task", resourceName: `${cluster.clusterName}/*` })],
+    }),
+  );
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: "PassTrainerRoles",
+      actions: ["iam:PassRole"],
+      resources: [taskDefinition.taskRole.roleArn, taskDefinition.obtainExecutionRole().roleArn],
+    }),
+  );
+  // runTask.sync waits through the managed rule Step Functions creates for ECS task state changes.
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: "EcsSyncRule",
+      actions: ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+      resources: [
+        stack.formatArn({ service: "events", resource: "rule", resourceName: "StepFunctionsGetEventsForECSTaskRule" }),
+      ],
+    }),
+  );
+
+  // ---- The retrain trigger --------------------------------------------------------------------------------------
+  const trigger = new SstFunction(stack, "RetrainTrigger", {
+    handler: "functions/retrain-trigger.handler",
+    runtime: "nodejs22.x",
+    architecture: "arm_64",
+    memorySize: 256,
+    timeout: 30,
+    tracing: "active",
+    logGroup: logGroup("RetrainTrigger"),
+    environment: {
+      STAGE: config.stage,
+      POWERTOOLS_SERVICE_NAME: "retrain-trigger",
+      POWERTOOLS_METRICS_NAMESPACE: "RoadworkMiner",
+      POWERTOOLS_LOG_LEVEL: "INFO",
+      STATE_MACHINE_ARN: stateMachine.stateMachineArn,
+      DATASET_MANIFEST: RETRAIN_DATASET_MANIFEST,
+    },
+  });
+  stateMachine.grantStartExecution(trigger);
+  trigger.addToRolePolicy(
+    new iam.PolicyStatement({
+      sid: "SeeRunningExecutions",
+      actions: ["states:ListExecutions"],
+      resources: [stateMachine.stateMachineArn],
+    }),
+  );
+  trigger.addEventSource(new SqsEventSource(retrainQueue, { batchSize: 1, reportBatchItemFailures: true }));
+
+  // ---- cdk-nag: every suppression says why ----------------------------------------------------------------------
+  for (const fn of [stepFunction, trigger]) {
+    NagSuppressions.addResourceSuppressions(
+      fn,
+      [
+        {
+          id: "AwsSolutions-IAM4",
+          appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
+          reason: "The basic execution policy only lets the function write its own CloudWatch logs.",
+        },
+        {
+          id: "AwsSolutions-IAM5",
+          reason:
+            "Wildcards are S3 object patterns under models/ of one bucket and X-Ray trace writes (no resource-level permissions).",
+        },
+        { id: "AwsSolutions-L1", reason: "nodejs22.x is the runtime this project standardises on." },
+      ],
+      true,
+    );
+  }
+  NagSuppressions.addResourceSuppressions(
+    stateMachine,
+    [
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "The step Lambda's ':*' (its versions), the trainer's tasks in this cluster (task ids are generated), and the " +
+          "X-Ray and log-delivery actions, which have no resource-level permissions.",
+      },
+    ],
+    true,
+  );
+  NagSuppressions.addResourceSuppressions(
+    hostRole,
+    [
+      {
+        id: "AwsSolutions-IAM4",
+        appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
+        reason: "Session Manager replaces SSH on the GPU host; this is the policy AWS maintains for it.",
+      },
+      {
+        id: "AwsSolutions-IAM5",
+        reason:
+          "ECS container-instance actions added by Cluster.addAsgCapacityProvider (ecs:Submit*, Poll, StartTelemetrySession, logs) have no resource scoping beyond what the ECS agent needs.",
+      },
+    ],
+    true,
+  );
+  for (const group of [spotHosts, onDemandHosts]) {
+    NagSuppressions.addResourceSuppressions(
+      group,
+      [
+        {
+          id: "AwsSolutions-AS3",
+          reason: "Scaling errors notify the operator topic; launches and terminations are routine (scale to zero).",
+        },
+        {
+          id: "CdkNagValidationFailure",
+          reason:
+            "AwsSolutions-EC26 cannot follow the mixed-instances policy into the launch template; its only block device is an encrypted gp3 volume.",
+        },
+      ],
+      true,
+    );
+  }
+  NagSuppressions.addResourceSuppressions(
+    taskDefinition,
+    [
+      {
+        id: "AwsSolutions-ECS2",
+        reason: "The environment holds only bucket locations, the stage and the device; no secret.",
+      },
+      {
+        id: "AwsSolutions-IAM5",
+        reason: "S3 object patterns under models/ of the models bucket (the pipeline store and the champion's bundle).",
+      },
+    ],
+    true,
+  );
+
+  stack.addOutputs({ RetrainStateMachineArn: stateMachine.stateMachineArn });
+  return { stateMachine, definition, resources, cluster, taskDefinition, stepFunction, trigger };
+}
