@@ -4,7 +4,6 @@
 // Idempotency: Powertools' makeIdempotent needs DynamoDB; this flow keeps a per-version checkpoint object in the
 // models bucket instead (created with If-None-Match, advanced with If-Match). Besides deduplicating repeats, it lets a
 // retry resume after the last finished step, with the same submission_time, so the Hugging Face commit is not redone.
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -27,11 +26,16 @@ import {
   S3JsonStore,
   SemVer,
 } from "@roadwork/lifecycle";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { downloadBundle } from "./lib/bundle-source.ts";
 import { parseEnv } from "./lib/env.ts";
-import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import {
+  logger as defaultLogger,
+  metrics as defaultMetrics,
+  sqsPartialBatchHandler,
+  tracer,
+} from "./lib/powertools.ts";
 import { readHfToken } from "./lib/secrets.ts";
 
 export const PublishModelEnv = z.object({
@@ -244,31 +248,11 @@ function pickCheckpoint(c: PublishCheckpoint): PublishCheckpoint {
 }
 
 export function createPublishModelHandler(resolveDeps: () => PublishModelDeps) {
-  const processor = new BatchProcessor(EventType.SQS);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const deps = resolveDeps();
-    deps.logger.addContext(context);
-    try {
-      return await processPartialResponse(
-        event,
-        async (record: SQSRecord) => {
-          try {
-            return await processPublishRecord(deps, record);
-          } catch (error) {
-            deps.logger.error("publish failed", { messageId: record.messageId, error: (error as Error).message });
-            deps.metrics.addMetric("PublishFailed", MetricUnit.Count, 1);
-            throw error;
-          } finally {
-            deps.logger.removeKeys(["version", "repo"]);
-          }
-        },
-        processor,
-        { context, throwOnFullBatchFailure: false },
-      );
-    } finally {
-      deps.metrics.publishStoredMetrics();
-    }
-  };
+  return sqsPartialBatchHandler(resolveDeps, processPublishRecord, {
+    failureMessage: "publish failed",
+    failureMetric: "PublishFailed",
+    keysToClear: ["version", "repo"],
+  });
 }
 
 let deps: PublishModelDeps | undefined;

@@ -2,15 +2,19 @@
 // from the request (submission time), so a redelivered or duplicated request is the same execution
 // (ExecutionAlreadyExists counts as success). While another execution RUNS, the request is folded into it:
 // acknowledged and logged, not started (one retrain at a time, as the local runner's lock does).
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { ListExecutionsCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { RetrainRequest } from "@roadwork/lifecycle";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";
-import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import {
+  logger as defaultLogger,
+  metrics as defaultMetrics,
+  sqsPartialBatchHandler,
+  tracer,
+} from "./lib/powertools.ts";
 
 export const RetrainTriggerEnv = z.object({
   STATE_MACHINE_ARN: z.string().startsWith("arn:"),
@@ -81,31 +85,7 @@ export async function processRetrainRecord(deps: RetrainTriggerDeps, record: SQS
 }
 
 export function createRetrainTriggerHandler(resolveDeps: () => RetrainTriggerDeps) {
-  const processor = new BatchProcessor(EventType.SQS);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const deps = resolveDeps();
-    deps.logger.addContext(context);
-    try {
-      return await processPartialResponse(
-        event,
-        async (record: SQSRecord) => {
-          try {
-            return await processRetrainRecord(deps, record);
-          } catch (error) {
-            deps.logger.error("retrain trigger failed", {
-              messageId: record.messageId,
-              error: (error as Error).message,
-            });
-            throw error;
-          }
-        },
-        processor,
-        { context, throwOnFullBatchFailure: false },
-      );
-    } finally {
-      deps.metrics.publishStoredMetrics();
-    }
-  };
+  return sqsPartialBatchHandler(resolveDeps, processRetrainRecord, { failureMessage: "retrain trigger failed" });
 }
 
 let deps: RetrainTriggerDeps | undefined;

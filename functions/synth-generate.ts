@@ -3,7 +3,6 @@
 // journal in S3 → a new dataset version. The budget ledger (an S3 object written with ETag conditions) is checked
 // before every call and charged after; request ids derive from the batch id, so a redelivered message or a retried
 // Lambda generates and charges each image once and still commits what an earlier attempt made.
-import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import type { Logger } from "@aws-lambda-powertools/logger";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { BedrockClient } from "@aws-sdk/client-bedrock";
@@ -11,10 +10,15 @@ import { BedrockRuntimeClient } from "@aws-sdk/client-bedrock-runtime";
 import { GetObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { BedrockTeacher, isRealSource, Synth, s3DatasetStore } from "@roadwork/data";
-import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from "aws-lambda";
+import type { SQSRecord } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";
-import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import {
+  logger as defaultLogger,
+  metrics as defaultMetrics,
+  sqsPartialBatchHandler,
+  tracer,
+} from "./lib/powertools.ts";
 
 export const SynthGenerateEnv = z.object({
   STAGE: z.string().default("dev"),
@@ -258,35 +262,15 @@ async function readHardCases(s3: S3Client, env: SynthGenerateEnv): Promise<Synth
 }
 
 export function createSynthGenerateHandler(resolveDeps: () => SynthGenerateDeps) {
-  const processor = new BatchProcessor(EventType.SQS);
-  return async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const deps = resolveDeps();
-    deps.logger.addContext(context);
-    try {
-      return await processPartialResponse(
-        event,
-        async (record: SQSRecord) => {
-          try {
-            const result = await processSynthRecord(deps, record);
-            return Synth.batchSummary(result);
-          } catch (error) {
-            deps.logger.error("synthetic batch failed", {
-              messageId: record.messageId,
-              error: (error as Error).message,
-            });
-            deps.metrics.addMetric("SynthBatchFailed", MetricUnit.Count, 1);
-            throw error;
-          } finally {
-            deps.logger.removeKeys(["batchId", "generator"]);
-          }
-        },
-        processor,
-        { context, throwOnFullBatchFailure: false },
-      );
-    } finally {
-      deps.metrics.publishStoredMetrics();
-    }
-  };
+  return sqsPartialBatchHandler(
+    resolveDeps,
+    async (deps, record) => Synth.batchSummary(await processSynthRecord(deps, record)),
+    {
+      failureMessage: "synthetic batch failed",
+      failureMetric: "SynthBatchFailed",
+      keysToClear: ["batchId", "generator"],
+    },
+  );
 }
 
 let deps: SynthGenerateDeps | undefined;
