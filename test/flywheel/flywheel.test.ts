@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Keyring } from "@polkadot/keyring";
 import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
-import { generateDataset, localDatasetStore } from "@roadwork/data";
+import { generateDataset, loadBatch, localDatasetStore } from "@roadwork/data";
 import { loadScorer, silentLogger as quietInference, readBundleDir } from "@roadwork/inference";
 import {
   ChallengeCapture,
@@ -239,6 +239,15 @@ describe(
       assert.equal(version.counts.byLabelSource.human, reviewed);
       assert.equal(version.counts.byLabelSource.teacher, t);
       assert.ok(fake.requests.every((r) => r.httpVersion === "2.0" && r.signingService === "bedrock"));
+
+      // 6b. Mining again: the labelled images are covered ground, and no labelled image is picked.
+      const again = await ok(["mine", "--data", data, "--model", bundle, "--budget", "4", "--labelled-sample", "8"]);
+      assert.match(again, /4 cases of 12 unlabelled \(0 unreadable\), 8 labelled as covered ground/);
+      const labelledShas = new Set(version.records.filter((r) => r.label !== null).map((r) => r.sha256));
+      const secondId = /mined batch ([0-9a-f]{16})/.exec(again)![1]!;
+      const second = await loadBatch(store, secondId);
+      assert.equal(second.mining.labelledCovered, 8);
+      assert.ok(second.items.every((i) => !labelledShas.has(i.sha256)));
 
       // 7. Train on the new version.
       const retrained = join(dir, "retrained");

@@ -11,6 +11,8 @@ export interface MiningSignals {
   /** Where embeddings come from, for the batch record. */
   embedding: string;
   measure(sha256: string, image: Uint8Array): Promise<MiningCandidate>;
+  /** The backbone embedding alone (for already-labelled images, which only count as covered ground). */
+  embed(image: Uint8Array): Promise<Float32Array>;
   close(): Promise<void>;
 }
 
@@ -43,6 +45,7 @@ export async function openMiningSignals(bundleDir: string): Promise<MiningSignal
       ]);
       return { sha256, score, views: viewScores, embedding };
     },
+    embed: (image) => embedder.embed(image),
     async close() {
       await Promise.all([full.close(), ...views.map((v) => v.close()), embedder.close()]);
     },

@@ -1,6 +1,7 @@
 // `roadwork mine`: picks a labelling batch of hard cases from the unlabelled (captured) images of a dataset store:
 // uncertainty under the serving model × diversity of backbone embeddings (docs/labelling.md). The batch is written
 // beside the dataset (labelling/<id>.json) for `roadwork label`.
+import { createHash } from "node:crypto";
 import { defineCommand, UsageError } from "../command.ts";
 
 export const command = defineCommand({
@@ -23,6 +24,12 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
       help: "weight added to every case's uncertainty (0: pure uncertainty, large: plain k-center)",
     },
     all: { type: "boolean", default: false, help: "mine every unlabelled image, not only captured ones" },
+    "labelled-sample": {
+      type: "string",
+      value: "<n>",
+      default: "256",
+      help: "labelled images embedded as already-covered ground, so the batch avoids what is labelled (0: none)",
+    },
   },
   async run({ values }) {
     if (!values.data) throw new UsageError("--data is required");
@@ -33,6 +40,9 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
     const floor = Number(values["diversity-floor"]);
     if (!(threshold > 0 && threshold < 1)) throw new UsageError("--threshold must be between 0 and 1");
     if (!(floor >= 0)) throw new UsageError("--diversity-floor must be 0 or more");
+    const labelledSample = Number(values["labelled-sample"]);
+    if (!Number.isInteger(labelledSample) || labelledSample < 0)
+      throw new UsageError("--labelled-sample must be 0 or a positive integer");
 
     const data = await import("@roadwork/data");
     const { openDatasetStore } = await import("../dataset-location.ts");
@@ -56,8 +66,19 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
     const signals = await openMiningSignals(values.model);
     const bar = new ProgressBar(process.stderr);
     const candidates: import("@roadwork/data").MiningCandidate[] = [];
+    const covered: Float32Array[] = [];
+    // Sener & Savarese's s0: the labelled pool is ground already covered. A seeded sample bounds the cost.
+    const labelled = sampleLabelled(version.records, labelledSample, version.id);
     let unreadable = 0;
     try {
+      for (const [i, r] of labelled.entries()) {
+        try {
+          covered.push(await signals.embed(await store.getImage(r.sha256)));
+        } catch (error) {
+          say(`skipping labelled ${r.sha256.slice(0, 12)}: ${(error as Error).message}`);
+        }
+        bar.update("embed labelled", i + 1, labelled.length);
+      }
       for (const [i, r] of pool.entries()) {
         try {
           candidates.push(await signals.measure(r.sha256, await store.getImage(r.sha256)));
@@ -71,7 +92,7 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
       bar.done();
       await signals.close();
     }
-    const picked = data.mineHardCases(candidates, { budget, threshold, diversityFloor: floor });
+    const picked = data.mineHardCases(candidates, { budget, threshold, diversityFloor: floor }, covered);
     const byRecord = new Map(pool.map((r) => [r.sha256, r]));
     const items = picked.map((p) => {
       const r = byRecord.get(p.sha256)!;
@@ -99,6 +120,7 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
         threshold,
         diversityFloor: floor,
         candidates: candidates.length,
+        labelledCovered: covered.length,
         embedding: signals.embedding,
       },
       items,
@@ -106,8 +128,27 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
     await data.saveBatch(store, batch);
     const mean = items.reduce((s, i) => s + i.uncertainty, 0) / Math.max(1, items.length);
     console.log(
-      `mined batch ${batch.id}: ${items.length} cases of ${candidates.length} unlabelled (${unreadable} unreadable), mean uncertainty ${mean.toFixed(3)}, model ${signals.modelVersion} → ${store.where(data.batchKey(batch.id))}`,
+      `mined batch ${batch.id}: ${items.length} cases of ${candidates.length} unlabelled (${unreadable} unreadable), ${covered.length} labelled as covered ground, mean uncertainty ${mean.toFixed(3)}, model ${signals.modelVersion} → ${store.where(data.batchKey(batch.id))}`,
     );
     return 0;
   },
 });
+
+/** Up to `n` labelled records, real ones first, in an order fixed by the version id (same version → same sample). */
+function sampleLabelled<R extends { sha256: string; label: unknown; source: string }>(
+  records: readonly R[],
+  n: number,
+  versionId: string,
+): R[] {
+  if (n === 0) return [];
+  const key = (r: R) =>
+    `${r.source === "synthetic" ? 1 : 0}${createHash("sha256")
+      .update(versionId + r.sha256)
+      .digest("hex")}`;
+  return records
+    .filter((r) => r.label !== null)
+    .map((r) => ({ r, k: key(r) }))
+    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
+    .slice(0, n)
+    .map((x) => x.r);
+}
