@@ -1,9 +1,11 @@
 // What moving sr25519 checks to the worker pool buys the event loop: N signed requests verified with verifyRequest
 // (inline, on the event loop) and with verifyRequestAsync on a SignatureVerifierPool at a fixed concurrency, with a
 // 1 ms timer ticking meanwhile. Reports wall time, verifications/s and the event loop's delay (how late the timer
-// fires: what every other request's I/O would wait). Prints JSON.
+// fires: what every other request's I/O would wait) and each verification's own latency (at concurrency 1: what a
+// lone request pays). Prints JSON.
 //
 //   node --import tsx bench/verifier.ts [--n 400] [--concurrency 16] [--pool-size N]
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
@@ -45,8 +47,15 @@ const build = (): RequestHeaders[] =>
     return parseRequestHeaders((name) => req.headers[name]);
   });
 
+const latencies: number[] = [];
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return +(s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0).toFixed(3);
+};
+
 async function measure(run: (requests: RequestHeaders[], nonces: NonceStore) => Promise<void>) {
   const requests = build();
+  latencies.length = 0;
   const nonces = new NonceStore();
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
@@ -62,6 +71,7 @@ async function measure(run: (requests: RequestHeaders[], nonces: NonceStore) => 
       p99: +(delay.percentile(99) / 1e6).toFixed(2),
       max: +(delay.max / 1e6).toFixed(2),
     },
+    verifyLatencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
   };
 }
 
@@ -71,7 +81,9 @@ const callers = async (requests: RequestHeaders[], each: (h: RequestHeaders) => 
   await Promise.all(
     Array.from({ length: concurrency }, async (_, k) => {
       for (let i = k; i < requests.length; i += concurrency) {
+        const t = performance.now();
         await each(requests[i]!);
+        latencies.push(performance.now() - t);
         await new Promise<void>((r) => setImmediate(r));
       }
     }),
@@ -90,6 +102,7 @@ process.stdout.write(
     {
       benchmark: "sr25519 request verification: inline vs worker pool",
       machine: `${machine.cpuModel}, ${machine.cores} cores`,
+      loadAverage1m: { atEnd: +loadavg()[0]!.toFixed(2) },
       requests: n,
       concurrency,
       poolSize,

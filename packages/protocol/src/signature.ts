@@ -1,6 +1,10 @@
 // sr25519 signature checks with btwallet's `Keypair.verify` semantics (docs/protocol.md, "Signature").
-import { u8aConcat } from "@polkadot/util";
-import { cryptoWaitReady, decodeAddress, encodeAddress, sr25519Verify } from "@polkadot/util-crypto";
+// The curve arithmetic is @polkadot/wasm-crypto's (schnorrkel compiled to WASM, ~0.3 ms a check):
+// @polkadot/util-crypto 14's sr25519Verify is the pure-JavaScript @scure/sr25519 (~3 ms). Both give the same verdict
+// (test/signature.test.ts cross-checks them); signing may stay on util-crypto.
+
+import { cryptoWaitReady, decodeAddress, encodeAddress } from "@polkadot/util-crypto";
+import { isReady, waitReady, sr25519Verify as wasmSr25519Verify } from "@polkadot/wasm-crypto";
 
 const BYTES_OPEN = new TextEncoder().encode("<Bytes>");
 const BYTES_CLOSE = new TextEncoder().encode("</Bytes>");
@@ -9,9 +13,13 @@ const HEX_DIGIT = /[0-9a-fA-F]/;
 
 let ready: Promise<void> | undefined;
 
-/** Loads the sr25519 WASM/JS backend once; await it before the first verify or sign. */
+/** Loads the sr25519 WASM backend once; await it before the first verify or sign. Throws if it cannot load. */
 export function ensureCryptoReady(): Promise<void> {
-  ready ??= cryptoWaitReady().then(() => undefined);
+  ready ??= Promise.all([waitReady(), cryptoWaitReady()]).then(() => {
+    // Without it every check would fail closed (401 for every validator): refuse to start instead.
+    if (!isReady())
+      throw new Error("@polkadot/wasm-crypto could not be initialized: sr25519 signatures cannot be checked");
+  });
   return ready;
 }
 
@@ -60,17 +68,26 @@ export function publicKeyOf(ss58: string): Uint8Array | undefined {
 
 /**
  * Verifies sr25519 over the UTF-8 bytes of `message`, then over `<Bytes>message</Bytes>` (polkadot-js signRaw).
- * Never throws: @polkadot/util-crypto throws on some malformed points where sp_core returns false.
+ * Never throws: a malformed point, or a backend that is not initialized, is a mismatch.
  */
 export function verifySignatureBytes(message: Uint8Array, signature: Uint8Array, publicKey: Uint8Array): boolean {
   const attempt = (m: Uint8Array): boolean => {
     try {
-      return sr25519Verify(m, signature, publicKey);
+      return wasmSr25519Verify(signature, m, publicKey); // note the argument order: signature first
     } catch {
       return false;
     }
   };
-  return attempt(message) || attempt(u8aConcat(BYTES_OPEN, message, BYTES_CLOSE));
+  return attempt(message) || attempt(bytesWrapped(message));
+}
+
+/** `<Bytes>message</Bytes>`, the form polkadot-js `signRaw` signs. */
+function bytesWrapped(message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(BYTES_OPEN.length + message.length + BYTES_CLOSE.length);
+  out.set(BYTES_OPEN, 0);
+  out.set(message, BYTES_OPEN.length);
+  out.set(BYTES_CLOSE, BYTES_OPEN.length + message.length);
+  return out;
 }
 
 /** True when `signature` ("0x" + 128 hex) is `signerSs58`'s sr25519 signature of `message`; false on any defect. */

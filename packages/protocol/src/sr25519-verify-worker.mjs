@@ -1,15 +1,15 @@
 // Worker thread of SignatureVerifierPool: sr25519 verification with exactly signature.ts's verifySignatureBytes
-// semantics (raw message, then <Bytes>-wrapped; any throw is a mismatch). Plain JavaScript so it starts without a
-// TypeScript loader (and bundles as its own entry).
+// semantics (raw message, then <Bytes>-wrapped; any throw is a mismatch), on the same @polkadot/wasm-crypto backend.
+// Plain JavaScript so it starts without a TypeScript loader (and bundles as its own entry).
 import { parentPort } from "node:worker_threads";
-import { cryptoWaitReady, sr25519Verify } from "@polkadot/util-crypto";
+import { isReady, sr25519Verify, waitReady } from "@polkadot/wasm-crypto";
 
 const BYTES_OPEN = new TextEncoder().encode("<Bytes>");
 const BYTES_CLOSE = new TextEncoder().encode("</Bytes>");
 
 function attempt(message, signature, publicKey) {
   try {
-    return sr25519Verify(message, signature, publicKey);
+    return sr25519Verify(signature, message, publicKey); // signature first, as wasm-crypto orders them
   } catch {
     return false;
   }
@@ -23,7 +23,9 @@ function wrapped(message) {
   return out;
 }
 
-await cryptoWaitReady();
+await waitReady();
+// A worker that cannot check signatures must not answer "mismatch" to every request: exit, the pool reports it.
+if (!isReady()) throw new Error("@polkadot/wasm-crypto could not be initialized in the verifier worker");
 parentPort.on("message", ({ id, message, signature, publicKey }) => {
   const ok = attempt(message, signature, publicKey) || attempt(wrapped(message), signature, publicKey);
   parentPort.postMessage({ id, ok });

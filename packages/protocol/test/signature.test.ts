@@ -3,13 +3,19 @@ import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 import { Keyring } from "@polkadot/keyring";
 import { u8aConcat } from "@polkadot/util";
-import { sr25519Verify } from "@polkadot/util-crypto";
+import { sr25519PairFromSeed, sr25519Sign, sr25519Verify } from "@polkadot/util-crypto";
+import {
+  sr25519KeypairFromSeed,
+  sr25519Sign as wasmSr25519Sign,
+  sr25519Verify as wasmSr25519Verify,
+} from "@polkadot/wasm-crypto";
 import {
   decodeSignatureHex,
   ensureCryptoReady,
   publicKeyOf,
   SignatureFormatError,
   verifySignature,
+  verifySignatureBytes,
 } from "../src/index.ts";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/axon-requests.json", import.meta.url), "utf8"));
@@ -110,5 +116,78 @@ describe("decodeSignatureHex (btwallet Keypair.verify rules)", () => {
     assert.equal(msg(`0x${hex}abab`), "Invalid signature");
     assert.equal(msg("0x"), "Invalid signature");
     assert.equal(decodeSignatureHex(`0x0x${hex.toUpperCase()}`).length, 64);
+  });
+});
+
+describe("wasm-crypto verify against @scure/sr25519 (util-crypto 14)", () => {
+  before(ensureCryptoReady);
+
+  // Deterministic bytes (xorshift32), so a failure names a reproducible case.
+  const bytes = (seed: number, n: number): Uint8Array => {
+    let x = seed >>> 0 || 1;
+    return Uint8Array.from({ length: n }, () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x & 0xff;
+    });
+  };
+  const scure = (m: Uint8Array, s: Uint8Array, k: Uint8Array): boolean => {
+    try {
+      return sr25519Verify(m, s, k);
+    } catch {
+      return false;
+    }
+  };
+  /** btwallet semantics on the scure backend: the reference the wasm path must match. */
+  const scureBtwallet = (m: Uint8Array, s: Uint8Array, k: Uint8Array) =>
+    scure(m, s, k) ||
+    scure(u8aConcat(new TextEncoder().encode("<Bytes>"), m, new TextEncoder().encode("</Bytes>")), s, k);
+  const flip = (b: Uint8Array, i: number) => {
+    const out = Uint8Array.from(b);
+    out[i % out.length] = (out[i % out.length] as number) ^ (1 << (i % 8));
+    return out;
+  };
+
+  it("gives the same verdict on valid, tampered, wrong-key and garbage inputs for 12 random keys", () => {
+    let accepted = 0;
+    let total = 0;
+    for (let k = 0; k < 12; k++) {
+      const seed = bytes(1000 + k, 32);
+      const js = sr25519PairFromSeed(seed);
+      const wasmPair = sr25519KeypairFromSeed(seed);
+      const publicKey = wasmPair.slice(64);
+      assert.deepEqual(publicKey, js.publicKey, "both backends derive the same key");
+      const message = bytes(5000 + k, 1 + ((k * 37) % 200));
+      const other = sr25519PairFromSeed(bytes(9000 + k, 32)).publicKey;
+      const signatures = [
+        sr25519Sign(message, js), // scure signs, wasm verifies
+        wasmSr25519Sign(publicKey, wasmPair.slice(0, 64), message), // and the other way round
+        sr25519Sign(u8aConcat(new TextEncoder().encode("<Bytes>"), message, new TextEncoder().encode("</Bytes>")), js),
+      ];
+      const cases: [Uint8Array, Uint8Array, Uint8Array][] = [];
+      for (const sig of signatures) {
+        cases.push([message, sig, publicKey], [flip(message, k), sig, publicKey], [message, sig, other]);
+        cases.push([message, flip(sig, k), publicKey], [message, flip(sig, 32 + k), publicKey]);
+      }
+      cases.push([message, bytes(7000 + k, 64), publicKey], [message, signatures[0]!, bytes(8000 + k, 32)]);
+      for (const [m, s, pk] of cases) {
+        const reference = scureBtwallet(m, s, pk);
+        assert.equal(verifySignatureBytes(m, s, pk), reference, `key ${k}`);
+        // The bare primitives agree too (a throw counts as false).
+        let wasm: boolean;
+        try {
+          wasm = wasmSr25519Verify(s, m, pk);
+        } catch {
+          wasm = false;
+        }
+        assert.equal(wasm, scure(m, s, pk), `key ${k}, bare verify`);
+        accepted += reference ? 1 : 0;
+        total++;
+      }
+    }
+    // Each key: the three valid signatures pass, every tampered or foreign case fails.
+    assert.equal(accepted, 12 * 3);
+    assert.equal(total, 12 * 17);
   });
 });
