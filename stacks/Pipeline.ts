@@ -10,8 +10,6 @@
 
 import { buildDefinition, type PipelineResources } from "@roadwork/pipeline/definition";
 import { Duration, RemovalPolicy, Tags } from "aws-cdk-lib";
-import * as autoscaling from "aws-cdk-lib/aws-autoscaling";
-import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as ecr from "aws-cdk-lib/aws-ecr";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
@@ -22,6 +20,7 @@ import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { Alarms } from "./Alarms.ts";
 import { stageConfigFor } from "./config.ts";
+import { gpuCapacity } from "./gpu-capacity.ts";
 import { Lifecycle } from "./Lifecycle.ts";
 import { Miner } from "./Miner.ts";
 import { suppressSstStackHandler } from "./nag.ts";
@@ -53,68 +52,24 @@ export function Pipeline({ stack, app }: StackContext) {
     });
 
   // ---- GPU capacity at zero: ECS managed scaling starts a host when RunTask asks for one ------------------------
-  const cluster = new ecs.Cluster(stack, "TrainerCluster", { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
-  const hostSg = new ec2.SecurityGroup(stack, "TrainerHostSg", {
+  const trainerHosts = gpuCapacity(stack, {
     vpc,
-    description: "Trainer GPU host: no inbound, outbound to S3/ECR/CloudWatch",
-    allowAllOutbound: true,
-  });
-  const hostRole = new iam.Role(stack, "TrainerHostRole", {
-    assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com"),
-  });
-  hostRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName("AmazonSSMManagedInstanceCore"));
-  const template = new ec2.LaunchTemplate(stack, "TrainerHostTemplate", {
-    machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.GPU),
-    userData: ec2.UserData.forLinux(),
-    role: hostRole,
-    securityGroup: hostSg,
-    requireImdsv2: true,
-    blockDevices: [
+    alertTopic: topic,
+    name: "Trainer",
+    hostDescription: "Trainer GPU host: no inbound, outbound to S3/ECR/CloudWatch",
+    rootVolumeGiB: 100,
+    pools: [
+      { groupId: "TrainerSpotHosts", providerId: "TrainerSpotCapacity", instanceTypes: TRAINER_SPOT_TYPES, spot: true },
       {
-        deviceName: "/dev/xvda",
-        volume: ec2.BlockDeviceVolume.ebs(100, {
-          encrypted: true,
-          volumeType: ec2.EbsDeviceVolumeType.GP3,
-          deleteOnTermination: true,
-        }),
+        groupId: "TrainerOnDemandHosts",
+        providerId: "TrainerOnDemandCapacity",
+        instanceTypes: [TRAINER_ON_DEMAND_TYPE],
+        spot: false,
       },
     ],
   });
-  const hostGroup = (id: string, spot: boolean) =>
-    new autoscaling.AutoScalingGroup(stack, id, {
-      vpc,
-      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-      minCapacity: 0,
-      maxCapacity: 1,
-      mixedInstancesPolicy: {
-        launchTemplate: template,
-        launchTemplateOverrides: (spot ? TRAINER_SPOT_TYPES : [TRAINER_ON_DEMAND_TYPE]).map((t) => ({
-          instanceType: new ec2.InstanceType(t),
-        })),
-        instancesDistribution: spot
-          ? {
-              onDemandBaseCapacity: 0,
-              onDemandPercentageAboveBaseCapacity: 0,
-              spotAllocationStrategy: autoscaling.SpotAllocationStrategy.CAPACITY_OPTIMIZED,
-            }
-          : { onDemandBaseCapacity: 0, onDemandPercentageAboveBaseCapacity: 100 },
-      },
-      notifications: [{ topic, scalingEvents: autoscaling.ScalingEvents.ERRORS }],
-    });
-  const spotHosts = hostGroup("TrainerSpotHosts", true);
-  const onDemandHosts = hostGroup("TrainerOnDemandHosts", false);
-  const provider = (id: string, group: autoscaling.AutoScalingGroup) => {
-    const p = new ecs.AsgCapacityProvider(stack, id, {
-      autoScalingGroup: group,
-      enableManagedTerminationProtection: false,
-      enableManagedScaling: true,
-      enableManagedDraining: true,
-    });
-    cluster.addAsgCapacityProvider(p);
-    return p;
-  };
-  const spotCapacity = provider("TrainerSpotCapacity", spotHosts);
-  const onDemandCapacity = provider("TrainerOnDemandCapacity", onDemandHosts);
+  const { cluster } = trainerHosts;
+  const [spotCapacity, onDemandCapacity] = trainerHosts.providers as [ecs.AsgCapacityProvider, ecs.AsgCapacityProvider];
 
   // ---- The trainer task (containers/trainer) --------------------------------------------------------------------
   const taskDefinition = new ecs.Ec2TaskDefinition(stack, "TrainerTask");
@@ -293,39 +248,6 @@ export function Pipeline({ stack, app }: StackContext) {
     ],
     true,
   );
-  NagSuppressions.addResourceSuppressions(
-    hostRole,
-    [
-      {
-        id: "AwsSolutions-IAM4",
-        appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-        reason: "Session Manager replaces SSH on the GPU host; this is the policy AWS maintains for it.",
-      },
-      {
-        id: "AwsSolutions-IAM5",
-        reason:
-          "ECS container-instance actions added by Cluster.addAsgCapacityProvider (ecs:Submit*, Poll, StartTelemetrySession, logs) have no resource scoping beyond what the ECS agent needs.",
-      },
-    ],
-    true,
-  );
-  for (const group of [spotHosts, onDemandHosts]) {
-    NagSuppressions.addResourceSuppressions(
-      group,
-      [
-        {
-          id: "AwsSolutions-AS3",
-          reason: "Scaling errors notify the operator topic; launches and terminations are routine (scale to zero).",
-        },
-        {
-          id: "CdkNagValidationFailure",
-          reason:
-            "AwsSolutions-EC26 cannot follow the mixed-instances policy into the launch template; its only block device is an encrypted gp3 volume.",
-        },
-      ],
-      true,
-    );
-  }
   NagSuppressions.addResourceSuppressions(
     taskDefinition,
     [

@@ -22,6 +22,7 @@ import { Function as SstFunction, type StackContext, use } from "sst/constructs"
 import { z } from "zod";
 import { Alarms } from "./Alarms.ts";
 import { stageConfigFor } from "./config.ts";
+import { gpuCapacity } from "./gpu-capacity.ts";
 import { Miner } from "./Miner.ts";
 import { suppressSstStackHandler } from "./nag.ts";
 import { Storage } from "./Storage.ts";
@@ -174,62 +175,25 @@ export function Synth({ stack, app }: StackContext) {
   });
 
   // ---- Cosmos NIM on an on-demand GPU task ------------------------------------------------------------------
-  const cluster = new ecs.Cluster(stack, "CosmosCluster", { vpc, containerInsightsV2: ecs.ContainerInsights.ENABLED });
-  const hostSg = new ec2.SecurityGroup(stack, "CosmosHostSg", {
+  const cosmosHosts = gpuCapacity(stack, {
     vpc,
-    description: "Cosmos NIM host: port 8000 from the Cosmos consumer Lambda only",
-    allowAllOutbound: true,
+    alertTopic: topic,
+    name: "Cosmos",
+    hostDescription: "Cosmos NIM host: port 8000 from the Cosmos consumer Lambda only",
+    // The NIM image and its model weights (tens of GB) are pulled at start.
+    rootVolumeGiB: 200,
+    pools: [
+      { groupId: "CosmosHosts", providerId: "CosmosCapacity", instanceTypes: [synth.cosmos.instanceType], spot: true },
+    ],
   });
+  const { cluster, hostSecurityGroup: hostSg } = cosmosHosts;
+  const capacity = cosmosHosts.providers[0] as ecs.AsgCapacityProvider;
   const consumerSg = new ec2.SecurityGroup(stack, "CosmosConsumerSg", {
     vpc,
     description: "Cosmos consumer Lambda",
     allowAllOutbound: true,
   });
   hostSg.addIngressRule(consumerSg, ec2.Port.tcp(COSMOS_PORT), "Cosmos consumer to the NIM");
-  const hostRole = new iam.Role(stack, "CosmosHostRole", { assumedBy: new iam.ServicePrincipal("ec2.amazonaws.com") });
-  hostRole.addManagedPolicy(iam.ManagedPolicy.fromAwsManagedPolicyName("AmazonSSMManagedInstanceCore"));
-  const hosts = new autoscaling.AutoScalingGroup(stack, "CosmosHosts", {
-    vpc,
-    vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
-    minCapacity: 0,
-    maxCapacity: 1,
-    mixedInstancesPolicy: {
-      launchTemplate: new ec2.LaunchTemplate(stack, "CosmosHostTemplate", {
-        machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.GPU),
-        userData: ec2.UserData.forLinux(),
-        role: hostRole,
-        securityGroup: hostSg,
-        requireImdsv2: true,
-        blockDevices: [
-          {
-            deviceName: "/dev/xvda",
-            // The NIM image and its model weights (tens of GB) are pulled at start.
-            volume: ec2.BlockDeviceVolume.ebs(200, {
-              encrypted: true,
-              volumeType: ec2.EbsDeviceVolumeType.GP3,
-              deleteOnTermination: true,
-            }),
-          },
-        ],
-      }),
-      launchTemplateOverrides: [{ instanceType: new ec2.InstanceType(synth.cosmos.instanceType) }],
-      instancesDistribution: {
-        onDemandBaseCapacity: 0,
-        onDemandPercentageAboveBaseCapacity: 0,
-        spotAllocationStrategy: autoscaling.SpotAllocationStrategy.CAPACITY_OPTIMIZED,
-      },
-    },
-    notifications: [{ topic, scalingEvents: autoscaling.ScalingEvents.ERRORS }],
-  });
-  const capacity = new ecs.AsgCapacityProvider(stack, "CosmosCapacity", {
-    autoScalingGroup: hosts,
-    enableManagedTerminationProtection: false,
-    // ECS starts the instance when the service wants a task and returns it when none runs.
-    enableManagedScaling: true,
-    // ECS drains the host itself on scale-in (no Lambda lifecycle hook).
-    enableManagedDraining: true,
-  });
-  cluster.addAsgCapacityProvider(capacity);
 
   const ngcKey = secretsmanager.Secret.fromSecretNameV2(stack, "NgcApiKey", synth.cosmos.ngcSecretName);
   const taskDefinition = new ecs.Ec2TaskDefinition(stack, "CosmosTask", { networkMode: ecs.NetworkMode.HOST });
@@ -365,38 +329,6 @@ export function Synth({ stack, app }: StackContext) {
       true,
     );
   }
-  NagSuppressions.addResourceSuppressions(
-    hostRole,
-    [
-      {
-        id: "AwsSolutions-IAM4",
-        appliesTo: ["Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore"],
-        reason: "Session Manager replaces SSH on the GPU host; this is the policy AWS maintains for it.",
-      },
-      {
-        id: "AwsSolutions-IAM5",
-        appliesTo: ["Resource::*", "Action::ecs:Submit*"],
-        reason:
-          "ECS container-instance actions added by Cluster.addAsgCapacityProvider (ecs:Submit*, Poll, StartTelemetrySession, logs) have no resource scoping beyond what the ECS agent needs.",
-      },
-    ],
-    true,
-  );
-  NagSuppressions.addResourceSuppressions(
-    hosts,
-    [
-      {
-        id: "AwsSolutions-AS3",
-        reason: "Scaling errors notify the operator topic; launches and terminations are routine (scale to zero).",
-      },
-      {
-        id: "CdkNagValidationFailure",
-        reason:
-          "AwsSolutions-EC26 cannot follow the mixed-instances policy into the launch template; its only block device is an encrypted gp3 volume.",
-      },
-    ],
-    true,
-  );
   NagSuppressions.addResourceSuppressions(
     taskDefinition,
     [
