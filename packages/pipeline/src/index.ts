@@ -1,4 +1,5 @@
 // @roadwork/pipeline: the retraining flywheel's steps and the state machine built from them.
+export * from "./auto-rollback.ts";
 export * from "./blob-store.ts";
 export * from "./definition.ts";
 export * from "./evaluation-set.ts";

@@ -19,6 +19,8 @@ export interface PromotionPointer {
   promotedAt: string;
   /** The pipeline run that promoted it (absent for a hand-written pointer). */
   runId?: string;
+  /** Set when this pointer was restored by a rollback: which version was taken out, and when. */
+  rolledBack?: { from: string; at: string; reason?: string };
   previous?: PromotionPointer;
 }
 
@@ -28,6 +30,7 @@ export const PromotionPointer: z.ZodType<PromotionPointer> = z.lazy(() =>
     version: z.string().min(1),
     promotedAt: z.string(),
     runId: z.string().optional(),
+    rolledBack: z.object({ from: z.string(), at: z.string(), reason: z.string().optional() }).optional(),
     previous: PromotionPointer.optional(),
   }),
 );
@@ -173,10 +176,14 @@ export async function promotePointer(
   return { pointer, ...(current ? { previous: current.pointer } : {}) };
 }
 
-/** Restores the previous pointer. The rolled-back pointer is not kept in the chain (it was judged bad). */
+/**
+ * Restores the previous pointer. The rolled-back pointer is not kept in the chain (it was judged bad); the restored
+ * one records what it replaced (`rolledBack`), so an automatic rollback never rolls a rollback back again.
+ */
 export async function rollbackPointer(
   store: PointerStore,
   now: Date = new Date(),
+  reason?: string,
 ): Promise<{ from: PromotionPointer; to: PromotionPointer }> {
   const current = await store.read();
   if (!current) throw new Error(`no model pointer at ${store.location}: nothing to roll back`);
@@ -184,7 +191,12 @@ export async function rollbackPointer(
   if (!previous) {
     throw new Error(`${store.location} names ${current.pointer.version} and keeps no previous pointer to roll back to`);
   }
-  const to: PromotionPointer = { ...previous, promotedAt: now.toISOString() };
+  const { rolledBack: _earlier, ...restored } = previous;
+  const to: PromotionPointer = {
+    ...restored,
+    promotedAt: now.toISOString(),
+    rolledBack: { from: current.pointer.version, at: now.toISOString(), ...(reason ? { reason } : {}) },
+  };
   await store.write(to, current.etag);
   return { from: current.pointer, to };
 }
