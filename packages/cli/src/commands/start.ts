@@ -28,6 +28,12 @@ Ctrl-C stops everything.`,
       help: "local data directory (default: $ROADWORK_DATA_DIR or .roadwork)",
     },
     json: { type: "boolean", default: false, help: "print the final scoreboard as JSON" },
+    "scoreboard-every": {
+      type: "string",
+      value: "<s>",
+      default: "10",
+      help: "seconds between scoreboard lines when the output is not a terminal",
+    },
     "no-capture": { type: "boolean", default: false, help: "do not keep challenge images under <data dir>/captures/" },
     formats: {
       type: "string",
@@ -54,6 +60,7 @@ Ctrl-C stops everything.`,
     const {
       createAttacker,
       dendriteValidators,
+      FailureTally,
       interruptSignal,
       localKeys,
       localMetagraph,
@@ -69,6 +76,8 @@ Ctrl-C stops everything.`,
     if (!Number.isInteger(n) || n < 1 || n > 64) throw new UsageError("--validators must be an integer from 1 to 64");
     if (!(rate > 0) || rate > 200) throw new UsageError("--rate must be above 0 and at most 200 challenges per second");
     if (!Number.isInteger(scenes) || scenes < 40) throw new UsageError("--scenes must be an integer of at least 40");
+    const lineEveryS = Number(values["scoreboard-every"]);
+    if (!(lineEveryS >= 0.1)) throw new UsageError("--scoreboard-every must be at least 0.1 seconds");
     const duration = values.duration === undefined ? undefined : Number(values.duration);
     if (duration !== undefined && !(duration > 0))
       throw new UsageError("--duration must be a positive number of seconds");
@@ -171,8 +180,9 @@ Ctrl-C stops everything.`,
     const challenges = new ChallengeSource(demo.dataset, { splits: ["test"], seed: Date.now(), formats });
     say(`validators send ${describeFormatMix(formats)} (jan: 224 crops, apr: letterbox, may: native frames)`);
     const sent: DendriteRequest[] = [];
+    const failures = new FailureTally();
     const sim = new ValidatorSimulator({
-      validators: dendriteValidators(keys.validators, axonTarget, sent),
+      validators: dendriteValidators(keys.validators, axonTarget, sent, failures),
       challenges,
       rate,
       ...(values.attack
@@ -192,9 +202,11 @@ Ctrl-C stops everything.`,
       const board = await runWithScoreboard(sim, {
         ...(duration !== undefined ? { durationS: duration } : {}),
         signal: interrupt.signal,
+        lineEveryMs: lineEveryS * 1000,
         title: () => `roadwork local miner ${running.url} — model ${scorer.activeVersion}`,
       });
       if (values.json) console.log(JSON.stringify(board));
+      if (failures.total > 0) say(`failed challenges: ${failures.top().join("; ")}`);
     } finally {
       interrupt.dispose();
       watching.close();
