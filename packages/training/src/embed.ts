@@ -1,18 +1,27 @@
 // Embedding extraction: images → backbone ONNX (through the inference engine's decode, preprocessing and session
 // code, so training sees exactly the pixels serving sees) → one vector per image, in batches, with progress.
+import { readFile } from "node:fs/promises";
 import {
+  affine,
   createSession,
   decodeImage,
+  deviceAvailable,
   type ExecutionProviderChoice,
   fromHalf,
+  geometry,
+  graphInput,
+  outputSize,
+  PIXEL_INPUT,
   type Pooling,
   type Preprocessing,
   parsePreprocessing,
   poolEmbedding,
-  preprocess,
   resizeTarget,
   silentLogger,
   toHalfArray,
+  withPixelInput,
+  writeHwc,
+  writeNormalized,
 } from "@roadwork/inference";
 import * as ort from "onnxruntime-node";
 import type { Matrix } from "./head.ts";
@@ -30,31 +39,84 @@ export interface BackboneSpec {
   token?: Pooling;
   /** Tokens before the patches (1 + register tokens); default 1. */
   prefixTokens?: number;
+  /** The pixel input's name: needed to prepend the preprocessing to the graph (without it, preprocessing runs here). */
+  inputName?: string;
 }
 
 export interface EmbedOptions {
   batchSize?: number;
   executionProvider?: ExecutionProviderChoice;
+  /**
+   * Rescale + normalize + NCHW layout inside the graph, fed uint8 NHWC (the inference engine's `preprocessInGraph`):
+   * "auto" (default) when the session is meant for CUDA (a quarter of the bytes cross to the GPU and the JS thread
+   * only copies decoded rows), "always", or "never".
+   */
+  preprocessInGraph?: "auto" | "always" | "never";
   onProgress?: (done: number, total: number) => void;
+}
+
+/** Where an extractor's time went (ms, summed over calls): the phase profile of `npm run bench:train`. */
+export interface EmbedStats {
+  images: number;
+  batches: number;
+  /** Decode + preprocess of whole batches (runs while the previous batch is on the backbone). */
+  prepareMs: number;
+  /** Time the loop waited for a batch to be prepared: input-bound when this is large. */
+  waitMs: number;
+  /** Backbone session runs (tensor creation and host↔device copies included). */
+  runMs: number;
+  /** Output conversion and pooling. */
+  poolMs: number;
 }
 
 /** A loaded backbone session that turns encoded images into embedding rows. */
 export class EmbeddingExtractor {
+  readonly stats: EmbedStats = { images: 0, batches: 0, prepareMs: 0, waitMs: 0, runMs: 0, poolMs: 0 };
+
   private constructor(
     private readonly session: ort.InferenceSession,
     private readonly spec: BackboneSpec,
     private readonly inputName: string,
-    private readonly inputType: "float32" | "float16",
+    private readonly inputType: "float32" | "float16" | "uint8",
+    /** The device the session landed on. */
+    readonly device: string,
   ) {}
+
+  /** "nhwc-uint8" when the graph does the preprocessing itself. */
+  get layout(): "nchw-float" | "nhwc-uint8" {
+    return this.inputType === "uint8" ? "nhwc-uint8" : "nchw-float";
+  }
 
   static async load(
     spec: BackboneSpec,
-    options: Pick<EmbedOptions, "executionProvider"> = {},
+    options: Pick<EmbedOptions, "executionProvider" | "preprocessInGraph"> = {},
   ): Promise<EmbeddingExtractor> {
-    const { session } = await createSession(spec.model, {
-      executionProvider: options.executionProvider ?? "cpu",
-      logger: silentLogger,
-    });
+    const choice = options.executionProvider ?? "cpu";
+    const mode = options.preprocessInGraph ?? "auto";
+    const size = outputSize(spec.preprocessing);
+    const inGraph =
+      size !== undefined &&
+      spec.inputName !== undefined &&
+      (mode === "always" || (mode === "auto" && choice !== "cpu" && deviceAvailable("cuda").ok));
+    let model = spec.model;
+    if (inGraph && spec.inputName) {
+      const bytes = typeof model === "string" ? new Uint8Array(await readFile(model)) : model;
+      const input = graphInput(bytes, spec.inputName);
+      if (input?.type !== "float32" && input?.type !== "float16") {
+        throw new Error(
+          `backbone input '${spec.inputName}' is ${input?.type ?? "missing"}; expected float32 or float16`,
+        );
+      }
+      model = withPixelInput(bytes, {
+        input: spec.inputName,
+        newInput: PIXEL_INPUT,
+        height: size.height,
+        width: size.width,
+        ...affine(spec.preprocessing),
+        inputType: input.type,
+      });
+    }
+    const { session, device } = await createSession(model, { executionProvider: choice, logger: silentLogger });
     const input = session.inputNames[0];
     if (!input || session.inputNames.length !== 1) {
       throw new Error(`backbone must take exactly one pixel input; it has ${session.inputNames.join(", ") || "none"}`);
@@ -63,8 +125,8 @@ export class EmbeddingExtractor {
       throw new Error(`backbone has no output '${spec.output}' (its outputs: ${session.outputNames.join(", ")})`);
     }
     const meta = session.inputMetadata[0];
-    const inputType = meta?.isTensor && meta.type === "float16" ? "float16" : "float32";
-    return new EmbeddingExtractor(session, spec, input, inputType);
+    const inputType = inGraph ? "uint8" : meta?.isTensor && meta.type === "float16" ? "float16" : "float32";
+    return new EmbeddingExtractor(session, spec, input, inputType, device);
   }
 
   /** Embeds encoded images (JPEG/PNG/WebP bytes, or a loader per index) into an [N, D] matrix. */
@@ -74,15 +136,17 @@ export class EmbeddingExtractor {
     options: EmbedOptions = {},
   ): Promise<Matrix> {
     const batchSize = options.batchSize ?? 32;
+    const uint8 = this.inputType === "uint8";
     const prepare = async (
       start: number,
-    ): Promise<{ batch: Float32Array; n: number; height: number; width: number }> => {
+    ): Promise<{ batch: Float32Array | Uint8Array; n: number; height: number; width: number }> => {
+      const t = performance.now();
       const n = Math.min(batchSize, count - start);
-      const tensors = await Promise.all(
+      // The engine's path exactly: shrink-on-load decode to the preprocessing's first resize, then geometry
+      // (letterbox for non-square frames under the default frame policy); rescale and normalize here or in the graph.
+      const images = await Promise.all(
         Array.from({ length: n }, async (_, i) =>
-          // The engine's path exactly: shrink-on-load decode to the preprocessing's first resize, then geometry
-          // (letterbox for non-square frames under the default frame policy), rescale and normalize.
-          preprocess(
+          geometry(
             await decodeImage(await image(start + i), {
               resizeTo: (w, h) => resizeTarget(this.spec.preprocessing, w, h),
             }),
@@ -90,28 +154,37 @@ export class EmbeddingExtractor {
           ),
         ),
       );
-      const first = tensors[0]!;
+      const first = images[0]!;
       const plane = first.data.length;
-      const batch = new Float32Array(n * plane);
-      tensors.forEach((t, i) => {
-        if (t.data.length !== plane) throw new Error("preprocessing produced tensors of different sizes in one batch");
-        batch.set(t.data, i * plane);
+      const batch = uint8 ? new Uint8Array(n * plane) : new Float32Array(n * plane);
+      images.forEach((g, i) => {
+        if (g.data.length !== plane) throw new Error("preprocessing produced tensors of different sizes in one batch");
+        if (batch instanceof Uint8Array) writeHwc(g, batch, i * plane);
+        else writeNormalized(g, this.spec.preprocessing, batch, i * plane);
       });
+      this.stats.prepareMs += performance.now() - t;
       return { batch, n, height: first.height, width: first.width };
     };
     let dim = 0;
     let data = new Float32Array(0);
     let next = count > 0 ? prepare(0) : undefined;
     for (let start = 0; start < count; start += batchSize) {
+      const waited = performance.now();
       const { batch, n, height, width } = await next!;
-      // Decode and augment the next batch on this thread while onnxruntime runs this one on its own threads.
+      const ran = performance.now();
+      this.stats.waitMs += ran - waited;
+      // Decode and preprocess the next batch (sharp on the libuv pool, copies here) while onnxruntime runs this one.
       next = start + batchSize < count ? prepare(start + batchSize) : undefined;
       next?.catch(() => {});
       const pixels =
-        this.inputType === "float16"
-          ? new ort.Tensor("float16", toHalfArray(batch), [n, 3, height, width])
-          : new ort.Tensor("float32", batch, [n, 3, height, width]);
+        batch instanceof Uint8Array
+          ? new ort.Tensor("uint8", batch, [n, height, width, 3])
+          : this.inputType === "float16"
+            ? new ort.Tensor("float16", toHalfArray(batch), [n, 3, height, width])
+            : new ort.Tensor("float32", batch, [n, 3, height, width]);
       const result = await this.session.run({ [this.inputName]: pixels }, [this.spec.output]);
+      const pooled = performance.now();
+      this.stats.runMs += pooled - ran;
       const out = result[this.spec.output];
       if (!out || (out.type !== "float32" && out.type !== "float16"))
         throw new Error(`backbone output '${this.spec.output}' is ${out?.type}; expected float32 or float16`);
@@ -123,6 +196,9 @@ export class EmbeddingExtractor {
         data = new Float32Array(count * dim);
       }
       data.set(rows, start * dim);
+      this.stats.poolMs += performance.now() - pooled;
+      this.stats.images += n;
+      this.stats.batches++;
       options.onProgress?.(start + n, count);
     }
     return { rows: count, cols: dim, data };

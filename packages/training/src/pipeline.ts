@@ -181,6 +181,7 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
           preprocessing: options.backbone.preprocessing,
           output: options.backbone.output,
           token: options.backbone.token,
+          inputName: options.backbone.inputName,
           ...(options.backbone.prefixTokens !== undefined ? { prefixTokens: options.backbone.prefixTokens } : {}),
         },
         { executionProvider: options.executionProvider ?? "cpu" },
@@ -220,6 +221,14 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
     val = await embed("embed-val", valViews, "val");
     test = await embed("embed-test", testViews, "test");
   } finally {
+    if (extractor) {
+      // Where embedding time went (views are drawn inside "prepare"): the phase profile bench:train reports.
+      const st = extractor.stats;
+      durations["embed-prepare"] = Math.round(st.prepareMs);
+      durations["embed-wait"] = Math.round(st.waitMs);
+      durations["embed-run"] = Math.round(st.runMs);
+      durations["embed-pool"] = Math.round(st.poolMs);
+    }
     await extractor?.close();
   }
   const labels = (list: View[]): number[] => list.map((v) => v.record.label);
