@@ -31,8 +31,12 @@ export interface RetrainTriggerDeps {
   metrics: Metrics;
 }
 
-/** Deterministic per request: the submission whose decay asked for it (Step Functions names: ≤ 80, [A-Za-z0-9-_]). */
+/**
+ * Deterministic per request (Step Functions names: ≤ 80, [A-Za-z0-9-_]): a decay request names the submission whose
+ * reward decays, a drift request the UTC day it was found, so each asks for one execution.
+ */
 export function executionName(request: RetrainRequest): string {
+  if (request.reason === "drift") return `drift-${request.requestedAt.slice(0, 10)}`;
   return `decay-${request.submissionTime}`;
 }
 

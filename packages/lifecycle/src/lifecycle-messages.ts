@@ -3,10 +3,10 @@ import { z } from "zod";
 import { SemVer } from "./model-version.ts";
 import { HfRepoId } from "./natix-registration.ts";
 
-/** Sent once per submission when the retrain lead time is reached; the training pipeline consumes it. */
+/** Sent once per submission when the retrain lead time is reached (reward-decay), or once a day when the drift check finds drift; the training pipeline consumes it. */
 export const RetrainRequest = z.object({
   type: z.literal("retrain"),
-  reason: z.literal("reward-decay"),
+  reason: z.enum(["reward-decay", "drift"]),
   /** The submission whose reward is about to decay; also the idempotency key. */
   submissionTime: z.number().int().positive(),
   currentVersion: SemVer,

@@ -2,6 +2,7 @@
 export * from "./auto-rollback.ts";
 export * from "./blob-store.ts";
 export * from "./definition.ts";
+export * from "./drift.ts";
 export * from "./evaluation-set.ts";
 export * from "./local.ts";
 export * from "./local-runner.ts";
