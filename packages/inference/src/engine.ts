@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import { BundleError, bundleVersion, type Manifest } from "./bundle/manifest.ts";
 import { calibrate, logit, sigmoid } from "./calibration.ts";
-import { type DecodeOptions, decodeImage, type RgbImage } from "./image/decode.ts";
+import { type DecodeOptions, decodedPixels, decodeImage, type RgbImage } from "./image/decode.ts";
 import { geometry, resizeTarget, writeHwc, writeNormalized } from "./image/preprocess.ts";
 import { type MemberOptions, MemberRunner } from "./member.ts";
 import { probeImages } from "./probe.ts";
@@ -294,6 +294,10 @@ export class OnnxScorer implements Scorer {
       acc[i] = probability ? logit(mean) : mean;
     }
     return acc;
+  }
+
+  decodedPixels(image: Uint8Array): number | undefined {
+    return decodedPixels(image, this.decodeTarget);
   }
 
   async score(image: Uint8Array, options: ScoreOptions = {}): Promise<ScoreResult> {

@@ -82,6 +82,10 @@ export class ModelHost implements Scorer {
     };
   }
 
+  decodedPixels(image: Uint8Array): number | undefined {
+    return this.active.decodedPixels(image);
+  }
+
   score(image: Uint8Array, options?: ScoreOptions): Promise<ScoreResult> {
     // Synchronously enters the active engine (which counts the call in flight before its first await),
     // so a swap that happens afterwards waits for this call instead of closing under it.

@@ -36,13 +36,15 @@ export { EngineClosedError, ModelOutputError, OnnxScorer } from "./engine.ts";
 export { fromHalf, toHalfArray } from "./fp16.ts";
 export type { HostStats, ModelHostOptions, ReloadResult, WatchHandle } from "./host.ts";
 export { ModelHost, pollModelSource, reloadOnSighup, watchModelSource } from "./host.ts";
-export type { DecodeOptions, RgbImage } from "./image/decode.ts";
+export type { DecodeOptions, DecodePlan, RgbImage } from "./image/decode.ts";
 export {
   ACCEPTED_FORMATS,
   DEFAULT_MAX_PIXELS,
   DEFAULT_MIN_SIDE,
+  decodedPixels,
   decodeImage,
   inspectImage,
+  planDecode,
   SHRINK_ON_LOAD_GAP,
 } from "./image/decode.ts";
 export type { ImageHeader } from "./image/header.ts";

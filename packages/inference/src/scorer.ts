@@ -21,6 +21,11 @@ export interface Scorer {
   readonly modelVersion: string;
   /** Scores encoded image bytes (JPEG/PNG/WebP). Rejects with ImageInputError for undecodable or hostile images. */
   score(image: Uint8Array, options?: ScoreOptions): Promise<ScoreResult>;
+  /**
+   * Pixels decoding this image will allocate, from its header alone (a JPEG decoded with shrink-on-load costs its
+   * reduced size, anything else its full size); undefined when the header cannot be read. For the pixel budget.
+   */
+  decodedPixels?(image: Uint8Array): number | undefined;
   close(): Promise<void>;
 }
 

@@ -9,7 +9,7 @@ import * as ort from "onnxruntime-node";
 import sharp from "sharp";
 import { readBundleDir, writeBundle } from "../src/bundle/local.ts";
 import { OnnxScorer } from "../src/engine.ts";
-import { decodeImage, inspectImage } from "../src/image/decode.ts";
+import { decodeImage, inspectImage, planDecode } from "../src/image/decode.ts";
 import { readImageHeader } from "../src/image/header.ts";
 import { geometry, letterboxFill, parsePreprocessing, resizeTarget } from "../src/image/preprocess.ts";
 import { resizeRgb } from "../src/image/resample.ts";
@@ -111,6 +111,22 @@ test("a large JPEG is decoded straight to the preprocessing's size, close to a f
   const mid = await jpeg(edgeFrame().subarray(0, 300 * 200 * 3), 300, 200);
   const kept = await decodeImage(mid, { resizeTo: (w, h) => resizeTarget(spec, w, h) });
   assert.deepEqual([kept.width, kept.height], [300, 200]);
+});
+
+test("the decode plan (what the pixel budget charges) follows sharp's shrink-on-load choice", () => {
+  const h = readImageHeader(frame)!;
+  const letterbox = planDecode(h, (w, hh) => resizeTarget(parsePreprocessing(DINOV2), w, hh));
+  // 1920/224 = 1080/126 = 8.57: sharp's libjpeg-rounding guard halves 8 (the integer part) to a 1/4 decode
+  // (480×270), then the 224×126 output.
+  assert.deepEqual(letterbox, { target: { width: 224, height: 126 }, jpegShrink: 4, pixels: 480 * 270 + 224 * 126 });
+  // Stretched to 224×224: the smaller factor, 1080/224 = 4.8, rounds down to 4 and sharp's libjpeg guard halves it.
+  const stretch = planDecode(h, () => ({ width: 224, height: 224 }));
+  assert.deepEqual([stretch.jpegShrink, stretch.pixels], [2, 960 * 540 + 224 * 224]);
+  // Below twice the target, rotated JPEGs and other formats: the full size.
+  assert.equal(planDecode({ ...h, width: 400, height: 400 }, () => ({ width: 224, height: 224 })).pixels, 160_000);
+  assert.equal(planDecode({ ...h, orientation: 6 }, () => ({ width: 224, height: 224 })).pixels, 1920 * 1080);
+  assert.equal(planDecode({ ...h, format: "png" }, () => ({ width: 224, height: 224 })).pixels, 1920 * 1080);
+  assert.equal(planDecode(h).pixels, 1920 * 1080);
 });
 
 test("letterbox keeps an object at the frame's edge that the processor's centre crop cuts off", async () => {

@@ -37,7 +37,7 @@ import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
-import { imageSize } from "./image-size.ts";
+import { pixelCost } from "./image-size.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
 import type { MetagraphSource } from "./metagraph-source.ts";
 import { AxonMetrics } from "./metrics.ts";
@@ -320,7 +320,7 @@ export function createAxon(deps: AxonDeps): Axon {
     const body = parseSynapseBody(decoder.decode(raw), c.req.header("content-type"));
     checkBodyHash(headers.computedBodyHash, body);
     const image = decodeImageField(body);
-    const pixels = pixelCost(image, config.pixels.maxPerImage);
+    const pixels = pixelCost(image, config.pixels.maxPerImage, scorer);
     const scored = await deadline.during(
       "scoring",
       gate.run(caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal }), pixels),
@@ -399,23 +399,6 @@ function startPool(logger: AxonLogger): SignatureVerifier {
 
 /** Fast-lane signature checks sort above any stake. */
 const FAST_LANE_PRIORITY = 1e15;
-
-/**
- * Decoded pixels the image will cost, from its header: 400 beyond the per-image budget. An image whose header we cannot
- * read is charged the whole per-image budget and left to the decoder to accept or refuse.
- */
-function pixelCost(image: Uint8Array, maxPerImage: number): number {
-  const size = imageSize(image);
-  if (!size) return maxPerImage;
-  const pixels = size.width * size.height;
-  if (pixels > maxPerImage) {
-    throw new ImageInputError(
-      `image is ${size.width}x${size.height} = ${pixels} pixels, more than the ${maxPerImage} accepted per request`,
-      "too_many_pixels",
-    );
-  }
-  return pixels;
-}
 
 function socketOf(c: Context): Socket | undefined {
   return (c.env as Partial<HttpBindings> | undefined)?.incoming?.socket;

@@ -102,6 +102,53 @@ async function header(bytes: Uint8Array): Promise<ImageHeader> {
   };
 }
 
+/** How an image will be decoded: straight to `target` (shrink-on-load) or in full, and the pixels that allocates. */
+export interface DecodePlan {
+  /** The size libvips resizes to while decoding; undefined: a full decode. */
+  target?: { width: number; height: number; resample?: number };
+  /** libjpeg's DCT scaling denominator (1, 2, 4 or 8) for a shrink-on-load JPEG; 1 otherwise. */
+  jpegShrink: number;
+  /** Pixels the decode allocates: the scaled JPEG plus the resized output, or the whole image. */
+  pixels: number;
+}
+
+/**
+ * The decode plan for an image with this header: what decodeImage will do, without decoding. The pixel budget charges
+ * `pixels`. Only a JPEG decoded with shrink-on-load is charged less than its header's width × height: libjpeg never
+ * builds the full-size image. PNG and WebP (and a JPEG that must be rotated first) are charged in full, so a bomb is
+ * refused by its header as before.
+ */
+export function planDecode(h: ImageHeader, resizeTo?: DecodeOptions["resizeTo"]): DecodePlan {
+  const shown = displaySize(h);
+  const full = { jpegShrink: 1, pixels: h.width * h.height };
+  const target = resizeTo?.(shown.width, shown.height);
+  if (!target || shown.width < SHRINK_ON_LOAD_GAP * target.width || shown.height < SHRINK_ON_LOAD_GAP * target.height) {
+    return full;
+  }
+  if (h.format !== "jpeg" || h.orientation !== 1) return { ...full, target };
+  const jpegShrink = sharpJpegShrink(h.width / target.width, h.height / target.height);
+  const decoded = Math.ceil(h.width / jpegShrink) * Math.ceil(h.height / jpegShrink);
+  return { target, jpegShrink, pixels: decoded + target.width * target.height };
+}
+
+/** sharp 0.35's shrink-on-load choice for a JPEG resized with `fit: "fill"` (src/pipeline.cc, fastShrinkOnLoad). */
+function sharpJpegShrink(hshrink: number, vshrink: number): number {
+  const shrink = Math.min(hshrink, vshrink);
+  let s = shrink >= 8 ? 8 : shrink >= 4 ? 4 : shrink >= 2 ? 2 : 1;
+  // sharp halves it when the shrink's integer part equals it (a guard against libjpeg rounding).
+  if (s > 1 && Math.floor(shrink) === s) s /= 2;
+  return s;
+}
+
+/**
+ * Pixels decoding `bytes` will allocate (planDecode), from the header alone; undefined when our parser cannot read the
+ * header (the caller charges its maximum and lets the decoder decide).
+ */
+export function decodedPixels(bytes: Uint8Array, resizeTo?: DecodeOptions["resizeTo"]): number | undefined {
+  const h = readImageHeader(bytes);
+  return h ? planDecode(h, resizeTo).pixels : undefined;
+}
+
 export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (bytes.length === 0) throw new ImageInputError("image is empty", "not_image");
@@ -110,7 +157,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   checkBudget(h.width, h.height, options);
 
   const shown = displaySize(h);
-  const target = options.resizeTo?.(shown.width, shown.height);
+  const { target } = planDecode(h, options.resizeTo);
   const maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
   try {
     let pipeline = sharp(bytes, {
@@ -119,11 +166,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
       // Our parser reads EXIF orientation from JPEGs only; other formats keep sharp's own check.
       autoOrient: h.format !== "jpeg" || h.orientation !== 1,
     });
-    if (
-      target &&
-      shown.width >= SHRINK_ON_LOAD_GAP * target.width &&
-      shown.height >= SHRINK_ON_LOAD_GAP * target.height
-    ) {
+    if (target) {
       // Straight to the preprocessing's size: libvips picks the JPEG shrink-on-load factor (1/2, 1/4, 1/8) and
       // finishes with an antialiased reduction using the kernel closest to the spec's PIL filter.
       pipeline = pipeline.resize({
