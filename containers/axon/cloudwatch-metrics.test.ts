@@ -55,3 +55,38 @@ test("the names published are the names the alarms watch (stacks/config.ts)", ()
   );
   assert.equal(MINER_METRICS.dimension, "Stage");
 });
+
+test("several hotkeys: stage totals over all axons, the slowest p99, and each axon's own AnswersOk", () => {
+  const a = new AxonMetrics();
+  const b = new AxonMetrics();
+  const sampler = new MinerMetricsSampler(
+    [
+      { metrics: a, dimensions: { AxonPort: "8091" } },
+      { metrics: b, dimensions: { AxonPort: "8092" } },
+    ],
+    () => 1_000,
+    { Stage: "mainnet" },
+  );
+  for (let i = 0; i < 4; i++) a.observe(200, 0.1);
+  b.observe(200, 0.5);
+  b.observe(500, 0.01);
+  const data = sampler.sample(new Date(0));
+  const answers = data
+    .filter((d) => d.MetricName === METRIC_NAMES.answersOk)
+    .map((d) => [d.Dimensions?.map((x) => `${x.Name}=${x.Value}`).join(","), d.Value]);
+  assert.deepEqual(answers, [
+    ["Stage=mainnet", 5],
+    ["Stage=mainnet,AxonPort=8091", 4],
+    ["Stage=mainnet,AxonPort=8092", 1],
+  ]);
+  const stage = byName(data.filter((d) => d.Dimensions?.length === 1));
+  assert.equal(stage[METRIC_NAMES.errorRate], 1 / 6);
+  assert.ok(Math.abs((stage[METRIC_NAMES.latencyP99] ?? 0) - 500) < 1e-9, "the slowest axon's p99");
+  // A hotkey that stops answering shows as zero on its own series while the stage total still moves.
+  a.observe(200, 0.1);
+  const next = sampler.sample(new Date(60_000)).filter((d) => d.MetricName === METRIC_NAMES.answersOk);
+  assert.deepEqual(
+    next.map((d) => d.Value),
+    [1, 1, 0],
+  );
+});

@@ -1,6 +1,8 @@
 // Turns the axon's in-process counters into the CloudWatch metrics the alarms stack watches (stacks/Alarms.ts):
 // AnswersOk (successful answers per interval), ErrorRate (5xx share of answered requests), LatencyP99 (ms, recent
 // successful requests) and MetagraphAgeSeconds. Publishing never throws into the axon: a failed put is logged.
+// With several hotkeys (one axon each) the stage figures cover them all (p99: the slowest axon's), and each axon's
+// AnswersOk is also sent with its own dimension (AxonPort), so one hotkey that stops answering shows.
 import { type CloudWatchClient, type MetricDatum, PutMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import type { AxonLogger, AxonMetrics } from "@roadwork/miner";
 
@@ -32,43 +34,68 @@ function totals(byStatus: Map<number, number>): Totals {
   return { ok: byStatus.get(200) ?? 0, serverErrors };
 }
 
+/** One axon whose answers the sampler reads; `dimensions` (e.g. {AxonPort: "8092"}) add its own AnswersOk series. */
+export interface SampledAxon {
+  metrics: AxonMetrics;
+  dimensions?: Record<string, string>;
+}
+
+const sum = (parts: Totals[]): Totals =>
+  parts.reduce((a, b) => ({ ok: a.ok + b.ok, serverErrors: a.serverErrors + b.serverErrors }), {
+    ok: 0,
+    serverErrors: 0,
+  });
+
 /**
  * Samples one interval's worth of metric data. Requests refused for the caller's fault (4xx: unsigned, stale nonce,
  * not a validator) are not errors of the miner and stay out of ErrorRate.
  */
 export class MinerMetricsSampler {
-  #last: Totals;
+  readonly #axons: readonly SampledAxon[];
+  #last: Totals[];
 
   constructor(
-    private readonly metrics: AxonMetrics,
+    axons: AxonMetrics | readonly SampledAxon[],
     private readonly metagraphAgeMs: () => number | undefined,
     private readonly dimensions: Record<string, string>,
     /** Challenges from permitted validators since the last sample (containers/axon/validator-challenges.ts). */
     private readonly validatorChallenges?: () => number,
   ) {
-    this.#last = totals(requestsByStatus(metrics));
+    this.#axons = Array.isArray(axons) ? axons : [{ metrics: axons as AxonMetrics }];
+    this.#last = this.#axons.map((a) => totals(requestsByStatus(a.metrics)));
   }
 
   sample(timestamp: Date = new Date()): MetricDatum[] {
-    const now = totals(requestsByStatus(this.metrics));
-    const ok = now.ok - this.#last.ok;
-    const serverErrors = now.serverErrors - this.#last.serverErrors;
+    const now = this.#axons.map((a) => totals(requestsByStatus(a.metrics)));
+    const delta = now.map((t, i) => ({
+      ok: t.ok - (this.#last[i]?.ok ?? 0),
+      serverErrors: t.serverErrors - (this.#last[i]?.serverErrors ?? 0),
+    }));
+    const { ok, serverErrors } = sum(delta);
     this.#last = now;
-    const Dimensions = Object.entries(this.dimensions).map(([Name, Value]) => ({ Name, Value }));
-    const datum = (MetricName: string, Value: number, Unit: MetricDatum["Unit"]): MetricDatum => ({
+    const datum = (
+      MetricName: string,
+      Value: number,
+      Unit: MetricDatum["Unit"],
+      extra: Record<string, string> = {},
+    ): MetricDatum => ({
       MetricName,
       Value,
       Unit,
       Timestamp: timestamp,
-      Dimensions,
+      Dimensions: Object.entries({ ...this.dimensions, ...extra }).map(([Name, Value]) => ({ Name, Value })),
     });
     // AnswersOk is sent even when zero: silence is what the alarm exists to catch.
     const data = [datum(METRIC_NAMES.answersOk, ok, "Count")];
+    for (const [i, axon] of this.#axons.entries()) {
+      if (axon.dimensions) data.push(datum(METRIC_NAMES.answersOk, delta[i]?.ok ?? 0, "Count", axon.dimensions));
+    }
     if (this.validatorChallenges) {
       data.push(datum(METRIC_NAMES.validatorChallenges, this.validatorChallenges(), "Count"));
     }
     if (ok + serverErrors > 0) data.push(datum(METRIC_NAMES.errorRate, serverErrors / (ok + serverErrors), "None"));
-    const p99 = this.metrics.latencyQuantile(0.99);
+    const p99s = this.#axons.map((a) => a.metrics.latencyQuantile(0.99)).filter((q) => q !== undefined);
+    const p99 = p99s.length > 0 ? Math.max(...p99s) : undefined;
     if (p99 !== undefined) data.push(datum(METRIC_NAMES.latencyP99, p99 * 1000, "Milliseconds"));
     const age = this.metagraphAgeMs();
     if (age !== undefined && Number.isFinite(age)) {

@@ -24,12 +24,15 @@ const ecsEnv = {
 test("the ECS task environment parses into the runtime config", () => {
   const c = parseAxonEnv(ecsEnv);
   assert.equal(c.netuid, 72);
-  assert.equal(c.port, 8091);
+  assert.deepEqual(
+    c.hotkeys.map((h) => h.port),
+    [8091],
+  );
   assert.equal(c.host, "::");
   assert.equal(c.externalIp, "203.0.113.7");
   assert.equal(c.executionProvider, "auto");
-  assert.equal(c.hotkey.seedHex, SEED);
-  assert.equal(c.expectedHotkeyAddress, undefined);
+  assert.equal(c.hotkeys[0]?.source.seedHex, SEED);
+  assert.equal(c.hotkeys[0]?.expectedAddress, undefined);
   assert.deepEqual(c.predictions, { bucket: ecsEnv.ROADWORK_PREDICTIONS_BUCKET, prefix: "raw/" });
   assert.deepEqual(c.metrics, { namespace: "RoadworkMiner", intervalMs: 60_000 });
   assert.equal(c.modelPollMs, 300_000);
@@ -83,9 +86,12 @@ test("every problem is named at once, by variable, without echoing the hotkey", 
 
 test("the hotkey secret: seed or mnemonic JSON; anything else is refused without echoing it", () => {
   const words = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
-  assert.deepEqual(parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: JSON.stringify({ mnemonic: words }) }).hotkey, {
-    mnemonic: words,
-  });
+  assert.deepEqual(
+    parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: JSON.stringify({ mnemonic: words }) }).hotkeys[0]?.source,
+    {
+      mnemonic: words,
+    },
+  );
   for (const bad of [SEED, JSON.stringify({ seedHex: SEED, extra: 1 }), JSON.stringify({ seed: SEED })]) {
     assert.throws(
       () => parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: bad }),
@@ -107,4 +113,119 @@ test("a missing hotkey and a missing region say where they come from", () => {
   const { ROADWORK_HOTKEY_SECRET: _secret, ...withoutHotkey } = ecsEnv;
   assert.throws(() => parseAxonEnv(withoutHotkey), /ROADWORK_HOTKEY_SECRET: no hotkey given.*Secrets Manager/s);
   assert.throws(() => parseAxonEnv({ ...ecsEnv, AWS_REGION: "" }), /AWS_REGION: is required/);
+});
+
+// A second throwaway seed, and what an operator with three hotkeys on one host stores.
+const SEED2 = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const SS58 = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+const WORDS = "legal winner thank year wave sausage worth useful legal winner thank yellow";
+const threeHotkeys = JSON.stringify({
+  hotkeys: [{ seedHex: SEED }, { mnemonic: WORDS, port: 8093 }, { seedHex: SEED2, ss58Address: SS58 }],
+});
+
+/** Runs parseAxonEnv expecting an AxonEnvError; checks no secret leaks into its message and returns it. */
+function envError(env: Record<string, string | undefined>): string {
+  try {
+    parseAxonEnv(env);
+  } catch (e) {
+    assert.ok(e instanceof AxonEnvError, String(e));
+    for (const secret of [SEED.slice(2, 20), SEED2.slice(2, 20), "legal winner", "sausage"]) {
+      assert.ok(!e.message.includes(secret), `a secret leaked into: ${e.message}`);
+    }
+    return e.message;
+  }
+  return assert.fail("expected an AxonEnvError");
+}
+
+test("a list of hotkeys: one port each from ROADWORK_PORTS, pinned ports honoured, the rest in order", () => {
+  const c = parseAxonEnv({
+    ...ecsEnv,
+    ROADWORK_PORT: undefined,
+    ROADWORK_PORTS: "8091, 8092,8093",
+    ROADWORK_HOTKEY_SECRET: threeHotkeys,
+  });
+  assert.deepEqual(
+    c.hotkeys.map((h) => [h.source, h.port, h.expectedAddress]),
+    [
+      [{ seedHex: SEED }, 8091, undefined],
+      [{ mnemonic: WORDS }, 8093, undefined],
+      [{ seedHex: SEED2 }, 8092, SS58],
+    ],
+  );
+  // Today's single-hotkey secret with today's single port keeps working, and so does a one-entry list.
+  assert.equal(parseAxonEnv({ ...ecsEnv, ROADWORK_PORT: undefined, ROADWORK_PORTS: "9000" }).hotkeys[0]?.port, 9000);
+  const one = parseAxonEnv({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: JSON.stringify({ hotkeys: [{ mnemonic: WORDS }] }) });
+  assert.deepEqual(one.hotkeys, [{ source: { mnemonic: WORDS }, port: 8091, expectedAddress: undefined }]);
+});
+
+test("malformed lists are refused entry by entry, without echoing any key", () => {
+  const withList = (hotkeys: unknown, ports = "8091,8092") =>
+    envError({
+      ...ecsEnv,
+      ROADWORK_PORT: undefined,
+      ROADWORK_PORTS: ports,
+      ROADWORK_HOTKEY_SECRET: JSON.stringify({ hotkeys }),
+    });
+  assert.match(withList([]), /"hotkeys" must be a list of 1 to 32 entries/);
+  assert.match(withList("nope"), /"hotkeys" must be a list/);
+  assert.match(
+    withList([{ seedHex: SEED }, { seed: SEED2 }]),
+    /hotkeys\[1\] has the wrong shape \(\[1\]\)|hotkeys\[1\] has the wrong shape/,
+  );
+  assert.match(withList([{ seedHex: SEED }, { seedHex: "0x12" }]), /hotkeys\[1\] has the wrong shape \(\.seedHex\)/);
+  assert.match(withList([{ seedHex: SEED }, { seedHex: SEED2, mnemonic: WORDS }]), /hotkeys\[1\] needs exactly one/);
+  assert.match(
+    withList([{ seedHex: SEED }, { mnemonic: WORDS, port: "8092" }]),
+    /hotkeys\[1\] has the wrong shape \(\.port\)/,
+  );
+  assert.match(
+    withList([{ seedHex: SEED }, { seedHex: SEED.toUpperCase().replace("0X", "0x") }]),
+    /hotkeys\[0\] and hotkeys\[1\] hold the same key/,
+  );
+  assert.match(
+    envError({ ...ecsEnv, ROADWORK_HOTKEY_SECRET: JSON.stringify({ hotkeys: [{ seedHex: SEED }], extra: WORDS }) }),
+    /"hotkeys" must be a list .* and the only field/,
+  );
+  // Every problem at once: two bad entries, two lines.
+  const both = withList([{ mnemonic: 7 }, { seedHex: SEED, port: -1 }]);
+  assert.match(both, /hotkeys\[0\].*\n.*hotkeys\[1\]/s);
+});
+
+test("ports: one per hotkey, no duplicates, a pinned port must be one the stage opens", () => {
+  const env = { ...ecsEnv, ROADWORK_PORT: undefined, ROADWORK_HOTKEY_SECRET: threeHotkeys };
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092" }),
+    /holds 3 hotkey\(s\) but the stage opens 2 port\(s\) \(ROADWORK_PORTS=8091,8092\)/,
+  );
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092,8093,8094" }),
+    /holds 3 hotkey\(s\) but the stage opens 4/,
+  );
+  assert.match(envError({ ...env, ROADWORK_PORTS: "8091,8092,8092" }), /ROADWORK_PORTS: lists a port twice/);
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092,x" }),
+    /ROADWORK_PORTS: must be comma-separated port numbers/,
+  );
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092,8094" }),
+    /hotkeys\[1\]\.port 8093 is not one of the stage's ports/,
+  );
+  const twice = JSON.stringify({
+    hotkeys: [
+      { seedHex: SEED, port: 8092 },
+      { mnemonic: WORDS, port: 8092 },
+    ],
+  });
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092", ROADWORK_HOTKEY_SECRET: twice }),
+    /hotkeys\[0\] and hotkeys\[1\] both ask for port 8092/,
+  );
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092,8093", ROADWORK_PORT: "8091" }),
+    /ROADWORK_PORTS: set it or ROADWORK_PORT, not both/,
+  );
+  assert.match(
+    envError({ ...env, ROADWORK_PORTS: "8091,8092,8093", ROADWORK_HOTKEY_ADDRESS: SS58 }),
+    /ROADWORK_HOTKEY_ADDRESS: names one hotkey; with several, give each entry its own "ss58Address"/,
+  );
 });

@@ -1,8 +1,11 @@
 // The axon container's environment, validated once at startup. ECS fills it from the task definition
-// (stacks/Miner.ts): plain settings as environment values, the hotkey from Secrets Manager as ECS secrets.
+// (stacks/Miner.ts): plain settings as environment values, the hotkey(s) from Secrets Manager as an ECS secret.
 // Every problem is reported at once, by variable name, and never with a secret's value.
-import { type HotkeySource, hotkeySourceFromEnv } from "@roadwork/chain/keys";
+import { hotkeySourceFromEnv } from "@roadwork/chain/keys";
 import { z } from "zod";
+import { assignPorts, type HotkeyMember, parseHotkeySecret } from "./hotkey-list.ts";
+
+export type { HotkeyMember } from "./hotkey-list.ts";
 
 export class AxonEnvError extends Error {
   override readonly name = "AxonEnvError";
@@ -11,31 +14,54 @@ export class AxonEnvError extends Error {
 const MODEL_SOURCE = /^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/\S+|hf:\/\/\S+|\/\S+|\.{1,2}\/\S+)$/;
 const SS58 = /^[1-9A-HJ-NP-Za-km-z]{46,48}$/;
 
-/** The hotkey secret in Secrets Manager (shared with the lifecycle functions): JSON with a seed or a mnemonic. */
-const HotkeySecretSchema = z.union([
-  z.strictObject({ seedHex: z.string().regex(/^(0x)?[0-9a-fA-F]{64}$/) }),
-  z.strictObject({ mnemonic: z.string().min(1) }),
-]);
-const SECRET_SHAPE = 'store {"seedHex":"0x<64 hex digits>"} or {"mnemonic":"<12-24 words>"} in the secret';
-
-/** The hotkey source from ROADWORK_HOTKEY_SECRET (ECS) or the local variables; a string is a problem to report. */
-function hotkeySource(env: Record<string, string>): HotkeySource | string {
+/** The hotkeys from ROADWORK_HOTKEY_SECRET (ECS) or the local variables, each with its port; strings are problems. */
+function hotkeyMembers(
+  env: Record<string, string>,
+  ports: readonly number[],
+  portsVariable: string,
+): HotkeyMember[] | string[] {
   const local = hotkeySourceFromEnv(env);
   const raw = env.ROADWORK_HOTKEY_SECRET;
-  if (raw === undefined) return local;
+  const expected = env.ROADWORK_HOTKEY_ADDRESS;
+  if (raw === undefined) {
+    if (local.seedHex === undefined && local.mnemonic === undefined && local.walletName === undefined) {
+      return [
+        "ROADWORK_HOTKEY_SECRET: no hotkey given (on AWS it comes from the Secrets Manager secret named in " +
+          "stacks/config.ts; locally set ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME)",
+      ];
+    }
+    return assignPorts([{ source: local, port: undefined, ss58Address: expected }], ports, portsVariable);
+  }
   if (Object.keys(local).length > 0) {
-    return "ROADWORK_HOTKEY_SECRET: set alone; ROADWORK_HOTKEY_SEED / _MNEMONIC / ROADWORK_WALLET_* are also set";
+    return ["ROADWORK_HOTKEY_SECRET: set alone; ROADWORK_HOTKEY_SEED / _MNEMONIC / ROADWORK_WALLET_* are also set"];
   }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch {
-    // JSON.parse's message quotes the input: never surface it.
-    return `ROADWORK_HOTKEY_SECRET: is not JSON; ${SECRET_SHAPE}`;
+  const entries = parseHotkeySecret(raw);
+  if (typeof entries[0] === "string") return entries as string[];
+  const parsed = entries as Exclude<typeof entries, string[]>;
+  if (expected !== undefined) {
+    if (parsed.length > 1) {
+      return ['ROADWORK_HOTKEY_ADDRESS: names one hotkey; with several, give each entry its own "ss58Address"'];
+    }
+    const [only] = parsed;
+    if (only && only.ss58Address === undefined) only.ss58Address = expected;
   }
-  const parsed = HotkeySecretSchema.safeParse(json);
-  if (!parsed.success) return `ROADWORK_HOTKEY_SECRET: has the wrong shape; ${SECRET_SHAPE}`;
-  return "seedHex" in parsed.data ? { seedHex: parsed.data.seedHex } : { mnemonic: parsed.data.mnemonic };
+  return assignPorts(parsed, ports, portsVariable);
+}
+
+/** ROADWORK_PORTS (the stage's list, from the stack) or ROADWORK_PORT (one hotkey); a string is a problem. */
+function listenPorts(env: Record<string, string>): { ports: number[]; variable: string } | string {
+  if (env.ROADWORK_PORTS !== undefined && env.ROADWORK_PORT !== undefined) {
+    return "ROADWORK_PORTS: set it or ROADWORK_PORT, not both";
+  }
+  if (env.ROADWORK_PORTS === undefined) {
+    return { ports: [env.ROADWORK_PORT === undefined ? 8091 : Number(env.ROADWORK_PORT)], variable: "ROADWORK_PORT" };
+  }
+  const ports = env.ROADWORK_PORTS.split(",").map((p) => p.trim());
+  if (!ports.every((p) => /^\d{1,5}$/.test(p) && Number(p) >= 1 && Number(p) <= 65535)) {
+    return "ROADWORK_PORTS: must be comma-separated port numbers 1-65535, e.g. 8091,8092,8093";
+  }
+  if (new Set(ports).size !== ports.length) return "ROADWORK_PORTS: lists a port twice; each hotkey needs its own";
+  return { ports: ports.map(Number), variable: "ROADWORK_PORTS" };
 }
 
 const flag = (fallback: boolean) =>
@@ -56,7 +82,9 @@ const EnvSchema = z.object({
   ROADWORK_EXTERNAL_IP: z.union([z.ipv4(), z.ipv6()], {
     error: "must be the public IPv4/IPv6 address validators dial (the Elastic IP)",
   }),
-  ROADWORK_PORT: z.coerce.number().int().min(1).max(65535).default(8091),
+  ROADWORK_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** One public port per hotkey, comma-separated (the stack sets it from the stage's axonPorts). */
+  ROADWORK_PORTS: z.string().optional(),
   ROADWORK_HOST: z.string().min(1).default("::"),
   /** gpu: CUDA first, CPU if CUDA cannot start; cpu: CPU only. */
   ROADWORK_DEVICE: z.enum(["gpu", "cpu"]).default("gpu"),
@@ -93,12 +121,10 @@ export interface AxonRuntimeConfig {
   netuid: number;
   chainEndpoint: string;
   externalIp: string;
-  port: number;
   host: string;
   executionProvider: "auto" | "cpu";
-  hotkey: HotkeySource;
-  /** When set, the loaded hotkey must derive to this address (catches a wrong secret before serving). */
-  expectedHotkeyAddress: string | undefined;
+  /** Every hotkey this container serves, each on its own public port (one axon each, one shared model). */
+  hotkeys: HotkeyMember[];
   region: string | undefined;
   predictions: { bucket: string; prefix: string } | undefined;
   metrics: { namespace: string; intervalMs: number } | undefined;
@@ -122,14 +148,13 @@ export function parseAxonEnv(env: Record<string, string | undefined>): AxonRunti
   const problems = parsed.success
     ? []
     : parsed.error.issues.map((i) => `  ${String(i.path[0] ?? "(environment)")}: ${i.message}`);
-  const source = hotkeySource(present as Record<string, string>);
-  const hotkey: HotkeySource = typeof source === "string" ? {} : source;
-  if (typeof source === "string") problems.push(`  ${source}`);
-  else if (source.seedHex === undefined && source.mnemonic === undefined && source.walletName === undefined) {
-    problems.push(
-      "  ROADWORK_HOTKEY_SECRET: no hotkey given (on AWS it comes from the Secrets Manager secret named in " +
-        "stacks/config.ts; locally set ROADWORK_HOTKEY_SEED, ROADWORK_HOTKEY_MNEMONIC or ROADWORK_WALLET_NAME)",
-    );
+  const ports = listenPorts(present as Record<string, string>);
+  let hotkeys: HotkeyMember[] = [];
+  if (typeof ports === "string") problems.push(`  ${ports}`);
+  else if (parsed.success || !parsed.error.issues.some((i) => i.path[0] === "ROADWORK_PORT")) {
+    const members = hotkeyMembers(present as Record<string, string>, ports.ports, ports.variable);
+    if (typeof members[0] === "string") problems.push(...(members as string[]).map((p) => `  ${p}`));
+    else hotkeys = members as HotkeyMember[];
   }
   if (!parsed.success || problems.length > 0) {
     throw new AxonEnvError(`the axon cannot start, fix its environment:\n${problems.join("\n")}`);
@@ -148,11 +173,9 @@ export function parseAxonEnv(env: Record<string, string | undefined>): AxonRunti
     netuid: e.ROADWORK_NETUID,
     chainEndpoint: e.ROADWORK_CHAIN_ENDPOINT,
     externalIp: e.ROADWORK_EXTERNAL_IP,
-    port: e.ROADWORK_PORT,
     host: e.ROADWORK_HOST,
     executionProvider: e.ROADWORK_DEVICE === "gpu" ? "auto" : "cpu",
-    hotkey,
-    expectedHotkeyAddress: e.ROADWORK_HOTKEY_ADDRESS,
+    hotkeys,
     region: e.AWS_REGION,
     predictions: e.ROADWORK_PREDICTIONS_BUCKET
       ? { bucket: e.ROADWORK_PREDICTIONS_BUCKET, prefix: e.ROADWORK_PREDICTIONS_PREFIX }

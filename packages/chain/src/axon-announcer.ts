@@ -6,6 +6,7 @@ import type { ApiPromise } from "@polkadot/api";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { ChainLogger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
+import { normaliseHotkey } from "./metagraph-reader.ts";
 import type { MetagraphChange } from "./metagraph-watcher.ts";
 import {
   BLOCK_SECONDS,
@@ -41,7 +42,9 @@ export class AxonAnnouncer extends EventEmitter {
   #again = false;
   #stopped = false;
   #last: EnsureServingResult | undefined;
-  readonly #onChange = (change: MetagraphChange) => {
+  readonly #onChange = (change: MetagraphChange, hotkey?: string) => {
+    // A watcher shared by several hotkeys' announcers names whose registration changed.
+    if (hotkey !== undefined && normaliseHotkey(hotkey) !== normaliseHotkey(this.#options.hotkey.address)) return;
     if (change.kind === "deregistered") return; // the watcher raises the alert; nothing to serve until registered
     this.#logger.info("registration changed; re-checking the on-chain axon", { change: change.kind });
     this.trigger();

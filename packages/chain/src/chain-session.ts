@@ -12,6 +12,8 @@ import type { DesiredAxon } from "./serve-axon.ts";
 export interface ChainSessionOptions extends Omit<ConnectOptions, "logger"> {
   netuid: number;
   hotkey: KeyringPair;
+  /** Further hotkeys this process serves (one axon each): watched for registration and announced like the first. */
+  moreHotkeys?: readonly KeyringPair[];
   logger?: ChainLogger;
   /** Metagraph refresh period (default 90 s). */
   refreshMs?: number;
@@ -21,8 +23,11 @@ export interface ChainSession {
   readonly connection: SubtensorConnection;
   /** The axon's metagraph source: `{ current(), ageMs() }`. */
   readonly metagraph: MetagraphWatcher;
-  /** Starts announcing `desired` on chain (call after the axon listens); resolves after the first attempt. */
-  announce(desired: DesiredAxon, options?: { blockMs?: number }): Promise<AxonAnnouncer>;
+  /**
+   * Starts announcing `desired` on chain for `options.hotkey` (default: the first hotkey); call after that hotkey's
+   * axon listens. Resolves after the first attempt. Announcing a hotkey again replaces its announcer.
+   */
+  announce(desired: DesiredAxon, options?: { blockMs?: number; hotkey?: KeyringPair }): Promise<AxonAnnouncer>;
   close(): Promise<void>;
 }
 
@@ -36,6 +41,7 @@ export async function startChainSession(options: ChainSessionOptions): Promise<C
       api: connection.api,
       netuid,
       hotkey: hotkey.address,
+      moreHotkeys: (options.moreHotkeys ?? []).map((k) => k.address),
       logger,
       intervalMs: options.refreshMs,
       timeoutMs: connection.callTimeoutMs,
@@ -46,11 +52,11 @@ export async function startChainSession(options: ChainSessionOptions): Promise<C
   }
   const refreshNow = () => void metagraph.refresh();
   connection.events.on("connected", refreshNow);
-  let announcer: AxonAnnouncer | undefined;
+  const announcers = new Map<string, AxonAnnouncer>();
   return {
     connection,
     metagraph,
-    async announce(desired, announceOptions = {}) {
+    async announce(desired, { hotkey: announced = hotkey, ...announceOptions } = {}) {
       if (!connection.extensions.ok) {
         const names = [
           ...connection.extensions.unknown.filter((u) => !u.empty).map((u) => u.name),
@@ -61,23 +67,24 @@ export async function startChainSession(options: ChainSessionOptions): Promise<C
             "a signed serve_axon would not decode on chain (update SUBTENSOR_SIGNED_EXTENSIONS)",
         );
       }
-      announcer?.stop();
-      announcer = new AxonAnnouncer({
+      announcers.get(announced.address)?.stop();
+      const announcer = new AxonAnnouncer({
         api: connection.api,
         netuid,
-        hotkey,
+        hotkey: announced,
         desired,
         watcher: metagraph,
         logger,
         timeoutMs: connection.callTimeoutMs,
         ...announceOptions,
       });
+      announcers.set(announced.address, announcer);
       await announcer.start();
       return announcer;
     },
     async close() {
       connection.events.off("connected", refreshNow);
-      announcer?.stop();
+      for (const announcer of announcers.values()) announcer.stop();
       metagraph.stop();
       await connection.disconnect();
     },

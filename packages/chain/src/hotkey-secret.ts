@@ -1,5 +1,7 @@
 // The hotkey from AWS Secrets Manager (deployed miners): the secret holds JSON with a seed or a mnemonic — a bittensor
-// wallet hotkey file verbatim works too — and is turned into a Hotkey by loadHotkey. The client is injected; nothing
+// wallet hotkey file verbatim works too — and is turned into a Hotkey by loadHotkey. A secret listing several hotkeys
+// for one axon host ({"hotkeys": [entry, …]}, containers/axon/hotkey-list.ts) yields its first, the stage's primary
+// hotkey: the one that signs model cards and registrations and whose registration the subnet watch follows. The client is injected; nothing
 // from the secret's value ever appears in an error message.
 import { GetSecretValueCommand, type SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { z } from "zod";
@@ -40,6 +42,11 @@ export async function loadHotkeyFromSecret(
     throw new HotkeyError(
       `hotkey secret ${secretId} is not JSON; store {"secretSeed": "0x..."} or {"mnemonic": "..."}`,
     );
+  }
+  const list = (json as { hotkeys?: unknown } | null)?.hotkeys;
+  if (Array.isArray(list)) {
+    if (list.length === 0) throw new HotkeyError(`hotkey secret ${secretId} lists no hotkeys ("hotkeys" is empty)`);
+    json = list[0];
   }
   const parsed = HotkeySecretSchema.safeParse(json);
   if (!parsed.success) {

@@ -25,29 +25,38 @@ export interface MetagraphWatcherOptions {
   netuid: number;
   /** Our hotkey; enables the registration watch. */
   hotkey?: string;
+  /**
+   * Further hotkeys served by the same process (one axon each): each gets the same registration watch, and its
+   * "change" events name it as their second argument. `uid`/`registered` stay those of the first hotkey.
+   */
+  moreHotkeys?: readonly string[];
   /** Default 90 s. */
   intervalMs?: number;
   /** Per-request timeout. */
   timeoutMs?: number;
   logger?: ChainLogger;
-  onChange?: (change: MetagraphChange) => void;
+  onChange?: (change: MetagraphChange, hotkey: string) => void;
   now?: () => number;
 }
 
-/** Events: "snapshot" (MetagraphSnapshot), "change" (MetagraphChange), "refresh-failed" (Error). */
+interface Registration {
+  uid: number | undefined;
+  registeredAt: number | undefined;
+  tracked: boolean;
+}
+
+/** Events: "snapshot" (MetagraphSnapshot), "change" (MetagraphChange, hotkey), "refresh-failed" (Error). */
 export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
   readonly #options: MetagraphWatcherOptions;
   readonly #logger: ChainLogger;
   readonly #now: () => number;
-  readonly #hotkey: string | undefined;
+  /** Registration state per watched hotkey, the first one first. */
+  readonly #registrations = new Map<string, Registration>();
   #snapshot: MetagraphSnapshot | undefined;
   #takenAt = 0;
-  #uid: number | undefined;
-  #registeredAt: number | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<boolean> | undefined;
   #stopped = false;
-  #tracked = false;
   #lastError: Error | undefined;
 
   constructor(options: MetagraphWatcherOptions) {
@@ -55,7 +64,9 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? Date.now;
-    this.#hotkey = options.hotkey ? normaliseHotkey(options.hotkey) : undefined;
+    for (const hotkey of [...(options.hotkey ? [options.hotkey] : []), ...(options.moreHotkeys ?? [])]) {
+      this.#registrations.set(normaliseHotkey(hotkey), { uid: undefined, registeredAt: undefined, tracked: false });
+    }
     if (options.onChange) this.on("change", options.onChange);
   }
 
@@ -78,13 +89,18 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
     return this.#snapshot ? this.#now() - this.#takenAt : Number.POSITIVE_INFINITY;
   }
 
-  /** Our uid, undefined when not registered (or no hotkey given). */
+  /** Our (first hotkey's) uid, undefined when not registered (or no hotkey given). */
   get uid(): number | undefined {
-    return this.#uid;
+    return this.#registrations.values().next().value?.uid;
   }
 
   get registered(): boolean {
-    return this.#uid !== undefined;
+    return this.uid !== undefined;
+  }
+
+  /** The uid of any watched hotkey, undefined when it is not registered or not watched. */
+  uidOf(hotkey: string): number | undefined {
+    return this.#registrations.get(normaliseHotkey(hotkey))?.uid;
   }
 
   get lastError(): Error | undefined {
@@ -108,15 +124,16 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
   async #refresh(): Promise<boolean> {
     const { api, netuid, timeoutMs } = this.#options;
     try {
-      const [data, uid] = await Promise.all([
+      const hotkeys = [...this.#registrations.keys()];
+      const [data, ...uids] = await Promise.all([
         readMetagraph(api, netuid, { timeoutMs }),
-        this.#hotkey ? readOwnUid(api, netuid, this.#hotkey, { timeoutMs }) : Promise.resolve(undefined),
+        ...hotkeys.map((hotkey) => readOwnUid(api, netuid, hotkey, { timeoutMs })),
       ]);
       const snapshot = new MetagraphSnapshot(data);
       this.#snapshot = snapshot;
       this.#takenAt = this.#now();
       this.#lastError = undefined;
-      if (this.#hotkey) this.#track(uid, snapshot);
+      for (const [i, hotkey] of hotkeys.entries()) this.#track(hotkey, uids[i], snapshot);
       this.emit("snapshot", snapshot);
       return true;
     } catch (error) {
@@ -131,18 +148,19 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
     }
   }
 
-  #track(uid: number | undefined, snapshot: MetagraphSnapshot): void {
-    const previous = this.#uid;
-    const first = !this.#tracked;
-    this.#tracked = true;
-    const registeredAt = this.#hotkey ? snapshot.neuron(this.#hotkey)?.blockAtRegistration : undefined;
-    this.#uid = uid;
+  #track(hotkey: string, uid: number | undefined, snapshot: MetagraphSnapshot): void {
+    const state = this.#registrations.get(hotkey) as Registration;
+    const previous = state.uid;
+    const first = !state.tracked;
+    state.tracked = true;
+    const registeredAt = snapshot.neuron(hotkey)?.blockAtRegistration;
+    state.uid = uid;
     const changes: MetagraphChange[] = [];
     if (uid === undefined) {
       if (first || previous !== undefined) {
         this.#logger.error("ALERT: hotkey is not registered on the subnet; validators will not query this miner", {
           alert: true,
-          hotkey: this.#hotkey,
+          hotkey,
           netuid: this.#options.netuid,
           previousUid: previous ?? null,
         });
@@ -155,14 +173,14 @@ export class MetagraphWatcher extends EventEmitter implements MetagraphSource {
     } else if (
       !first &&
       registeredAt !== undefined &&
-      this.#registeredAt !== undefined &&
-      registeredAt !== this.#registeredAt
+      state.registeredAt !== undefined &&
+      registeredAt !== state.registeredAt
     ) {
       // Same uid, new registration block: pruned and registered again between two refreshes.
       changes.push({ kind: "reregistered", uid, blockAtRegistration: registeredAt });
     }
-    this.#registeredAt = uid === undefined ? undefined : registeredAt;
-    for (const change of changes) this.emit("change", change);
+    state.registeredAt = uid === undefined ? undefined : registeredAt;
+    for (const change of changes) this.emit("change", change, hotkey);
   }
 
   #schedule(): void {

@@ -63,6 +63,8 @@ describe("hotkey from Secrets Manager", () => {
       "miner/wallet-file",
       JSON.stringify({ secretPhrase: phrase, secretSeed: seed, ss58Address: seedAddress }),
     );
+    secrets.set("miner/list", JSON.stringify({ hotkeys: [{ mnemonic: phrase, port: 8092 }, { seedHex: seed }] }));
+    secrets.set("miner/empty-list", JSON.stringify({ hotkeys: [] }));
     secrets.set("miner/mismatch", JSON.stringify({ secretSeed: seed, ss58Address: phraseAddress }));
     secrets.set("miner/not-json", `seed=${seed}`);
     secrets.set("miner/empty", JSON.stringify({ note: "nothing here" }));
@@ -85,6 +87,8 @@ describe("hotkey from Secrets Manager", () => {
     assert.equal((await loadHotkeyFromSecret(client, "miner/seed")).address, seedAddress);
     assert.equal((await loadHotkeyFromSecret(client, "miner/mnemonic")).address, phraseAddress);
     assert.equal((await loadHotkeyFromSecret(client, "miner/wallet-file")).address, seedAddress);
+    // The axon host's list of hotkeys: the first is the stage's primary hotkey.
+    assert.equal((await loadHotkeyFromSecret(client, "miner/list")).address, phraseAddress);
     assert.deepEqual(seen[0], { target: "secretsmanager.GetSecretValue", secretId: "miner/seed", signed: true });
   });
 
@@ -93,6 +97,7 @@ describe("hotkey from Secrets Manager", () => {
       ["miner/mismatch", /derives to .* but the secret says ss58Address/],
       ["miner/not-json", /is not JSON/],
       ["miner/empty", /holds neither/],
+      ["miner/empty-list", /lists no hotkeys/],
       ["miner/missing", /ResourceNotFoundException \(check the secret name/],
     ];
     for (const [id, pattern] of cases) {
