@@ -16,7 +16,7 @@ import {
   renderDriftSvg,
   S3PointerStore,
   S3Store,
-} from "@roadwork/pipeline";
+} from "@roadwork/pipeline/watchers";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";

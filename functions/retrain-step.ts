@@ -33,13 +33,24 @@ export function stepContext(s3: S3Client, env: z.infer<typeof RetrainStepEnv>): 
   };
 }
 
+/** The handler over a context; the composition root below builds it from the environment on first use. */
+export function createRetrainStepHandler(resolveContext: () => PipelineContext) {
+  return async (event: unknown): Promise<unknown> => {
+    const parsed = StepEvent.safeParse(event);
+    if (!parsed.success) {
+      throw new Error(`retrain-step expects {step, input} from the state machine: ${parsed.error.issues[0]?.message}`);
+    }
+    const { step, input } = parsed.data;
+    logger.info("pipeline step", { step });
+    return (STEPS[step] as (raw: unknown, c: PipelineContext) => Promise<unknown>)(input, resolveContext());
+  };
+}
+
 let ctx: PipelineContext | undefined;
-export async function handler(event: unknown): Promise<unknown> {
-  const { step, input } = StepEvent.parse(event);
+export const handler = createRetrainStepHandler(() => {
   ctx ??= stepContext(
     tracer.captureAWSv3Client(new S3Client({})),
     parseEnv(RetrainStepEnv, process.env, "retrain-step"),
   );
-  logger.info("pipeline step", { step });
-  return (STEPS[step] as (raw: unknown, c: PipelineContext) => Promise<unknown>)(input, ctx);
-}
+  return ctx;
+});

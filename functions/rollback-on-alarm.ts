@@ -11,7 +11,7 @@ import {
   rollbackOnAlarm,
   S3PointerStore,
   S3Store,
-} from "@roadwork/pipeline";
+} from "@roadwork/pipeline/watchers";
 import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";

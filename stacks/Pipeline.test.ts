@@ -33,6 +33,7 @@ function logicalIdOf(template: Json, type: string, test: (id: string, r: Json) =
 for (const stage of STAGES) {
   describe(`Pipeline stack (${stage})`, () => {
     let stack: SynthesizedStack;
+    let alarmsStack: SynthesizedStack;
     const resources = (type: string): Json[] =>
       Object.values(stack.template.Resources as Record<string, Json>).filter((r) => r.Type === type);
 
@@ -41,6 +42,7 @@ for (const stage of STAGES) {
       const s = synthesized.stacks.get("Pipeline");
       assert.ok(s, "sst.config.ts registers the Pipeline stack");
       stack = s;
+      alarmsStack = synthesized.stacks.get("Alarms")!;
     });
 
     it("is cdk-nag clean", () => {
@@ -128,6 +130,50 @@ for (const stage of STAGES) {
         .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[])
         .find((s) => [s.Action].flat().includes("states:StartExecution"));
       assert.ok(start?.Resource.Ref, "StartExecution on the one state machine");
+    });
+
+    it("checks drift daily and rolls back on the axon's answer-rate and error alarms", () => {
+      const fnId = (handler: string) =>
+        logicalIdOf(stack.template, "AWS::Lambda::Function", (_, r) => String(r.Properties.Handler).includes(handler));
+      const rules = resources("AWS::Events::Rule");
+      const drift = rules.find((r) => r.Properties.ScheduleExpression === "cron(0 2 * * ? *)");
+      assert.ok(drift, "daily drift schedule");
+      assert.deepEqual(drift.Properties.Targets[0].Arn, { "Fn::GetAtt": [fnId("drift-check"), "Arn"] });
+      assert.ok(drift.Properties.Targets[0].DeadLetterConfig, "undeliverable runs go to a dead-letter queue");
+
+      const rollback = rules.find((r) => r.Properties.EventPattern?.source?.[0] === "aws.cloudwatch");
+      assert.ok(rollback, "alarm state change rule");
+      assert.deepEqual(rollback.Properties.EventPattern["detail-type"], ["CloudWatch Alarm State Change"]);
+      assert.deepEqual(rollback.Properties.EventPattern.detail.state, { value: ["ALARM"] });
+      assert.deepEqual(rollback.Properties.Targets[0].Arn, { "Fn::GetAtt": [fnId("rollback-on-alarm"), "Arn"] });
+      // The names in the pattern are the Alarms stack's own alarm names (no cross-stack reference needed).
+      const alarmNames = Object.values(alarmsStack.template.Resources as Record<string, Json>)
+        .filter((r) => r.Type === "AWS::CloudWatch::Alarm")
+        .map((r) => r.Properties.AlarmName);
+      const watched = rollback.Properties.EventPattern.detail.alarmName as string[];
+      assert.equal(watched.length, 2);
+      for (const name of watched) assert.ok(alarmNames.includes(name), `${name} in ${alarmNames.join(", ")}`);
+      assert.ok(
+        watched.some((n) => n.endsWith("-error-rate")) && watched.some((n) => n.endsWith("-no-successful-answers")),
+      );
+
+      const env = (handler: string) =>
+        resources("AWS::Lambda::Function").find((f) => String(f.Properties.Handler).includes(handler)).Properties
+          .Environment.Variables;
+      assert.equal(env("rollback-on-alarm").ROLLBACK_WINDOW_MINUTES, "120");
+      assert.equal(env("rollback-on-alarm").POINTER_KEY, "models/current.json");
+      assert.equal(env("drift-check").PREDICTIONS_PREFIX, "raw/");
+      assert.ok(env("drift-check").RETRAIN_QUEUE_URL["Fn::ImportValue"], "the Lifecycle stack's retrain queue");
+      const puts = resources("AWS::IAM::Policy")
+        .filter((p) => JSON.stringify(p.Properties.Roles).includes("RollbackOnAlarm"))
+        .flatMap((p) => p.Properties.PolicyDocument.Statement as Json[])
+        .filter((st) => [st.Action].flat().includes("s3:PutObject"));
+      assert.match(JSON.stringify(puts), /models\/current\.json/);
+    });
+
+    it("builds the trainer image from containers/trainer as an asset of the deploy", () => {
+      const [task] = resources("AWS::ECS::TaskDefinition");
+      assert.match(JSON.stringify(task.Properties.ContainerDefinitions[0].Image), /container-assets/);
     });
 
     it("keeps the GPU hosts at zero until a task asks for one", () => {

@@ -11,6 +11,7 @@
 import { buildDefinition, type PipelineResources } from "@roadwork/pipeline/definition";
 import { Duration, RemovalPolicy, Tags } from "aws-cdk-lib";
 import * as ecr from "aws-cdk-lib/aws-ecr";
+import { Platform } from "aws-cdk-lib/aws-ecr-assets";
 import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as iam from "aws-cdk-lib/aws-iam";
 import { SqsEventSource } from "aws-cdk-lib/aws-lambda-event-sources";
@@ -18,13 +19,15 @@ import * as logs from "aws-cdk-lib/aws-logs";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { useProject } from "sst/project.js";
 import { Alarms } from "./Alarms.ts";
 import { stageConfigFor } from "./config.ts";
 import { gpuCapacity } from "./gpu-capacity.ts";
-import { Lifecycle } from "./Lifecycle.ts";
+import { Lifecycle, MODEL_RECORD_KEY } from "./Lifecycle.ts";
 import { Miner } from "./Miner.ts";
 import { suppressSstStackHandler } from "./nag.ts";
-import { Storage } from "./Storage.ts";
+import { DEFAULT_ROLLBACK_WINDOW_MINUTES, pipelineWatchers } from "./pipeline-watchers.ts";
+import { RAW_PREDICTIONS_PREFIX, Storage } from "./Storage.ts";
 
 export const TRAINER_CONTAINER = "trainer";
 /** Where the pipeline's store lives in the models bucket (the publish consumer may read only models/*). */
@@ -40,7 +43,7 @@ export const retrainStateMachineName = (stage: string) => `roadwork-${stage}-ret
 
 export function Pipeline({ stack, app }: StackContext) {
   const config = stageConfigFor(app);
-  const { models } = use(Storage);
+  const { models, predictions } = use(Storage);
   const { topic } = use(Alarms);
   const { vpc } = use(Miner);
   const { publishQueue, retrainQueue } = use(Lifecycle);
@@ -73,9 +76,8 @@ export function Pipeline({ stack, app }: StackContext) {
 
   // ---- The trainer task (containers/trainer) --------------------------------------------------------------------
   const taskDefinition = new ecs.Ec2TaskDefinition(stack, "TrainerTask");
-  const repository = ecr.Repository.fromRepositoryName(stack, "TrainerRepository", `roadwork-${config.stage}-trainer`);
   taskDefinition.addContainer(TRAINER_CONTAINER, {
-    image: ecs.ContainerImage.fromEcrRepository(repository, process.env.ROADWORK_TRAINER_IMAGE_TAG ?? "latest"),
+    image: trainerImage(stack, config.stage, process.env.ROADWORK_TRAINER_IMAGE_TAG),
     memoryReservationMiB: 12_000,
     gpuCount: 1,
     // Enough for the SIGTERM checkpoint: a cache flush and one small JSON (containers/trainer/Dockerfile).
@@ -216,8 +218,23 @@ export function Pipeline({ stack, app }: StackContext) {
   );
   trigger.addEventSource(new SqsEventSource(retrainQueue, { batchSize: 1, reportBatchItemFailures: true }));
 
+  // ---- Drift check and automatic rollback (stacks/pipeline-watchers.ts) -------------------------------------------
+  const watchers = pipelineWatchers(stack, {
+    stage: config.stage,
+    logRetentionDays: config.logRetentionDays as logs.RetentionDays,
+    models,
+    predictions,
+    predictionsPrefix: RAW_PREDICTIONS_PREFIX,
+    storePrefix: PIPELINE_STORE_PREFIX,
+    pointerKey: POINTER_KEY,
+    modelRecordKey: MODEL_RECORD_KEY,
+    retrainQueue,
+    alertTopic: topic,
+    rollbackWindowMinutes: Number(process.env.ROADWORK_ROLLBACK_WINDOW_MINUTES ?? DEFAULT_ROLLBACK_WINDOW_MINUTES),
+  });
+
   // ---- cdk-nag: every suppression says why ----------------------------------------------------------------------
-  for (const fn of [stepFunction, trigger]) {
+  for (const fn of [stepFunction, trigger, watchers.drift, watchers.rollback]) {
     NagSuppressions.addResourceSuppressions(
       fn,
       [
@@ -229,7 +246,7 @@ export function Pipeline({ stack, app }: StackContext) {
         {
           id: "AwsSolutions-IAM5",
           reason:
-            "Wildcards are S3 object patterns under models/ of one bucket and X-Ray trace writes (no resource-level permissions).",
+            "Wildcards are S3 object patterns under models/ of the models bucket and raw/ of the predictions bucket, and X-Ray trace writes (no resource-level permissions).",
         },
         { id: "AwsSolutions-L1", reason: "nodejs22.x is the runtime this project standardises on." },
       ],
@@ -264,5 +281,22 @@ export function Pipeline({ stack, app }: StackContext) {
   );
 
   stack.addOutputs({ RetrainStateMachineArn: stateMachine.stateMachineArn });
-  return { stateMachine, definition, resources, cluster, taskDefinition, stepFunction, trigger };
+  return { stateMachine, definition, resources, cluster, taskDefinition, stepFunction, trigger, ...watchers };
+}
+
+/**
+ * The trainer image: built from containers/trainer/Dockerfile by `sst deploy` (a CDK image asset; synthesis only
+ * fingerprints the build context, the repository root filtered by .dockerignore), or, when
+ * ROADWORK_TRAINER_IMAGE_TAG is set, that tag of the stage's own repository `roadwork-<stage>-trainer`, pushed by the
+ * operator (a deploy without Docker, or a pinned image).
+ */
+function trainerImage(stack: StackContext["stack"], stage: string, tag: string | undefined): ecs.ContainerImage {
+  if (tag) {
+    const repository = ecr.Repository.fromRepositoryName(stack, "TrainerRepository", `roadwork-${stage}-trainer`);
+    return ecs.ContainerImage.fromEcrRepository(repository, tag);
+  }
+  return ecs.ContainerImage.fromAsset(useProject().paths.root, {
+    file: "containers/trainer/Dockerfile",
+    platform: Platform.LINUX_AMD64,
+  });
 }

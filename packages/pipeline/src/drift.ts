@@ -14,8 +14,8 @@
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { z } from "zod";
 import type { PipelineStore } from "./blob-store.ts";
+import { EvaluationRecord } from "./evaluation-record.ts";
 import type { PromotionPointer } from "./model-pointer.ts";
-import { EvaluationRecord } from "./steps.ts";
 
 export const DriftPolicy = z.object({
   bins: z.number().int().min(2).max(100).default(10),

@@ -25,7 +25,9 @@ import {
 } from "@roadwork/training";
 import { z } from "zod";
 import { downloadDir, type PipelineStore, uploadDir } from "./blob-store.ts";
+import { EvaluationRecord } from "./evaluation-record.ts";
 import { type EvaluationSet, freezeEvaluationSet } from "./evaluation-set.ts";
+import { DatasetPointerFields, datasetStoreAt } from "./latest-dataset.ts";
 import { type PointerStore, promotePointer } from "./model-pointer.ts";
 
 export interface PipelineContext {
@@ -114,9 +116,12 @@ export async function versionDataset(
   if (fromStore !== undefined && !source.startsWith("/")) {
     manifest = parseManifest(fromStore, source);
     const base = source.slice(0, source.lastIndexOf("/") + 1);
+    // datasets/latest/manifest.json names the dataset store its images are in (latest-dataset.ts).
+    const { imageRoot } = DatasetPointerFields.parse(fromStore);
+    const images = imageRoot ? datasetStoreAt(imageRoot, ctx.s3).blobs : undefined;
     readImage = async (p) => {
-      const b = await ctx.store.get(`${base}${p}`);
-      if (!b) throw new Error(`dataset image ${base}${p} is missing from the store`);
+      const b = images ? await images.get(p) : await ctx.store.get(`${base}${p}`);
+      if (!b) throw new Error(`dataset image ${images ? `${imageRoot}/` : base}${p} is missing`);
       return b;
     };
   } else {
@@ -273,15 +278,6 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
     if (!local) await rm(out, { recursive: true, force: true });
   }
 }
-
-const ModelScores = z.object({ version: z.string(), source: z.string(), scores: z.array(z.number()) });
-export const EvaluationRecord = z.object({
-  setId: z.string(),
-  items: z.array(z.object({ label: z.union([z.literal(0), z.literal(1)]), format: z.string() })),
-  challenger: ModelScores,
-  champion: ModelScores.optional(),
-});
-export type EvaluationRecord = z.infer<typeof EvaluationRecord>;
 
 async function scoreSet(ctx: PipelineContext, source: string, set: EvaluationSet) {
   const scorer = await loadScorer({
