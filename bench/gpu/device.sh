@@ -9,6 +9,9 @@
 #
 #   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
 #   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT (default bench/out/gpu)
+#   bench/gpu/device.sh all       one run for every issue-13 ratio (GPU B + frames, ensemble, phases, 2 pinned CPU cores
+#                                 fp32 + int8, int8 agreement of a trained head, shrink factor); no hotkey levels.
+#                                 Results in $OUT/results.tgz (the device returns at most 8 files) + the summary
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/out/gpu} # where results go
@@ -67,7 +70,7 @@ setup() { # node, native modules, CUDA provider, wheels, library path: repeated 
 
 summary() { # the short version of every result in $OUT, last in the output
   for f in "$OUT"/*.json; do
-    "$PY" - "$f" <<'PYEOF'
+    "$PY" - "$f" <<'PYEOF' || true
 import json, sys
 d = json.load(open(sys.argv[1]))
 if "levels" in d:
@@ -75,11 +78,13 @@ if "levels" in d:
     for r in d["levels"]:
         print("  ", json.dumps({k: r[k] for k in ("hotkeys", "requests", "offeredReqPerSec", "errors", "passed")}), "p50/p99", r["latencyMs"]["p50"], r["latencyMs"]["p99"])
     sys.exit()
-if "results" in d:
+if isinstance(d.get("results"), list):
     for r in d["results"]:
         print("  sweep", json.dumps(r))
     sys.exit()
 if "servers" not in d:
+    if "phasesMs" not in d:
+        sys.exit()
     print("==", d.get("benchmark"), d.get("model"), d.get("device"), json.dumps({k: (v["p50"], v["p99"]) for k, v in d["phasesMs"].items()}))
     sys.exit()
 print("==", d["label"], "|", d["machine"]["gpu"], "|", d["model"]["description"])
@@ -157,6 +162,46 @@ extra) # where the time goes (phases), and the CPU comparison on two pinned core
   fi
   summary
   ;;
+all)
+  cp .gpucarry/p4/* "$STAGE/"
+  setup
+  R=$STAGE/results
+  rm -rf "$R" && mkdir -p "$R"
+  OUT_FINAL=$OUT
+  OUT=$R
+  common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-300}" --warmup "${BENCH_WARMUP:-30}"
+    --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs)
+  wait_export gpu-dinov2-b14-reg
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
+    --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ratio 1:0.7 --frames 1920x1080,1024x1024 \
+    --frame-concurrency 1 >/dev/null || echo "[device] DINOv2-B bench failed: exit $?"
+  wait_export gpu-ensemble-l14-convnext-hflip
+  "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$E_MODELS" --hflip \
+    --label gpu-ensemble-l14-convnext-hflip --work-dir "$MODELS/gpu-ensemble-l14-convnext-hflip" --target-p99-ms 30 \
+    --target-p99-ratio 16:0.4 >/dev/null || echo "[device] ensemble bench failed: exit $?"
+  "$STAGE/node" bench/phases.mjs --model "$MODELS/gpu-dinov2-b14-reg" --ep "$DEVICE" --n 200 >"$R/phases-gpu-dinov2-b14-reg.json" || true
+  wait_export cpu2-dinov2-s14-reg
+  "$STAGE/node" bench/phases.mjs --model "$MODELS/cpu2-dinov2-s14-reg" --ep cpu --n 100 >"$R/phases-cpu-dinov2-s14-reg.json" || true
+  "$STAGE/node" bench/shrink-factor.mjs --runs 30 >"$R/shrink-factor-1920x1080.json" || true
+  # Servers on cores 2-3 with two inference threads each, the driver elsewhere; fp32 and the int8 copy.
+  taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
+    --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs \
+    --label cpu2-dinov2-s14-reg --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 --threads 2 \
+    --concurrency 1 --int8 --heldout-images 64 --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 >/dev/null ||
+    echo "[device] CPU bench failed: exit $?"
+  # The int8 agreement on a trained head: a logistic head fitted on the backbone's embeddings of a procedural dataset
+  # (carried as trainset.tar), checked on its held-out images.
+  mkdir -p "$STAGE/trainset" && tar -xf "$STAGE/trainset.tar" -C "$STAGE/trainset"
+  T=$MODELS/cpu2-trained
+  (cd bench/baseline && "$PY" train_head.py --bundle "$MODELS/cpu2-dinov2-s14-reg" --dataset "$STAGE/trainset" \
+    --out "$T" --heldout-out "$T-heldout" >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
+    "$PY" quantize.py --bundle "$T" --out "$T-int8" --heldout "$T-heldout" --limit 100000 \
+      >"$R/int8-agreement-trained-cpu.json" 2>"$STAGE/agreement.log") ||
+    { echo "[device] trained-head int8 check failed"; tail -5 "$STAGE/train-head.log" "$STAGE/agreement.log"; }
+  summary
+  for f in "$R"/int8-*.json "$R"/shrink-*.json; do echo "== $f"; cat "$f"; done
+  tar -czf "$OUT_FINAL/results.tgz" -C "$R" .
+  ;;
 sweep) # does a change of batch size cost a new convolution-algorithm search? (ConvNeXt, fp32 and fp16)
   cp .gpucarry/p4/* "$STAGE/"
   setup
@@ -167,7 +212,7 @@ sweep) # does a change of batch size cost a new convolution-algorithm search? (C
   summary
   ;;
 *)
-  echo "usage: $0 stage N | run | extra | sweep" >&2
+  echo "usage: $0 stage N | run | extra | all | sweep" >&2
   exit 2
   ;;
 esac

@@ -20,7 +20,7 @@ fi
 # node and the native modules change rarely: delete them from p4 to rebuild.
 [ -e "$CARRY/p4/node.xz" ] || xz -T2 -"${PACK_XZ_LEVEL:-1}" <"$(command -v node)" >"$CARRY/p4/node.xz"
 # The verifier pool's worker is its own entry; the bundled axon finds it beside itself (bench/ on the device).
-node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/hotkeys.ts bench/gpu/batch-sweep.ts \
+node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/hotkeys.ts bench/gpu/batch-sweep.ts bench/shrink-factor.ts \
   packages/protocol/src/sr25519-verify-worker.mjs --bundle --platform=node --format=esm --target=node20 \
   --outdir="$CARRY/p4" --entry-names=[name] --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
