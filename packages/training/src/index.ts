@@ -31,7 +31,13 @@ export {
   DEMO_BACKBONE_SIZE,
   demoBackboneDim,
 } from "./demo-backbone.ts";
-export { type BackboneSpec, describeBackbone, EmbeddingExtractor, type EmbedOptions } from "./embed.ts";
+export {
+  type BackboneSpec,
+  describeBackbone,
+  EmbeddingExtractor,
+  type EmbedOptions,
+  type EmbedStats,
+} from "./embed.ts";
 export {
   type BlobStore,
   type CacheStats,
@@ -123,3 +129,4 @@ export {
   type ValidatorRow,
   ValidatorSimulator,
 } from "./simulator/simulator.ts";
+export { ViewPool, viewWorkersFor } from "./view-pool.ts";

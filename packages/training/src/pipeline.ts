@@ -27,6 +27,7 @@ import { type HeadConfig, type Matrix, predictHead, trainHead } from "./head.ts"
 import { binaryMetrics, metricsByCategory, reliability, rocCurve, searchThreshold } from "./metrics.ts";
 import { renderReportHtml, type TrainingReport } from "./report.ts";
 import { nativeFrame } from "./simulator/challenges.ts";
+import { ViewPool, viewWorkersFor } from "./view-pool.ts";
 
 export type TrainStage = "embed-train" | "embed-val" | "embed-test" | "train-head" | "write-bundle";
 
@@ -84,6 +85,8 @@ export interface TrainRunOptions {
   executionProvider?: ExecutionProviderChoice;
   /** Images per backbone batch (default 32). */
   batchSize?: number;
+  /** Worker threads drawing views (default: none below 2000 views to draw, else cores − 1; ROADWORK_VIEW_WORKERS). */
+  viewWorkers?: number;
 }
 
 export interface TrainRunResult {
@@ -156,9 +159,11 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
     typeof options.backbone.model === "string" ? await readFile(options.backbone.model) : options.backbone.model;
   // Loaded only when something is missing from the cache: a fully cached retrain never runs the backbone.
   let extractor: EmbeddingExtractor | undefined;
+  // Views drawn on worker threads when there are many to draw (the augmentations are JavaScript raster work).
+  let pool: ViewPool | undefined;
   const cache = options.cache;
   const batchSize = options.batchSize ?? 32;
-  const chunk = batchSize * 4;
+  const chunk = batchSize * 8;
   const flushEvery = options.flushEvery ?? 2048;
   const embed = async (stage: TrainStage, list: View[], split: string): Promise<Matrix> => {
     const t = Date.now();
@@ -186,12 +191,17 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
         },
         { executionProvider: options.executionProvider ?? "cpu" },
       );
+      pool ??= new ViewPool(options.viewWorkers ?? viewWorkersFor(missing.length));
+      const views = pool;
       const part = missing.slice(start, start + chunk);
       const m = await extractor.embed(
         part.length,
         (i) => {
           const v = list[part[i]!]!;
-          return challengeView(dataset, v.record, viewId(v), v.format, { native });
+          // Native frames are re-drawn at full size here; stored frames go to the workers (same seed, same bytes).
+          return views.size > 0 && !(native && v.format === "may")
+            ? views.render(recordPath(dataset, v.record), v.format, viewId(v))
+            : challengeView(dataset, v.record, viewId(v), v.format, { native });
         },
         { batchSize },
       );
@@ -230,6 +240,7 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
       durations["embed-pool"] = Math.round(st.poolMs);
     }
     await extractor?.close();
+    await pool?.close();
   }
   const labels = (list: View[]): number[] => list.map((v) => v.record.label);
   const tTrain = Date.now();
