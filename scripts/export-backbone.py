@@ -141,7 +141,8 @@ def fix_position_table(model: nn.Module, height: int, width: int) -> None:
     dummy = torch.zeros(1, 1 + (height // patch) * (width // patch), dim)
     with torch.no_grad():
         table = embeddings.interpolate_pos_encoding(dummy, height, width).detach().clone()
-    embeddings.interpolate_pos_encoding = lambda emb, h, w: table.to(emb.dtype)
+    # Follows the embeddings to their device and dtype (an fp16 export runs on CUDA).
+    embeddings.interpolate_pos_encoding = lambda emb, h, w: table.to(device=emb.device, dtype=emb.dtype)
 
 
 def load_model(args):
