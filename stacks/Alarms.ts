@@ -26,11 +26,17 @@ export const LATENCY_P99_LIMIT_MS = 6_000;
 export const ERROR_RATE_LIMIT = 0.05;
 export const METAGRAPH_AGE_LIMIT_SECONDS = 30 * 60;
 
-function minerMetric(config: StageConfig, metricName: string, statistic: string, period: Duration) {
+function minerMetric(
+  config: StageConfig,
+  metricName: string,
+  statistic: string,
+  period: Duration,
+  dimensions: Record<string, string> = {},
+) {
   return new cloudwatch.Metric({
     namespace: MINER_METRICS.namespace,
     metricName,
-    dimensionsMap: { [MINER_METRICS.dimension]: config.stage },
+    dimensionsMap: { [MINER_METRICS.dimension]: config.stage, ...dimensions },
     statistic,
     period,
   });
@@ -208,6 +214,33 @@ export function Alarms({ stack, app }: StackContext) {
     ),
   };
 
+  // Several hotkeys on the host: one of them can stop answering while the others (and so the stage's total) still do
+  // — its registration was pruned, its serve_axon failed. Each hotkey's own answers get the no-answers alarm too.
+  const perHotkey = config.axonPorts.length > 1;
+  const hotkeyAnswers = perHotkey
+    ? config.axonPorts.map((port) => {
+        const metric = minerMetric(config, MINER_METRICS.answersOk, "Sum", ANSWERS_OK_WINDOW, {
+          [MINER_METRICS.axonPortDimension]: String(port),
+        });
+        const alarm = wire(
+          new cloudwatch.Alarm(stack, `NoSuccessfulAnswersPort${port}`, {
+            alarmName: `roadwork-${config.stage}-no-successful-answers-port-${port}`,
+            alarmDescription:
+              `The hotkey on port ${port} gave no successful answer in ${ANSWERS_OK_WINDOW.toMinutes()} minutes while ` +
+              "the host runs: is it still registered, and announced on this port? ('roadwork status', the axon log's " +
+              "serve_axon lines)",
+            metric,
+            comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            threshold: 1,
+            evaluationPeriods: 1,
+            // The axon sends zeros while it runs; no data is the whole host down, which the stage alarms cover.
+            treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+          }),
+        );
+        return { port, metric, alarm };
+      })
+    : [];
+
   // Per stage: the budget counts only resources tagged roadwork:stage=<stage> (every resource of the app carries
   // it). The tag must be activated once as a cost allocation tag (docs/deploy.md); until then this budget reads $0,
   // which is why the account-wide billing alarm below exists beside it.
@@ -280,7 +313,11 @@ export function Alarms({ stack, app }: StackContext) {
         new cloudwatch.GraphWidget({ title: "Metagraph age (s)", left: [metagraphAge], width: 12 }),
       ],
       [
-        new cloudwatch.AlarmStatusWidget({ title: "Alarms", alarms: Object.values(alarms), width: 12 }),
+        new cloudwatch.AlarmStatusWidget({
+          title: "Alarms",
+          alarms: [...Object.values(alarms), ...hotkeyAnswers.map((h) => h.alarm)],
+          width: 12,
+        }),
         new cloudwatch.GraphWidget({ title: "Host status check failed", left: [statusCheck], width: 12 }),
       ],
       [
@@ -295,10 +332,21 @@ export function Alarms({ stack, app }: StackContext) {
           width: 12,
         }),
       ],
+      ...(perHotkey
+        ? [
+            [
+              new cloudwatch.GraphWidget({
+                title: "Successful answers per hotkey (by port, 30 min)",
+                left: hotkeyAnswers.map((h) => h.metric.with({ label: `:${h.port}` })),
+                width: 24,
+              }),
+            ],
+          ]
+        : []),
     ],
   });
 
   suppressSstStackHandler(stack);
   stack.addOutputs({ AlertTopicArn: topic.topicArn });
-  return { topic, alarms };
+  return { topic, alarms, hotkeyAlarms: hotkeyAnswers.map((h) => h.alarm) };
 }

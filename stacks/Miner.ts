@@ -1,5 +1,5 @@
 // The always-on axon: one GPU host (spot by default) in an ECS cluster, reachable at a stable Elastic IP on the axon
-// port and nowhere else. No NAT gateway (public subnets only), no SSH (Session Manager), no load balancer: validators
+// ports (one per hotkey the host serves, stacks/config.ts axonPorts) and nowhere else. No NAT gateway (public subnets only), no SSH (Session Manager), no load balancer: validators
 // dial the IP that serve_axon registered. The axon container claims that address itself once it listens with a model
 // (containers/axon/address-claim.ts), so a replacement host takes traffic only when it can answer.
 import { Duration, RemovalPolicy, Tags } from "aws-cdk-lib";
@@ -23,7 +23,8 @@ import { RAW_PREDICTIONS_PREFIX, Storage } from "./Storage.ts";
 export const HOST_TAG_KEY = "roadwork:axon-host";
 /**
  * Environment variable the ECS agent fills from the hotkey secret (never a plain environment value). The secret holds
- * JSON, {"seedHex":"0x…"} or {"mnemonic":"…"}, the same secret the lifecycle functions read.
+ * JSON, {"seedHex":"0x…"} or {"mnemonic":"…"}, the same secret the lifecycle functions read — or, for several
+ * hotkeys on this host, {"hotkeys":[…]} with one entry per port of the stage (containers/axon/hotkey-list.ts).
  */
 export const HOTKEY_SECRET_ENV = "ROADWORK_HOTKEY_SECRET";
 /** Where the axon keeps captured challenges in the datasets bucket; `roadwork dataset import` reads this layout. */
@@ -120,14 +121,18 @@ export function Miner({ stack, app }: StackContext) {
     },
   ]);
 
+  const ports = config.axonPorts;
   const securityGroup = new ec2.SecurityGroup(stack, "AxonSecurityGroup", {
     vpc,
-    description: `Roadwork axon (${config.stage}): validators reach tcp ${config.axonPort}; nothing else comes in`,
+    description: `Roadwork axon (${config.stage}): validators reach tcp ${ports.join(", ")}; nothing else comes in`,
     allowAllOutbound: true,
     allowAllIpv6Outbound: true,
   });
-  securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(config.axonPort), "Bittensor validators (IPv4)");
-  securityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.tcp(config.axonPort), "Bittensor validators (IPv6)");
+  // One port per hotkey, each its own rule: no range that would also open the ports in between.
+  for (const port of ports) {
+    securityGroup.addIngressRule(ec2.Peer.anyIpv4(), ec2.Port.tcp(port), `Bittensor validators (IPv4) :${port}`);
+    securityGroup.addIngressRule(ec2.Peer.anyIpv6(), ec2.Port.tcp(port), `Bittensor validators (IPv6) :${port}`);
+  }
   NagSuppressions.addResourceSuppressions(securityGroup, [
     {
       id: "AwsSolutions-EC23",
@@ -315,7 +320,7 @@ export function Miner({ stack, app }: StackContext) {
     image: axonImage(stack, config),
     memoryReservationMiB: config.containerMemoryMiB[config.computeProfile],
     gpuCount: gpu ? 1 : undefined,
-    portMappings: [{ containerPort: config.axonPort, hostPort: config.axonPort, protocol: ecs.Protocol.TCP }],
+    portMappings: ports.map((port) => ({ containerPort: port, hostPort: port, protocol: ecs.Protocol.TCP })),
     environment: {
       ROADWORK_STAGE: config.stage,
       ROADWORK_NETUID: String(config.netuid),
@@ -323,7 +328,8 @@ export function Miner({ stack, app }: StackContext) {
       ROADWORK_EXTERNAL_IP: publicIp,
       ROADWORK_EIP_ALLOCATION_ID: allocationId,
       ROADWORK_INSTANCE_ID_FILE: `${CONTAINER_HOST_INFO_DIR}/instance-id`,
-      ROADWORK_PORT: String(config.axonPort),
+      // One per hotkey in the hotkey secret; the container refuses to start when the counts differ.
+      ROADWORK_PORTS: ports.join(","),
       ROADWORK_MODEL: `s3://${models.bucketName}/${config.modelBundleKey}`,
       ROADWORK_PREDICTIONS_BUCKET: predictions.bucketName,
       ROADWORK_PREDICTIONS_PREFIX: RAW_PREDICTIONS_PREFIX,
@@ -359,7 +365,7 @@ export function Miner({ stack, app }: StackContext) {
     taskDefinition,
     serviceName: `roadwork-${config.stage}-axon`,
     desiredCount: 1,
-    // One host and a fixed host port: the old task must stop before the new one can bind the port.
+    // One host and fixed host ports: the old task must stop before the new one can bind them.
     minHealthyPercent: 0,
     maxHealthyPercent: 100,
     capacityProviderStrategies: [{ capacityProvider: capacity.capacityProviderName, weight: 1 }],
@@ -436,7 +442,7 @@ export function Miner({ stack, app }: StackContext) {
 
   stack.addOutputs({
     AxonAddress: publicIp,
-    AxonPort: String(config.axonPort),
+    AxonPorts: ports.join(","),
     Cluster: cluster.clusterName,
     Service: service.serviceName,
     LogGroup: logGroup.logGroupName,

@@ -15,7 +15,7 @@ test("testnet and mainnet defaults: netuids 323 and 72, spot, CPU on testnet and
   assert.equal(mainnet.netuid, 72);
   for (const c of [testnet, mainnet]) {
     assert.equal(c.purchaseOption, "spot");
-    assert.equal(c.axonPort, 8091);
+    assert.deepEqual(c.axonPorts, [8091]);
     assert.equal(c.natixRegistration, false, "NATIX registration is opt-in");
     assert.equal(c.pauseAfterDays, undefined, "pausing is opt-in");
     assert.deepEqual(c.axonImage, { source: "project", tag: "abc123" });
@@ -63,6 +63,14 @@ test("deploy-time overrides are validated", () => {
   bad({ ROADWORK_ALARM_EMAIL: "not-an-email" }, /alarmEmail/);
   bad({ ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0abc1234" }, /externalIp\.publicIp/);
   bad({ ROADWORK_AXON_IMAGE: "no-tag" }, /<ecr-repository>:<tag>/);
+  bad({ ROADWORK_AXON_PORTS: "8091,8091" }, /axonPorts: each hotkey needs its own port/);
+  bad({ ROADWORK_AXON_PORTS: "8091,http" }, /axonPorts\.1/);
+  bad({ ROADWORK_AXON_PORTS: "80" }, /axonPorts\.0/);
+  bad({ ROADWORK_AXON_PORTS: Array.from({ length: 33 }, (_, i) => 9000 + i).join(",") }, /axonPorts/);
+  assert.deepEqual(
+    resolveStageConfig("mainnet", { ...email, ROADWORK_AXON_PORTS: "8091, 8092,8093" }).axonPorts,
+    [8091, 8092, 8093],
+  );
 });
 
 test("the host AMI is pinned and the image pushed before a deploy: both missing say what to run", () => {

@@ -20,6 +20,8 @@ export const CPU_INSTANCE_TYPES = ["c7i.large", "c6i.large", "m7i.large"] as con
 export const MINER_METRICS = {
   namespace: "RoadworkMiner",
   dimension: "Stage",
+  /** With several hotkeys, each axon's AnswersOk also comes with this dimension (its port) beside `Stage`. */
+  axonPortDimension: "AxonPort",
   answersOk: "AnswersOk",
   errorRate: "ErrorRate",
   latencyP99: "LatencyP99",
@@ -35,6 +37,9 @@ export const MINER_METRICS = {
 
 /** Cost-allocation tag every resource of a stage carries; the stage's budget filters on it. */
 export const STAGE_TAG_KEY = "roadwork:stage";
+
+/** The axon container's limit (containers/axon/hotkey-list.ts); 2 rules per port stay under a group's 60 per family. */
+export const MAX_HOTKEYS_PER_HOST = 32;
 
 const instanceType = z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, "an EC2 instance type such as g4dn.xlarge");
 
@@ -72,7 +77,18 @@ export const StageConfigSchema = z
     gpuInstanceTypes: z.array(instanceType).min(1),
     cpuInstanceTypes: z.array(instanceType).min(1),
     rootVolumeGiB: z.number().int().min(30).max(500),
-    axonPort: z.number().int().min(1024).max(65535),
+    /**
+     * One public port per hotkey the host serves (the axon container's hotkey secret lists as many hotkeys): the
+     * security group opens exactly these, and each hotkey is announced on chain with its own.
+     */
+    axonPorts: z
+      .array(z.number().int().min(1024).max(65535))
+      .min(1)
+      .max(MAX_HOTKEYS_PER_HOST)
+      .refine(
+        (ports) => new Set(ports).size === ports.length,
+        "each hotkey needs its own port: a port is listed twice",
+      ),
     /**
      * `create`: the stack allocates an Elastic IP (kept on stack removal, since validators know it).
      * `existing`: reuse an allocation the operator already owns (e.g. the one registered with serve_axon).
@@ -136,7 +152,7 @@ const SHARED_DEFAULTS = {
   gpuInstanceTypes: [...GPU_INSTANCE_TYPES],
   cpuInstanceTypes: [...CPU_INSTANCE_TYPES],
   rootVolumeGiB: 50,
-  axonPort: 8091,
+  axonPorts: [8091],
   externalIp: { mode: "create" },
   modelBundleKey: "models/current.json",
   predictionLogExpiryDays: 30,
@@ -186,6 +202,7 @@ const EnvOverridesSchema = z.object({
   ROADWORK_EIP_PUBLIC_IP: z.string().optional(),
   ROADWORK_AXON_IMAGE: z.string().optional(),
   ROADWORK_AXON_IMAGE_TAG: z.string().optional(),
+  ROADWORK_AXON_PORTS: z.string().optional(),
   ROADWORK_CHAIN_ENDPOINT: z.string().optional(),
   ROADWORK_HOST_AMI_ID: z.string().optional(),
   ROADWORK_BILLING_ALARM_USD: z.string().optional(),
@@ -307,6 +324,8 @@ export function resolveStageConfig(stage: string, env: Record<string, string | u
       : base.externalIp,
     axonImage,
     chainEndpoint: overrides.ROADWORK_CHAIN_ENDPOINT ?? base.chainEndpoint,
+    // "8091,8092,8093": one port per hotkey; anything not a number fails the schema below with the field's name.
+    axonPorts: overrides.ROADWORK_AXON_PORTS?.split(",").map((p) => Number(p.trim())) ?? base.axonPorts,
   };
   const parsed = StageConfigSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { before, describe, test } from "node:test";
 import { Match, Template } from "aws-cdk-lib/assertions";
-import { GPU_INSTANCE_TYPES, MINER_METRICS } from "./config.ts";
+import { GPU_INSTANCE_TYPES, MINER_METRICS, type StageConfig } from "./config.ts";
 import { estimateStage, loadPriceTable } from "./cost/estimate.ts";
 import { HOTKEY_SECRET_ENV } from "./Miner.ts";
 import { type SynthesizedStack, type SynthesizedStage, synthesizeStage } from "./testing.ts";
@@ -26,15 +26,26 @@ const VARIANTS = {
       ROADWORK_EIP_PUBLIC_IP: "203.0.113.7",
     },
   },
-  // GPU on testnet by request, with the opt-in pause and NATIX registration on.
+  // GPU on testnet by request, with the opt-in pause and NATIX registration on, serving three hotkeys.
   "testnet-gpu": {
     stage: "testnet",
-    env: { ROADWORK_COMPUTE_PROFILE: "gpu", ROADWORK_PAUSE_AFTER_DAYS: "7", ROADWORK_NATIX_REGISTRATION: "on" },
+    env: {
+      ROADWORK_COMPUTE_PROFILE: "gpu",
+      ROADWORK_PAUSE_AFTER_DAYS: "7",
+      ROADWORK_NATIX_REGISTRATION: "on",
+      ROADWORK_AXON_PORTS: "8091,8092,8095",
+    },
   },
 } as const;
 type Variant = keyof typeof VARIANTS;
 
 const synthesized = new Map<Variant, SynthesizedStage>();
+/** The stage configuration a variant was synthesized from. */
+function stageConfigOf(variant: Variant): StageConfig {
+  const config = synthesized.get(variant)?.config;
+  assert.ok(config, `${variant} was not synthesized`);
+  return config;
+}
 
 function stackOf(variant: Variant, id: string): SynthesizedStack {
   const stack = synthesized.get(variant)?.stacks.get(id);
@@ -84,12 +95,11 @@ describe("Miner stack", () => {
     assert.equal(axonContainer("testnet").ResourceRequirements, undefined);
   });
 
-  test("host networking on port 8091, health check and logs with retention", () => {
+  test("host networking, health check and logs with retention", () => {
     const [taskDef] = resourcesOf("mainnet", "Miner", "AWS::ECS::TaskDefinition");
     assert.equal(taskDef.Properties.NetworkMode, "host");
     assert.deepEqual(taskDef.Properties.RequiresCompatibilities, ["EC2"]);
     const container = axonContainer("mainnet");
-    assert.deepEqual(container.PortMappings, [{ ContainerPort: 8091, HostPort: 8091, Protocol: "tcp" }]);
     assert.equal(container.HealthCheck.Command[0], "CMD");
     // Alive, not answering: a stage without a model yet stays healthy (the heartbeat), so the first deploy succeeds.
     assert.match(container.HealthCheck.Command.join(" "), /statSync\("\/tmp\/roadwork-axon\.heartbeat"/);
@@ -141,15 +151,41 @@ describe("Miner stack", () => {
     }
   });
 
-  test("the security group opens only tcp 8091, to IPv4 and IPv6", () => {
-    const groups = resourcesOf("mainnet", "Miner", "AWS::EC2::SecurityGroup");
-    assert.equal(groups.length, 1);
-    const ingress = groups[0].Properties.SecurityGroupIngress as Json[];
-    assert.deepEqual(ingress.map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.CidrIp ?? r.CidrIpv6]).sort(), [
-      ["tcp", 8091, 8091, "0.0.0.0/0"],
-      ["tcp", 8091, 8091, "::/0"],
-    ]);
-    assert.equal(resourcesOf("mainnet", "Miner", "AWS::EC2::SecurityGroupIngress").length, 0);
+  test("the security group opens exactly the configured ports, one per hotkey, to IPv4 and IPv6", () => {
+    const expected: [Variant, number[]][] = [
+      ["mainnet", [8091]],
+      ["testnet-gpu", [8091, 8092, 8095]],
+    ];
+    for (const [variant, ports] of expected) {
+      assert.deepEqual(stageConfigOf(variant).axonPorts, ports, "the ports come from the stage config");
+      const groups = resourcesOf(variant, "Miner", "AWS::EC2::SecurityGroup");
+      assert.equal(groups.length, 1);
+      const ingress = groups[0].Properties.SecurityGroupIngress as Json[];
+      assert.deepEqual(
+        ingress.map((r) => [r.IpProtocol, r.FromPort, r.ToPort, r.CidrIp ?? r.CidrIpv6]).sort(),
+        ports
+          .flatMap((p) => [
+            ["tcp", p, p, "0.0.0.0/0"],
+            ["tcp", p, p, "::/0"],
+          ])
+          .sort(),
+        variant,
+      );
+      assert.equal(resourcesOf(variant, "Miner", "AWS::EC2::SecurityGroupIngress").length, 0, variant);
+      // The task maps the same ports and tells the container which they are (one per hotkey of its secret).
+      const container = axonContainer(variant);
+      assert.deepEqual(
+        container.PortMappings,
+        ports.map((p) => ({ ContainerPort: p, HostPort: p, Protocol: "tcp" })),
+        variant,
+      );
+      const env = Object.fromEntries(
+        (container.Environment as { Name: string; Value: Json }[]).map((e) => [e.Name, e.Value]),
+      );
+      assert.equal(env.ROADWORK_PORTS, ports.join(","), variant);
+      assert.equal(env.ROADWORK_PORT, undefined, variant);
+      assert.equal(stackOf(variant, "Miner").template.Outputs?.AxonPorts?.Value, ports.join(","), variant);
+    }
   });
 
   test("public subnets only: no NAT gateway, no private subnet", () => {
@@ -414,6 +450,36 @@ describe("Alarms stack", () => {
     // The group's launch/terminate notifications go to the same topic.
     const asg = resourcesOf("mainnet", "Miner", "AWS::AutoScaling::AutoScalingGroup")[0];
     assert.match(JSON.stringify(asg.Properties.NotificationConfigurations), /OperatorAlerts/);
+  });
+});
+
+describe("Alarms per hotkey", () => {
+  test("several hotkeys: each port's own no-answers alarm on AnswersOk{Stage, AxonPort}; one hotkey: none", () => {
+    const alarmsOf = (variant: Variant) => resourcesOf(variant, "Alarms", "AWS::CloudWatch::Alarm");
+    const perPort = (variant: Variant) =>
+      alarmsOf(variant).filter((a) =>
+        (a.Properties.Dimensions as Json[] | undefined)?.some((d) => d.Name === MINER_METRICS.axonPortDimension),
+      );
+    assert.equal(perPort("mainnet").length, 0, "one hotkey: the stage alarm is its alarm");
+    assert.equal(alarmsOf("testnet-gpu").length, 9 + 3);
+    const alarms = perPort("testnet-gpu");
+    assert.deepEqual(
+      alarms.map((a) => [a.Properties.AlarmName, a.Properties.MetricName, a.Properties.Dimensions]),
+      [8091, 8092, 8095].map((port) => [
+        `roadwork-testnet-no-successful-answers-port-${port}`,
+        MINER_METRICS.answersOk,
+        [
+          { Name: "AxonPort", Value: String(port) },
+          { Name: "Stage", Value: "testnet" },
+        ],
+      ]),
+    );
+    for (const a of alarms) {
+      assert.equal(a.Properties.ComparisonOperator, "LessThanThreshold");
+      assert.equal(a.Properties.Threshold, 1);
+      assert.equal(a.Properties.Period, 1800);
+      assert.equal(a.Properties.AlarmActions.length, 1);
+    }
   });
 });
 

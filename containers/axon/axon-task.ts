@@ -21,7 +21,12 @@ import {
 } from "@roadwork/miner";
 import { AXON_VERSION, ensureCryptoReady } from "@roadwork/protocol";
 import { claimAddress } from "./address-claim.ts";
-import { type MetricsPublisher, MinerMetricsSampler, startMetricsPublisher } from "./cloudwatch-metrics.ts";
+import {
+  METRIC_DIMENSIONS,
+  type MetricsPublisher,
+  MinerMetricsSampler,
+  startMetricsPublisher,
+} from "./cloudwatch-metrics.ts";
 import { AxonEnvError, type AxonRuntimeConfig } from "./config.ts";
 import { openWhenAvailable } from "./model-wait.ts";
 import { S3PredictionLog } from "./prediction-log.ts";
@@ -192,10 +197,10 @@ export async function startAxonTask(
             fleet.axons.map((a) => ({
               metrics: a.axon.metrics,
               // One hotkey: the stage's series is its series. Several: each also gets its own AnswersOk.
-              ...(several ? { dimensions: { AxonPort: String(a.running.port) } } : {}),
+              ...(several ? { dimensions: { [METRIC_DIMENSIONS.axonPort]: String(a.running.port) } } : {}),
             })),
             () => chain.metagraph.ageMs(),
-            { Stage: config.stage },
+            { [METRIC_DIMENSIONS.stage]: config.stage },
             () => challenges.takeSinceLastSample(),
           ),
           intervalMs: config.metrics.intervalMs,

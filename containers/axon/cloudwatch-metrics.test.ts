@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { AxonMetrics } from "@roadwork/miner";
 import { MINER_METRICS } from "../../stacks/config.ts";
-import { METRIC_NAMES, MinerMetricsSampler, requestsByStatus } from "./cloudwatch-metrics.ts";
+import { METRIC_DIMENSIONS, METRIC_NAMES, MinerMetricsSampler, requestsByStatus } from "./cloudwatch-metrics.ts";
 
 const byName = (data: { MetricName?: string; Value?: number }[]) =>
   Object.fromEntries(data.map((d) => [d.MetricName, d.Value]));
@@ -53,7 +53,8 @@ test("the names published are the names the alarms watch (stacks/config.ts)", ()
       MINER_METRICS.validatorChallenges,
     ].sort(),
   );
-  assert.equal(MINER_METRICS.dimension, "Stage");
+  assert.equal(MINER_METRICS.dimension, METRIC_DIMENSIONS.stage);
+  assert.equal(MINER_METRICS.axonPortDimension, METRIC_DIMENSIONS.axonPort);
 });
 
 test("several hotkeys: stage totals over all axons, the slowest p99, and each axon's own AnswersOk", () => {

@@ -14,6 +14,9 @@ export const METRIC_NAMES = {
   validatorChallenges: "ValidatorChallenges",
 } as const;
 
+/** Dimensions: every datum carries Stage; with several hotkeys each axon's own AnswersOk also carries AxonPort. */
+export const METRIC_DIMENSIONS = { stage: "Stage", axonPort: "AxonPort" } as const;
+
 const STATUS_LINE = /^roadwork_axon_requests_total\{status="(\d{3})"\} (\d+)$/gm;
 
 /** Requests answered so far, by HTTP status, read from the axon's Prometheus rendition. */
