@@ -3,15 +3,16 @@
 // JSON with p50/p99 latency and requests/s. Progress goes to stderr.
 //
 //   npm run bench:axon [-- --model <file.onnx|bundle dir>] [--requests 400] [--max-concurrent 4]
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { cpus, freemem, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Keyring } from "@polkadot/keyring";
-import { writeTinyClassifier } from "@roadwork/inference";
-import { Dendrite, ensureCryptoReady } from "@roadwork/protocol";
+import { type Dendrite, ensureCryptoReady } from "@roadwork/protocol";
 import sharp from "sharp";
+import { dendriteOf, writeSnapshot } from "../bench/lib/identities.ts";
+import { uniqueJpeg } from "../bench/lib/images.ts";
+import { benchModel, type RoadworkServe, startRoadworkServe } from "../bench/lib/servers.ts";
 
 const { values } = parseArgs({
   options: {
@@ -29,7 +30,7 @@ const VALIDATORS = 4;
 const log = (message: string) => process.stderr.write(`bench-axon: ${message}\n`);
 
 const dir = await mkdtemp(join(tmpdir(), "roadwork-bench-axon-"));
-let server: ChildProcess | undefined;
+let server: RoadworkServe | undefined;
 try {
   await ensureCryptoReady();
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
@@ -38,27 +39,14 @@ try {
     keyring.addFromUri(i === 0 ? "//Alice" : `//Validator${i}`),
   );
 
-  let modelPath = values.model;
-  let modelDescription = "user-supplied model";
-  if (!modelPath) {
-    modelPath = join(dir, "tiny.onnx");
-    await writeTinyClassifier(modelPath, { seed: 1 });
-    modelDescription = "roadwork tiny classifier (Conv 8x8/8 -> ReLU -> GAP -> Gemm -> Sigmoid, 224x224 input, seed 1)";
-  }
+  const model = await benchModel(dir, values.model);
   const snapshotPath = join(dir, "snapshot.json");
-  await writeFile(
-    snapshotPath,
-    JSON.stringify({
-      netuid: 323,
-      block: 0,
-      neurons: [
-        // Equal stakes: the stake-ordered queue would otherwise serve the richest validator first under overload,
-        // and the figures would measure that policy rather than the serving path.
-        ...validators.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
-        { uid: VALIDATORS, hotkey: axonKey.address, stake: 1, validatorPermit: false },
-      ],
-    }),
-  );
+  await writeSnapshot(snapshotPath, [
+    // Equal stakes: the stake-ordered queue would otherwise serve the richest validator first under overload,
+    // and the figures would measure that policy rather than the serving path.
+    ...validators.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
+    { uid: VALIDATORS, hotkey: axonKey.address, stake: 1, validatorPermit: false },
+  ]);
   const axonConfig = {
     queue: { maxConcurrent: MAX_CONCURRENT, maxQueued: 256 },
     // The benchmark measures the serving path, not the per-validator limiter.
@@ -72,57 +60,19 @@ try {
   const meanImageBytes = Math.round(images.reduce((a, b) => a + b.byteLength, 0) / images.length);
 
   log("starting roadwork serve");
-  const cli = new URL("../packages/cli/bin/roadwork.mjs", import.meta.url).pathname;
-  const child = spawn(
-    process.execPath,
-    [
-      cli,
-      "serve",
-      "--model",
-      modelPath,
-      "--metagraph",
-      snapshotPath,
-      "--config",
-      configPath,
-      "--host",
-      "127.0.0.1",
-      "--port",
-      "0",
-      "--admin-port",
-      "0",
-      "--log-level",
-      "warn",
-    ],
-    { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: "//Bob" }, stdio: ["ignore", "pipe", "pipe"] },
-  );
-  server = child;
-  let serverErr = "";
-  child.stderr?.on("data", (c: Buffer) => {
-    serverErr += c;
+  server = await startRoadworkServe({
+    model: model.path,
+    metagraph: snapshotPath,
+    args: ["--config", configPath, "--host", "127.0.0.1", "--port", "0", "--admin-port", "0", "--log-level", "warn"],
+    hotkeyMnemonic: "//Bob",
   });
-  const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`axon not ready after 60 s: ${serverErr}`)), 60_000);
-    child.stdout?.on("data", (c: Buffer) => {
-      out += c;
-      const m = /roadwork axon ready hotkey=(\S+) address=http:\/\/([\d.]+):(\d+) model=(\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`roadwork serve exited (${code}): ${serverErr}`)));
-  });
-  const [, , ip, portText, modelVersion] = ready;
-  const target = { ip: ip!, port: Number(portText), hotkey: axonKey.address };
-  log(`axon ready on ${ip}:${portText}, model ${modelVersion}`);
+  const { ip, port, modelVersion } = server;
+  const target = { ip, port, hotkey: axonKey.address };
+  log(`axon ready on ${ip}:${port}, model ${modelVersion}`);
 
   // One Dendrite (uuid) per worker, each sending in sequence, as validators do: the axon requires nonces to
   // increase per hotkey:uuid, so concurrent requests from ONE dendrite could arrive out of order and get 401.
-  const dendriteFor = (worker: number) => {
-    const v = validators[worker % validators.length]!;
-    return new Dendrite({ signer: { address: v.address, sign: (m) => v.sign(m) } });
-  };
+  const dendriteFor = (worker: number) => dendriteOf(validators[worker % validators.length]!);
   let sequence = 0;
   /** One signed request, timed from signing to the parsed answer. Each carries unique bytes (see uniqueJpeg). */
   const one = async (dendrite: Dendrite) => {
@@ -197,7 +147,7 @@ try {
           node: process.version,
           loadAverage1mAtStart: loadAverage1m,
         },
-        model: { version: modelVersion, description: modelDescription, executionProvider: "auto (CPU here)" },
+        model: { version: modelVersion, description: model.description, executionProvider: "auto (CPU here)" },
         axon: { ...axonConfig, process: "separate (roadwork serve)" },
         load: {
           validators: `${VALIDATORS}, equal stake`,
@@ -217,26 +167,13 @@ try {
       2,
     ),
   );
-  child.kill("SIGTERM");
-  await new Promise((resolve) => child.once("exit", resolve));
-  server = undefined;
 } finally {
-  server?.kill("SIGKILL");
+  await server?.stop();
   await rm(dir, { recursive: true, force: true });
 }
 
 function round(v: number): number {
   return Math.round(v * 100) / 100;
-}
-
-/** Same pixels, different bytes: a COM segment right after SOI carries the request number. */
-function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
-  const text = Buffer.from(`roadwork-bench ${n}`);
-  const segment = Buffer.alloc(4 + text.length);
-  segment.writeUInt16BE(0xfffe, 0);
-  segment.writeUInt16BE(2 + text.length, 2);
-  text.copy(segment, 4);
-  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
 }
 
 /** A street-like scene (sky, road, noise, and orange work-zone blobs on even seeds), encoded like validators do. */

@@ -8,7 +8,7 @@
 // Each scenario is bounded: the attacker's setup (keys, images), 3 s of ramp-up, `--seconds` of honest traffic
 // (default 15) and 2 s of cool-down. The attacker runs at nice 10: on a real network it sits on another machine, and
 // here its own CPU use must not be mistaken for the axon's weakness.
-import { type ChildProcess, fork, spawn } from "node:child_process";
+import { type ChildProcess, fork } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Agent, request as httpRequest, type OutgoingHttpHeaders } from "node:http";
 import { connect, type Socket } from "node:net";
@@ -17,9 +17,11 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Keyring } from "@polkadot/keyring";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { writeTinyClassifier } from "@roadwork/inference";
 import { Dendrite, ensureCryptoReady } from "@roadwork/protocol";
 import sharp from "sharp";
+import { dendriteOf, writeSnapshot } from "../bench/lib/identities.ts";
+import { challengeImages, uniqueJpeg } from "../bench/lib/images.ts";
+import { benchModel, type RoadworkServe, startRoadworkServe } from "../bench/lib/servers.ts";
 
 const SCENARIOS = ["pipelined-forged", "slowloris", "big-bodies", "pre-auth-pile-up", "png-bomb"] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -65,73 +67,30 @@ async function runBenchmark(): Promise<void> {
   const only = values.only ? new Set(values.only.split(",")) : undefined;
   const scenarios = SCENARIOS.filter((s) => !only || only.has(s));
   const dir = await mkdtemp(join(tmpdir(), "roadwork-bench-flood-"));
-  let server: ChildProcess | undefined;
+  let server: RoadworkServe | undefined;
   try {
     await ensureCryptoReady();
     const ids = identities();
-    let modelPath = values.model;
-    let modelDescription = "user-supplied model";
-    if (!modelPath) {
-      modelPath = join(dir, "tiny.onnx");
-      await writeTinyClassifier(modelPath, { seed: 1 });
-      modelDescription = "roadwork tiny classifier (224x224 input, seed 1)";
-    }
+    const model = await benchModel(dir, values.model);
     const snapshotPath = join(dir, "snapshot.json");
-    await writeFile(
-      snapshotPath,
-      JSON.stringify({
-        netuid: 323,
-        block: 0,
-        neurons: [
-          ...ids.honest.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
-          { uid: 10, hotkey: ids.bigBody.address, stake: 500, validatorPermit: true },
-          { uid: 11, hotkey: ids.bomber.address, stake: 500, validatorPermit: true },
-          { uid: 12, hotkey: ids.axon.address, stake: 1, validatorPermit: false },
-        ],
-      }),
-    );
+    await writeSnapshot(snapshotPath, [
+      ...ids.honest.map((v, uid) => ({ uid, hotkey: v.address, stake: 1000, validatorPermit: true })),
+      { uid: 10, hotkey: ids.bigBody.address, stake: 500, validatorPermit: true },
+      { uid: 11, hotkey: ids.bomber.address, stake: 500, validatorPermit: true },
+      { uid: 12, hotkey: ids.axon.address, stake: 1, validatorPermit: false },
+    ]);
 
     log("starting roadwork serve (default admission settings)");
-    const cli = new URL("../packages/cli/bin/roadwork.mjs", import.meta.url).pathname;
-    const child = spawn(
-      process.execPath,
-      [
-        cli,
-        "serve",
-        "--model",
-        modelPath,
-        "--metagraph",
-        snapshotPath,
-        "--host",
-        "0.0.0.0",
-        "--port",
-        "0",
-        "--log-level",
-        "error",
-      ],
-      { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: "//Bob" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    server = child;
-    let serverErr = "";
-    child.stderr?.on("data", (c: Buffer) => {
-      serverErr = (serverErr + c).slice(-4000);
+    server = await startRoadworkServe({
+      model: model.path,
+      metagraph: snapshotPath,
+      args: ["--host", "0.0.0.0", "--port", "0", "--log-level", "error"],
+      hotkeyMnemonic: "//Bob",
     });
-    const port = await new Promise<number>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`axon not ready after 60 s: ${serverErr}`)), 60_000);
-      child.stdout?.on("data", (c: Buffer) => {
-        out += c;
-        const m = /roadwork axon ready .*address=http:\/\/[\d.]+:(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      child.on("exit", (code) => reject(new Error(`roadwork serve exited (${code}): ${serverErr}`)));
-    });
+    const { port } = server;
     log(`axon on port ${port}`);
 
-    const images = await Promise.all(Array.from({ length: 48 }, (_, i) => sceneJpeg(i, 224)));
+    const images = await challengeImages(48);
     const honest = ids.honest.map((pair, i) => new HonestValidator(pair, `127.0.1.${i + 1}`, port, ids.axon.address));
     log("warm-up: 5 s of honest traffic (every validator authenticates, which opens its fast lane)");
     await runHonest(honest, images, 5);
@@ -145,7 +104,7 @@ async function runBenchmark(): Promise<void> {
     log("large frame: one 4 MiB JPEG (base64) from an honest validator");
     const largeFrame = await sendLargeFrame(honest[0]!, 4 * 1024 * 1024);
 
-    const serverAlive = child.exitCode === null;
+    const serverAlive = server.child.exitCode === null;
     const pass =
       serverAlive &&
       largeFrame.status === 200 &&
@@ -159,7 +118,7 @@ async function runBenchmark(): Promise<void> {
         node: process.version,
         loadAverage1mAtEnd: round(loadavg()[0]!),
       },
-      model: modelDescription,
+      model: model.description,
       axon: "roadwork serve, default configuration (admission, pixel budget, queue, rate limit), its own process",
       honest: `${honest.length} validators, 1 request/s each (open loop), 224x224 q75 JPEGs with distinct bytes, timeout 9 s, each from its own 127.0.1.x address over a keep-alive pool`,
       secondsPerScenario: seconds,
@@ -171,12 +130,9 @@ async function runBenchmark(): Promise<void> {
     const text = JSON.stringify(report, null, 2);
     console.log(text);
     if (values.out) await writeFile(values.out, `${text}\n`);
-    child.kill("SIGTERM");
-    await new Promise((resolve) => child.once("exit", resolve));
-    server = undefined;
     for (const h of honest) h.close();
   } finally {
-    server?.kill("SIGKILL");
+    await server?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
@@ -292,7 +248,7 @@ class HonestValidator {
 
   constructor(pair: KeyringPair, localAddress: string, port: number, axonHotkey: string) {
     // One dendrite (uuid) per validator, as a validator process has; aiohttp-like keep-alive pool.
-    this.#dendrite = new Dendrite({ signer: { address: pair.address, sign: (m) => pair.sign(m) } });
+    this.#dendrite = dendriteOf(pair);
     this.#agent = new Agent({ keepAlive: true, maxSockets: 8, localAddress });
     this.#port = port;
     this.#axonHotkey = axonHotkey;
@@ -365,7 +321,7 @@ async function runAttacker(scenario: Scenario, port: number): Promise<void> {
   };
   let stopped = false;
   const stoppers: (() => void)[] = [];
-  const small = await sceneJpeg(7, 224);
+  const [small] = (await challengeImages(1, 7)) as [Uint8Array];
   const axon = { ip: "127.0.0.1", port, hotkey: ids.axon.address };
   const wire = (headers: OutgoingHttpHeaders, body: string) => {
     const lines = [
@@ -382,9 +338,7 @@ async function runAttacker(scenario: Scenario, port: number): Promise<void> {
     const req = dendrite.buildRequest({ axon, image: small, timeout: 9 });
     return wire({ ...req.headers, bt_header_dendrite_signature: `0x${"ab".repeat(64)}` }, req.body);
   };
-  const strangerDendrite = new Dendrite({
-    signer: { address: ids.stranger.address, sign: (m) => ids.stranger.sign(m) },
-  });
+  const strangerDendrite = dendriteOf(ids.stranger);
   const aliceClaim = new Dendrite({ signer: { address: ids.honest[0]!.address, sign: () => new Uint8Array(64) } });
 
   /** Keeps `n` raw sockets from `localAddress` open; `onOpen` drives each; a closed one is replaced after `backoffMs`. */
@@ -532,17 +486,6 @@ class Validator extends HonestValidator {}
 // ---------------------------------------------------------------------------------------------------------------------
 // Images
 
-/** Same pixels, different bytes: a COM segment right after SOI carries the request number (the cache never hits). */
-function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
-  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
-  const text = Buffer.from(`roadwork-bench ${n}`);
-  const segment = Buffer.alloc(4 + text.length);
-  segment.writeUInt16BE(0xfffe, 0);
-  segment.writeUInt16BE(2 + text.length, 2);
-  text.copy(segment, 4);
-  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
-}
-
 /** A noisy street-like JPEG (q90) of about `bytes` bytes: a dashcam frame at native resolution, hard to compress. */
 async function jpegOfSize(bytes: number): Promise<Uint8Array> {
   let side = 1024;
@@ -573,34 +516,6 @@ async function noisyJpeg(width: number, height: number): Promise<Uint8Array> {
   );
 }
 
-async function sceneJpeg(seed: number, size: number): Promise<Uint8Array> {
-  let s = (seed + 1) * 2654435761;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t ^= t + Math.imul(t ^ (t >>> 7), 61 | t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const px = Buffer.alloc(size * size * 3);
-  const horizon = Math.floor(size * (0.35 + rand() * 0.2));
-  for (let y = 0; y < size; y++) {
-    for (let x = 0; x < size; x++) {
-      const i = (y * size + x) * 3;
-      const n = (rand() - 0.5) * 30;
-      const rgb = y < horizon ? [110 + n, 150 + n, 210 + n] : [90 + n + (y - horizon) * 0.2, 90 + n, 95 + n];
-      px[i] = clamp(rgb[0]!);
-      px[i + 1] = clamp(rgb[1]!);
-      px[i + 2] = clamp(rgb[2]!);
-    }
-  }
-  return new Uint8Array(
-    await sharp(px, { raw: { width: size, height: size, channels: 3 } })
-      .jpeg({ quality: 75 })
-      .toBuffer(),
-  );
-}
-
-const clamp = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const quantile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? Number.NaN;

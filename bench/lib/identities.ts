@@ -2,8 +2,9 @@
 // the metagraph snapshot that registers those validators with a permit (so the axon's blacklist admits them).
 import { writeFile } from "node:fs/promises";
 import { Keyring } from "@polkadot/keyring";
+import type { KeyringPair } from "@polkadot/keyring/types";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import type { DendriteSigner } from "@roadwork/protocol";
+import { Dendrite, type DendriteSigner } from "@roadwork/protocol";
 
 export interface Identities {
   minerHotkey: string;
@@ -15,17 +16,42 @@ export async function benchIdentities(validatorCount: number): Promise<Identitie
   const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
   const miner = keyring.addFromUri("//RoadworkBenchMiner");
   const validators = Array.from({ length: validatorCount }, (_, i) => {
-    const pair = keyring.addFromUri(`//RoadworkBenchValidator${i}`);
-    return { address: pair.address, sign: (message: Uint8Array) => pair.sign(message) };
+    return signerOf(keyring.addFromUri(`//RoadworkBenchValidator${i}`));
   });
   return { minerHotkey: miner.address, validators };
 }
 
-/** A snapshot file in the format `@roadwork/chain` reads: the miner at uid 0, validators with permits after it. */
+/** A key as a request signer (sr25519 over the message the dendrite builds). */
+export function signerOf(pair: KeyringPair): DendriteSigner {
+  return { address: pair.address, sign: (message: Uint8Array) => pair.sign(message) };
+}
+
+/** A validator's dendrite (its own uuid, as one validator process has) signing with `pair`. */
+export function dendriteOf(pair: KeyringPair): Dendrite {
+  return new Dendrite({ signer: signerOf(pair) });
+}
+
+export interface SnapshotNeuron {
+  uid: number;
+  hotkey: string;
+  stake: number;
+  validatorPermit: boolean;
+}
+
+/** A metagraph snapshot file in the format `@roadwork/chain` (and `roadwork serve --metagraph`) reads. */
+export async function writeSnapshot(path: string, neurons: SnapshotNeuron[], netuid = 323, block = 0): Promise<void> {
+  await writeFile(path, JSON.stringify({ netuid, block, takenAt: Date.now(), neurons }, null, 2));
+}
+
+/** A snapshot file of the miner at uid 0, validators with permits after it. */
 export async function writeMetagraph(path: string, ids: Identities): Promise<void> {
-  const neurons = [
-    { uid: 0, hotkey: ids.minerHotkey, stake: 0, validatorPermit: false },
-    ...ids.validators.map((v, i) => ({ uid: i + 1, hotkey: v.address, stake: 50_000 + i, validatorPermit: true })),
-  ];
-  await writeFile(path, JSON.stringify({ netuid: 72, block: 1, takenAt: Date.now(), neurons }, null, 2));
+  await writeSnapshot(
+    path,
+    [
+      { uid: 0, hotkey: ids.minerHotkey, stake: 0, validatorPermit: false },
+      ...ids.validators.map((v, i) => ({ uid: i + 1, hotkey: v.address, stake: 50_000 + i, validatorPermit: true })),
+    ],
+    72,
+    1,
+  );
 }

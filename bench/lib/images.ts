@@ -67,3 +67,14 @@ export async function challengeImages(count: number, seed = 1, width = 224, heig
   }
   return images;
 }
+
+/** Same pixels, different bytes: a COM segment right after SOI carries `n`, so the axon's result cache never hits. */
+export function uniqueJpeg(jpeg: Uint8Array, n: number): Uint8Array {
+  if (jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return jpeg;
+  const text = Buffer.from(`roadwork-bench ${n}`);
+  const segment = Buffer.alloc(4 + text.length);
+  segment.writeUInt16BE(0xfffe, 0);
+  segment.writeUInt16BE(2 + text.length, 2);
+  text.copy(segment, 4);
+  return Buffer.concat([jpeg.subarray(0, 2), segment, jpeg.subarray(2)]);
+}

@@ -1,9 +1,12 @@
 // Server processes under test: spawned directly (so the pid is the server's own, for /proc/<pid>/status), timed
-// from spawn to the first 200 answer, and stopped at the end.
+// from spawn to the first 200 answer, and stopped at the end. `startRoadworkServe` is the one way the end-to-end
+// benchmarks (bench:axon, bench:flood) start `roadwork serve` and learn where it answers.
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { writeTinyClassifier } from "@roadwork/inference";
 
 export interface ServerSpec {
   name: string;
@@ -98,5 +101,93 @@ export class ServerProcess {
     const timer = setTimeout(() => this.child.kill("SIGKILL"), 5_000);
     await exited;
     clearTimeout(timer);
+  }
+}
+
+/** The model a benchmark serves: the one given, else the project's tiny ONNX classifier written into `dir`. */
+export async function benchModel(dir: string, given?: string): Promise<{ path: string; description: string }> {
+  if (given) return { path: given, description: "user-supplied model" };
+  const path = join(dir, "tiny.onnx");
+  await writeTinyClassifier(path, { seed: 1 });
+  return {
+    path,
+    description: "roadwork tiny classifier (Conv 8x8/8 -> ReLU -> GAP -> Gemm -> Sigmoid, 224x224 input, seed 1)",
+  };
+}
+
+export interface RoadworkServe {
+  child: ChildProcess;
+  /** From the ready line: the first axon's hotkey, loopback address, port and model version. */
+  hotkey: string;
+  ip: string;
+  port: number;
+  modelVersion: string;
+  /** The last 4000 characters of its stderr (JSON log lines). */
+  stderr(): string;
+  /** SIGTERM, then SIGKILL after 5 s. */
+  stop(): Promise<void>;
+}
+
+const READY = /roadwork axon ready hotkey=(\S+) address=http:\/\/\[?([\d.:a-f]+?)\]?:(\d+) model=(\S+)/;
+
+/**
+ * `roadwork serve` (packages/cli) in its own process on a metagraph snapshot file, with `args` appended (port, host,
+ * config, log level…) and `hotkeyMnemonic` as its hotkey; resolves once it prints its ready line.
+ */
+export async function startRoadworkServe(options: {
+  model: string;
+  metagraph: string;
+  args: string[];
+  hotkeyMnemonic: string;
+  readyTimeoutMs?: number;
+}): Promise<RoadworkServe> {
+  const cli = new URL("../../packages/cli/bin/roadwork.mjs", import.meta.url).pathname;
+  const child = spawn(
+    process.execPath,
+    [cli, "serve", "--model", options.model, "--metagraph", options.metagraph, ...options.args],
+    { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: options.hotkeyMnemonic }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    stderr = (stderr + c).slice(-4000);
+  });
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
+  const stop = async () => {
+    if (exited) return;
+    const done = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await done;
+    clearTimeout(timer);
+  };
+  try {
+    const ready = await new Promise<RegExpExecArray>((resolve, reject) => {
+      let out = "";
+      const timeoutMs = options.readyTimeoutMs ?? 60_000;
+      const timer = setTimeout(
+        () => reject(new Error(`axon not ready after ${timeoutMs / 1000} s: ${stderr}`)),
+        timeoutMs,
+      );
+      child.stdout?.on("data", (c: Buffer) => {
+        out += c;
+        const m = READY.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m);
+        }
+      });
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`roadwork serve exited (${code}): ${stderr}`));
+      });
+    });
+    const [, hotkey, ip, port, modelVersion] = ready as unknown as [string, string, string, string, string];
+    return { child, hotkey, ip, port: Number(port), modelVersion, stderr: () => stderr, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
 }
