@@ -72,7 +72,9 @@ def head_model(weights: np.ndarray, bias: float, input_name: str, output_name: s
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["N", 1])],
         [numpy_helper.from_array(weights.reshape(dim, 1), "w"), numpy_helper.from_array(np.float32([bias]), "b")],
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="roadwork-bench")
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="roadwork-bench")
+    model.ir_version = 8  # what onnxruntime 1.2x reads; newer onnx writes IR 10+ by default
+    return model
 
 
 def main() -> None:
