@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { GetObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { Prng } from "@roadwork/data";
 import { RetrainRequest } from "@roadwork/lifecycle";
 import { type PredictionRecord, silentLogger } from "@roadwork/miner";
 import { measureDrift, type PromotionPointer } from "@roadwork/pipeline";
@@ -23,16 +24,10 @@ const PREDICTIONS = "roadwork-predictions-drift";
 const NOW = new Date("2026-03-10T06:00:00.000Z");
 const VERSION = "roadwork@1.2.0";
 
-/** A seeded stream in (0, 1) (mulberry32), so the distributions are the same on every run. */
+/** A seeded stream in [0, 1), so the distributions are the same on every run. */
 function uniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const prng = new Prng(seed);
+  return () => prng.next();
 }
 
 /** A confident model: half the scores near 0.1, half near 0.9 (spread 0.15), clipped into (0, 1). */

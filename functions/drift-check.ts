@@ -17,10 +17,9 @@ import {
   S3PointerStore,
   S3Store,
 } from "@roadwork/pipeline/watchers";
-import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";
-import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import { logger as defaultLogger, metrics as defaultMetrics, scheduledHandler, tracer } from "./lib/powertools.ts";
 
 const DAY_MS = 86_400_000;
 const number = z.coerce.number().positive().optional();
@@ -169,15 +168,7 @@ async function retrainRequest(
 }
 
 export function createDriftCheckHandler(resolveDeps: () => DriftCheckDeps) {
-  return async (_event: unknown, context?: Context): Promise<DriftCheckResult> => {
-    const deps = resolveDeps();
-    if (context) deps.logger.addContext(context);
-    try {
-      return await runDriftCheck(deps);
-    } finally {
-      deps.metrics.publishStoredMetrics();
-    }
-  };
+  return scheduledHandler(resolveDeps, (deps) => runDriftCheck(deps));
 }
 
 let deps: DriftCheckDeps | undefined;

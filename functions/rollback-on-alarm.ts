@@ -12,10 +12,9 @@ import {
   S3PointerStore,
   S3Store,
 } from "@roadwork/pipeline/watchers";
-import type { Context } from "aws-lambda";
 import { z } from "zod";
 import { parseEnv } from "./lib/env.ts";
-import { logger as defaultLogger, metrics as defaultMetrics, tracer } from "./lib/powertools.ts";
+import { logger as defaultLogger, metrics as defaultMetrics, scheduledHandler, tracer } from "./lib/powertools.ts";
 
 export const RollbackEnv = z.object({
   MODELS_BUCKET: z.string().min(3),
@@ -118,15 +117,7 @@ export async function handleAlarm(deps: RollbackDeps, raw: unknown): Promise<Rol
 }
 
 export function createRollbackHandler(resolveDeps: () => RollbackDeps) {
-  return async (event: unknown, context?: Context): Promise<RollbackResult> => {
-    const deps = resolveDeps();
-    if (context) deps.logger.addContext(context);
-    try {
-      return await handleAlarm(deps, event);
-    } finally {
-      deps.metrics.publishStoredMetrics();
-    }
-  };
+  return scheduledHandler(resolveDeps, handleAlarm);
 }
 
 let deps: RollbackDeps | undefined;

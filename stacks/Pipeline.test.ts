@@ -136,6 +136,9 @@ for (const stage of STAGES) {
       const fnId = (handler: string) =>
         logicalIdOf(stack.template, "AWS::Lambda::Function", (_, r) => String(r.Properties.Handler).includes(handler));
       const rules = resources("AWS::Events::Rule");
+      const exportRule = rules.find((r) => r.Properties.ScheduleExpression === "cron(15 0 * * ? *)");
+      assert.ok(exportRule, "daily capture export schedule");
+      assert.deepEqual(exportRule.Properties.Targets[0].Arn, { "Fn::GetAtt": [fnId("capture-export"), "Arn"] });
       const drift = rules.find((r) => r.Properties.ScheduleExpression === "cron(0 2 * * ? *)");
       assert.ok(drift, "daily drift schedule");
       assert.deepEqual(drift.Properties.Targets[0].Arn, { "Fn::GetAtt": [fnId("drift-check"), "Arn"] });

@@ -24,7 +24,7 @@ import { Alarms } from "./Alarms.ts";
 import { stageConfigFor } from "./config.ts";
 import { gpuCapacity } from "./gpu-capacity.ts";
 import { Lifecycle, MODEL_RECORD_KEY } from "./Lifecycle.ts";
-import { Miner } from "./Miner.ts";
+import { CAPTURES_PREFIX, Miner } from "./Miner.ts";
 import { suppressSstStackHandler } from "./nag.ts";
 import { DEFAULT_ROLLBACK_WINDOW_MINUTES, pipelineWatchers } from "./pipeline-watchers.ts";
 import { RAW_PREDICTIONS_PREFIX, Storage } from "./Storage.ts";
@@ -38,12 +38,14 @@ export const TRAINER_SPOT_TYPES = ["g5.xlarge", "g6.xlarge", "g4dn.xlarge"];
 export const TRAINER_ON_DEMAND_TYPE = "g5.xlarge";
 /** The dataset a decay-driven retrain trains on (a store key the version step reads). */
 export const RETRAIN_DATASET_MANIFEST = "datasets/latest/manifest.json";
+/** The dataset store in the datasets bucket (the synthetic batches and the capture export commit versions there). */
+export const DATASET_STORE_PREFIX = "dataset/";
 
 export const retrainStateMachineName = (stage: string) => `roadwork-${stage}-retrain`;
 
 export function Pipeline({ stack, app }: StackContext) {
   const config = stageConfigFor(app);
-  const { models, predictions } = use(Storage);
+  const { models, predictions, datasets } = use(Storage);
   const { topic } = use(Alarms);
   const { vpc } = use(Miner);
   const { publishQueue, retrainQueue } = use(Lifecycle);
@@ -122,6 +124,8 @@ export function Pipeline({ stack, app }: StackContext) {
   });
   models.grantReadWrite(stepFunction, `${PIPELINE_STORE_PREFIX}*`);
   models.grantRead(stepFunction, "models/*");
+  // version-dataset copies datasets/latest's images from the dataset store it names (imageRoot).
+  datasets.grantRead(stepFunction, `${DATASET_STORE_PREFIX}*`);
   // The one atomic pointer write (conditional PUT) and its human-readable copy.
   models.grantPut(stepFunction, POINTER_KEY);
   models.grantPut(stepFunction, "models/previous.json");
@@ -223,6 +227,9 @@ export function Pipeline({ stack, app }: StackContext) {
     stage: config.stage,
     logRetentionDays: config.logRetentionDays as logs.RetentionDays,
     models,
+    datasets,
+    capturesPrefix: CAPTURES_PREFIX,
+    datasetPrefix: DATASET_STORE_PREFIX,
     predictions,
     predictionsPrefix: RAW_PREDICTIONS_PREFIX,
     storePrefix: PIPELINE_STORE_PREFIX,
@@ -234,7 +241,7 @@ export function Pipeline({ stack, app }: StackContext) {
   });
 
   // ---- cdk-nag: every suppression says why ----------------------------------------------------------------------
-  for (const fn of [stepFunction, trigger, watchers.drift, watchers.rollback]) {
+  for (const fn of [stepFunction, trigger, watchers.captureExport, watchers.drift, watchers.rollback]) {
     NagSuppressions.addResourceSuppressions(
       fn,
       [
@@ -246,7 +253,7 @@ export function Pipeline({ stack, app }: StackContext) {
         {
           id: "AwsSolutions-IAM5",
           reason:
-            "Wildcards are S3 object patterns under models/ of the models bucket and raw/ of the predictions bucket, and X-Ray trace writes (no resource-level permissions).",
+            "Wildcards are S3 object patterns under models/ of the models bucket, captures/ and dataset/ of the datasets bucket and raw/ of the predictions bucket, and X-Ray trace writes (no resource-level permissions).",
         },
         { id: "AwsSolutions-L1", reason: "nodejs22.x is the runtime this project standardises on." },
       ],

@@ -1,6 +1,7 @@
-// What watches the model after the pipeline promoted it, built into the Pipeline stack: the daily drift check
-// (EventBridge schedule → functions/drift-check.ts → the retrain queue) and the automatic rollback (the axon's
-// answer-rate and error alarms → EventBridge "CloudWatch Alarm State Change" → functions/rollback-on-alarm.ts).
+// The pipeline's schedules and watchers, built into the Pipeline stack: the daily capture export (EventBridge schedule
+// → functions/capture-export.ts: captures/ → a new dataset version → datasets/latest/manifest.json), the daily drift
+// check (schedule → functions/drift-check.ts → the retrain queue) and the automatic rollback (the axon's answer-rate
+// and error alarms → EventBridge "CloudWatch Alarm State Change" → functions/rollback-on-alarm.ts).
 // Failed deliveries of either land in a dead-letter queue of this stack (one in the Lifecycle stack would need a
 // queue policy naming these rules, a dependency cycle between the two stacks).
 import { Duration, RemovalPolicy } from "aws-cdk-lib";
@@ -15,6 +16,8 @@ import * as sqs from "aws-cdk-lib/aws-sqs";
 import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type Stack } from "sst/constructs";
 
+/** Daily at 00:15 UTC: the previous day's captures join the dataset before the decay (01:00) and drift checks. */
+export const CAPTURE_EXPORT_SCHEDULE = { minute: "15", hour: "0" } as const;
 /** Daily at 02:00 UTC: after the decay check (01:00), over the day of prediction records that ended then. */
 export const DRIFT_CHECK_SCHEDULE = { minute: "0", hour: "2" } as const;
 /** An alarm this long after a promotion is blamed on it (ROADWORK_ROLLBACK_WINDOW_MINUTES overrides). */
@@ -30,6 +33,10 @@ export interface PipelineWatchersProps {
   stage: string;
   logRetentionDays: logs.RetentionDays;
   models: s3.IBucket;
+  datasets: s3.IBucket;
+  /** Where the axon's captures and the dataset store live in the datasets bucket. */
+  capturesPrefix: string;
+  datasetPrefix: string;
   predictions: s3.IBucket;
   predictionsPrefix: string;
   storePrefix: string;
@@ -48,8 +55,19 @@ export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
     POWERTOOLS_METRICS_NAMESPACE: "RoadworkMiner",
     POWERTOOLS_LOG_LEVEL: "INFO",
   });
-  const fn = (id: string, handler: string, environment: Record<string, string>, timeout: number, memorySize = 512) =>
+  const fn = (
+    id: string,
+    handler: string,
+    environment: Record<string, string>,
+    timeout: number,
+    memorySize = 512,
+    native: string[] = [],
+  ) =>
     new SstFunction(stack, id, {
+      // Native modules are installed for Lambda at deploy; in-repo synthesis (NODE_ENV=test) is offline.
+      ...(native.length
+        ? { nodejs: process.env.NODE_ENV === "test" ? { esbuild: { external: native } } : { install: native } }
+        : {}),
       handler,
       runtime: "nodejs22.x",
       architecture: "arm_64",
@@ -69,6 +87,30 @@ export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
   });
   const target = (f: SstFunction, maxEventAge: Duration) =>
     new targets.LambdaFunction(f, { retryAttempts: 2, maxEventAge, deadLetterQueue: deadLetters });
+
+  // ---- Capture export ---------------------------------------------------------------------------------------------
+  const captureExport = fn(
+    "CaptureExport",
+    "functions/capture-export.handler",
+    {
+      ...powertools("capture-export"),
+      DATASETS_BUCKET: props.datasets.bucketName,
+      DATASET_PREFIX: props.datasetPrefix,
+      MODELS_BUCKET: models.bucketName,
+      STORE_PREFIX: props.storePrefix,
+    },
+    900,
+    2048,
+    ["sharp"],
+  );
+  props.datasets.grantRead(captureExport, `${props.capturesPrefix}*`);
+  props.datasets.grantReadWrite(captureExport, `${props.datasetPrefix}*`);
+  models.grantReadWrite(captureExport, `${props.storePrefix}datasets/latest/*`);
+  new events.Rule(stack, "DailyCaptureExport", {
+    description: "Daily: captured challenges join the dataset; datasets/latest follows the newest version",
+    schedule: events.Schedule.cron(CAPTURE_EXPORT_SCHEDULE),
+    targets: [target(captureExport, Duration.hours(6))],
+  });
 
   // ---- Drift -----------------------------------------------------------------------------------------------------
   const drift = fn(
@@ -133,7 +175,7 @@ export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
   const alarm = new cloudwatch.Alarm(stack, "WatcherDeadLettersAlarm", {
     alarmName: `roadwork-${props.stage}-watcher-dead-letters`,
     alarmDescription:
-      "A drift check or an automatic rollback could not be delivered after retries: see WatcherDeadLetters and the functions' logs.",
+      "A capture export, drift check or automatic rollback could not be delivered after retries: see WatcherDeadLetters and the functions' logs.",
     metric: deadLetters.metricApproximateNumberOfMessagesVisible({ period: Duration.minutes(5), statistic: "Maximum" }),
     threshold: 1,
     evaluationPeriods: 1,
@@ -147,5 +189,5 @@ export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
       reason: "This queue is itself a dead-letter queue; its depth alarm notifies the operator.",
     },
   ]);
-  return { drift, rollback, deadLetters };
+  return { captureExport, drift, rollback, deadLetters };
 }

@@ -66,3 +66,22 @@ export function sqsPartialBatchHandler<D extends SqsBatchDeps>(
     }
   };
 }
+
+/**
+ * A Lambda invoked by an EventBridge rule or schedule: deps resolved once per cold start, the logger given the
+ * invocation's context, metrics flushed once per invocation whatever happens.
+ */
+export function scheduledHandler<D extends SqsBatchDeps, R>(
+  resolveDeps: () => D,
+  run: (deps: D, event: unknown) => Promise<R>,
+): (event: unknown, context?: Context) => Promise<R> {
+  return async (event, context) => {
+    const deps = resolveDeps();
+    if (context) deps.logger.addContext(context);
+    try {
+      return await run(deps, event);
+    } finally {
+      deps.metrics.publishStoredMetrics();
+    }
+  };
+}
