@@ -194,7 +194,7 @@ all)
   mkdir -p "$STAGE/trainset" && tar -xf "$STAGE/trainset.tar" -C "$STAGE/trainset"
   T=$MODELS/cpu2-trained
   (cd bench/baseline && "$PY" train_head.py --bundle "$MODELS/cpu2-dinov2-s14-reg" --dataset "$STAGE/trainset" \
-    --out "$T" --heldout-out "$T-heldout" >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
+    --out "$T" --heldout-out "$T-heldout" --heldout-fraction 0.5 >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
     "$PY" quantize.py --bundle "$T" --out "$T-int8" --heldout "$T-heldout" --limit 100000 \
       >"$R/int8-agreement-trained-cpu.json" 2>"$STAGE/agreement.log") ||
     { echo "[device] trained-head int8 check failed"; tail -5 "$STAGE/train-head.log" "$STAGE/agreement.log"; }
