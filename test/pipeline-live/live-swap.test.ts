@@ -15,36 +15,11 @@ import { after, before, describe, it } from "node:test";
 import { generateDataset, loadManifest, manifestId } from "@roadwork/data";
 import { LocalDirStore, LocalPointerStore } from "@roadwork/pipeline";
 import { DEMO_HEAD, demoBackboneInput, EmbeddingCache, sha256Hex, trainFromDataset } from "@roadwork/training";
+import { ROADWORK_BIN, ROOT, runRoadwork } from "../support/roadwork-process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
-const CLI = "packages/cli/bin/roadwork.mjs";
 /** The demo dataset of `roadwork start` (its default split fractions leave 4 test scenes for the validators). */
 const DEMO_SCENES = 100;
-
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function roadwork(args: string[], timeoutMs = 300_000): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: process.env });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const roadwork = (args: string[]) => runRoadwork(args, { timeoutMs: 300_000 });
 
 /** Polls `check` until it returns a value, or fails with `what` after `budgetMs`. */
 async function waitFor<T>(what: string, budgetMs: number, check: () => Promise<T | undefined>): Promise<T> {
@@ -161,7 +136,7 @@ describe("live swap: `roadwork pipeline run --local` beside a running `roadwork 
     start = spawn(
       process.execPath,
       [
-        CLI,
+        ROADWORK_BIN,
         "start",
         "--data-dir",
         dataDir,
