@@ -166,6 +166,7 @@ for (const stage of STAGES) {
       assert.equal(env("rollback-on-alarm").ROLLBACK_WINDOW_MINUTES, "120");
       assert.equal(env("rollback-on-alarm").POINTER_KEY, "models/current.json");
       assert.equal(env("drift-check").PREDICTIONS_PREFIX, "raw/");
+      assert.equal(env("capture-export").MINING_BUDGET, stage === "mainnet" ? "200" : "50");
       assert.ok(env("drift-check").RETRAIN_QUEUE_URL["Fn::ImportValue"], "the Lifecycle stack's retrain queue");
       const puts = resources("AWS::IAM::Policy")
         .filter((p) => JSON.stringify(p.Properties.Roles).includes("RollbackOnAlarm"))

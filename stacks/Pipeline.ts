@@ -238,6 +238,7 @@ export function Pipeline({ stack, app }: StackContext) {
     retrainQueue,
     alertTopic: topic,
     rollbackWindowMinutes: Number(process.env.ROADWORK_ROLLBACK_WINDOW_MINUTES ?? DEFAULT_ROLLBACK_WINDOW_MINUTES),
+    miningBudget: Number(process.env.ROADWORK_MINING_BUDGET ?? (config.stage === "mainnet" ? 200 : 50)),
   });
 
   // ---- cdk-nag: every suppression says why ----------------------------------------------------------------------

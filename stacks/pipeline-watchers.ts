@@ -1,5 +1,6 @@
 // The pipeline's schedules and watchers, built into the Pipeline stack: the daily capture export (EventBridge schedule
-// → functions/capture-export.ts: captures/ → a new dataset version → datasets/latest/manifest.json), the daily drift
+// → functions/capture-export.ts: captures/ → a new dataset version → datasets/latest/manifest.json → a labelling batch
+// mined by the serving bundle), the daily drift
 // check (schedule → functions/drift-check.ts → the retrain queue) and the automatic rollback (the axon's answer-rate
 // and error alarms → EventBridge "CloudWatch Alarm State Change" → functions/rollback-on-alarm.ts).
 // Failed deliveries of either land in a dead-letter queue of this stack (one in the Lifecycle stack would need a
@@ -45,6 +46,8 @@ export interface PipelineWatchersProps {
   retrainQueue: sqs.IQueue;
   alertTopic: sns.ITopic;
   rollbackWindowMinutes: number;
+  /** Cases in the daily labelling batch mined from new captures (0: no mining). */
+  miningBudget: number;
 }
 
 export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
@@ -98,14 +101,21 @@ export function pipelineWatchers(stack: Stack, props: PipelineWatchersProps) {
       DATASET_PREFIX: props.datasetPrefix,
       MODELS_BUCKET: models.bucketName,
       STORE_PREFIX: props.storePrefix,
+      POINTER_KEY: props.pointerKey,
+      MINING_BUDGET: String(props.miningBudget),
+      ALERT_TOPIC_ARN: props.alertTopic.topicArn,
     },
     900,
-    2048,
-    ["sharp"],
+    3008,
+    // Mining scores and embeds the captures with the serving bundle.
+    ["sharp", "onnxruntime-node"],
   );
   props.datasets.grantRead(captureExport, `${props.capturesPrefix}*`);
   props.datasets.grantReadWrite(captureExport, `${props.datasetPrefix}*`);
   models.grantReadWrite(captureExport, `${props.storePrefix}datasets/latest/*`);
+  // The pointer and the serving bundle it names.
+  models.grantRead(captureExport, "models/*");
+  props.alertTopic.grantPublish(captureExport);
   new events.Rule(stack, "DailyCaptureExport", {
     description: "Daily: captured challenges join the dataset; datasets/latest follows the newest version",
     schedule: events.Schedule.cron(CAPTURE_EXPORT_SCHEDULE),

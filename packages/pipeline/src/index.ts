@@ -8,6 +8,8 @@ export * from "./evaluation-set.ts";
 export * from "./latest-dataset.ts";
 export * from "./local.ts";
 export * from "./local-runner.ts";
+export * from "./mining.ts";
+export * from "./mining-signals.ts";
 export * from "./model-pointer.ts";
 export * from "./steps.ts";
 export * from "./validator-formats.ts";

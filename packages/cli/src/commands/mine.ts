@@ -1,7 +1,6 @@
 // `roadwork mine`: picks a labelling batch of hard cases from the unlabelled (captured) images of a dataset store:
 // uncertainty under the serving model × diversity of backbone embeddings (docs/labelling.md). The batch is written
 // beside the dataset (labelling/<id>.json) for `roadwork label`.
-import { createHash } from "node:crypto";
 import { defineCommand, UsageError } from "../command.ts";
 
 export const command = defineCommand({
@@ -53,102 +52,35 @@ then weighted k-center greedy (Sener & Savarese 2018) for diversity. 'roadwork l
         `no dataset version in ${store.location}; import captures first: roadwork dataset import ${values.data} --out ${values.data}`,
       );
     }
-    const pool = version.records.filter((r) => r.label === null && (values.all || r.source === "captured"));
-    const say = (line: string) => process.stderr.write(`${line}\n`);
-    if (pool.length === 0) {
+    const { mineLabellingBatch } = await import("@roadwork/pipeline/mining");
+    const { ProgressBar } = await import("@roadwork/training");
+    const bar = new ProgressBar(process.stderr);
+    let run: Awaited<ReturnType<typeof mineLabellingBatch>>;
+    try {
+      run = await mineLabellingBatch({
+        store,
+        version,
+        bundleDir: values.model,
+        budget,
+        threshold,
+        diversityFloor: floor,
+        labelledSample,
+        all: values.all,
+        onProgress: (stage, done, total) => bar.update(stage, done, total),
+        onSkip: (sha, message) => process.stderr.write(`skipping ${sha.slice(0, 12)}: ${message}\n`),
+      });
+    } finally {
+      bar.done();
+    }
+    if (!run.batch) {
       console.log(
         `nothing to mine: version ${version.id.slice(0, 12)} has no unlabelled ${values.all ? "" : "captured "}images`,
       );
       return 0;
     }
-    const { openMiningSignals } = await import("../mining-signals.ts");
-    const { ProgressBar } = await import("@roadwork/training");
-    const signals = await openMiningSignals(values.model);
-    const bar = new ProgressBar(process.stderr);
-    const candidates: import("@roadwork/data").MiningCandidate[] = [];
-    const covered: Float32Array[] = [];
-    // Sener & Savarese's s0: the labelled pool is ground already covered. A seeded sample bounds the cost.
-    const labelled = sampleLabelled(version.records, labelledSample, version.id);
-    let unreadable = 0;
-    try {
-      for (const [i, r] of labelled.entries()) {
-        try {
-          covered.push(await signals.embed(await store.getImage(r.sha256)));
-        } catch (error) {
-          say(`skipping labelled ${r.sha256.slice(0, 12)}: ${(error as Error).message}`);
-        }
-        bar.update("embed labelled", i + 1, labelled.length);
-      }
-      for (const [i, r] of pool.entries()) {
-        try {
-          candidates.push(await signals.measure(r.sha256, await store.getImage(r.sha256)));
-        } catch (error) {
-          unreadable++;
-          say(`skipping ${r.sha256.slice(0, 12)}: ${(error as Error).message}`);
-        }
-        bar.update("score+embed", i + 1, pool.length);
-      }
-    } finally {
-      bar.done();
-      await signals.close();
-    }
-    const picked = data.mineHardCases(candidates, { budget, threshold, diversityFloor: floor }, covered);
-    const byRecord = new Map(pool.map((r) => [r.sha256, r]));
-    const items = picked.map((p) => {
-      const r = byRecord.get(p.sha256)!;
-      return {
-        sha256: p.sha256,
-        mediaType: r.mediaType,
-        score: p.score,
-        margin: p.margin,
-        disagreement: p.disagreement,
-        uncertainty: p.uncertainty,
-        rank: p.rank,
-        validatorFormat: r.details.validatorFormat ?? null,
-        teacher: null,
-      };
-    });
-    const batch = {
-      schemaVersion: 1 as const,
-      id: data.batchId(version.id, items),
-      createdAt: new Date().toISOString(),
-      datasetVersion: version.id,
-      modelVersion: signals.modelVersion,
-      mining: {
-        algorithm: "uncertainty (margin, member/view disagreement) x weighted k-center greedy",
-        budget,
-        threshold,
-        diversityFloor: floor,
-        candidates: candidates.length,
-        labelledCovered: covered.length,
-        embedding: signals.embedding,
-      },
-      items,
-    };
-    await data.saveBatch(store, batch);
-    const mean = items.reduce((s, i) => s + i.uncertainty, 0) / Math.max(1, items.length);
     console.log(
-      `mined batch ${batch.id}: ${items.length} cases of ${candidates.length} unlabelled (${unreadable} unreadable), ${covered.length} labelled as covered ground, mean uncertainty ${mean.toFixed(3)}, model ${signals.modelVersion} → ${store.where(data.batchKey(batch.id))}`,
+      `mined batch ${run.batch.id}: ${run.batch.items.length} cases of ${run.candidates} unlabelled (${run.unreadable} unreadable), ${run.covered} labelled as covered ground, mean uncertainty ${run.meanUncertainty.toFixed(3)}, model ${run.modelVersion} → ${store.where(data.batchKey(run.batch.id))}`,
     );
     return 0;
   },
 });
-
-/** Up to `n` labelled records, real ones first, in an order fixed by the version id (same version → same sample). */
-function sampleLabelled<R extends { sha256: string; label: unknown; source: string }>(
-  records: readonly R[],
-  n: number,
-  versionId: string,
-): R[] {
-  if (n === 0) return [];
-  const key = (r: R) =>
-    `${r.source === "synthetic" ? 1 : 0}${createHash("sha256")
-      .update(versionId + r.sha256)
-      .digest("hex")}`;
-  return records
-    .filter((r) => r.label !== null)
-    .map((r) => ({ r, k: key(r) }))
-    .sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : 0))
-    .slice(0, n)
-    .map((x) => x.r);
-}

@@ -1,6 +1,6 @@
-// What `roadwork mine` measures on each unlabelled image with the serving bundle: the served score, the probability
+// What mining (`roadwork mine`, the daily capture export) measures on each unlabelled image with the serving bundle: the served score, the probability
 // of every ensemble member × TTA view on its own (for disagreement), and a backbone embedding (for diversity).
-// Lives in the CLI because it joins the inference engine (scoring) and the trainer's embedding extractor.
+// Lives in the pipeline package because it joins the inference engine (scoring) and the trainer's embedding extractor.
 import { join } from "node:path";
 import type { MiningCandidate } from "@roadwork/data";
 import type { LocalBundle, Manifest, OnnxScorer } from "@roadwork/inference";
