@@ -12,6 +12,7 @@ import { synthesizeStage } from "../stacks/testing.ts";
 const VARIANTS: { label: string; stage: StageName; env: Record<string, string> }[] = [
   { label: "mainnet", stage: "mainnet", env: {} },
   { label: "mainnet-on-demand", stage: "mainnet", env: { ROADWORK_PURCHASE_OPTION: "on-demand" } },
+  { label: "mainnet-3-hotkeys", stage: "mainnet", env: { ROADWORK_AXON_PORTS: "8091,8092,8093" } },
   { label: "mainnet-cpu", stage: "mainnet", env: { ROADWORK_COMPUTE_PROFILE: "cpu" } },
   { label: "testnet", stage: "testnet", env: {} },
   { label: "testnet-gpu", stage: "testnet", env: { ROADWORK_COMPUTE_PROFILE: "gpu" } },
