@@ -2,11 +2,14 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { Keyring } from "@polkadot/keyring";
+import { hexToU8a } from "@polkadot/util";
+import { cryptoWaitReady, randomAsHex } from "@polkadot/util-crypto";
 import { writeTinyClassifier } from "@roadwork/inference";
 import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "../../packages/chain/test/support/demo-subnet.ts";
 import { LoopbackChain } from "../../packages/chain/test/support/loopback-chain.ts";
@@ -213,6 +216,79 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
       assert.match(out, /"message":"axon served"/, out);
       assert.equal(chain.neurons[OUR_UID]?.axon?.ip, 3325256765n);
       assert.equal(chain.neurons[OUR_UID]?.axon?.port, port);
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      assert.equal(code, 0, out);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("serve --chain with --also-hotkey announces every hotkey of the wallet with its own port", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "roadwork-serve-chain-many-"));
+    const probe = createServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as { port: number }).port;
+    await new Promise((r) => probe.close(r));
+    try {
+      await writeTinyClassifier(join(dir, "model.onnx"), { seed: 5 });
+      // A bittensor wallet with two hotkeys, both registered (uids 8 and 9), neither announced yet.
+      await cryptoWaitReady();
+      const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+      const uids = { first: 8, second: 9 };
+      for (const [name, uid] of Object.entries(uids)) {
+        const seed = randomAsHex(32);
+        const address = keyring.addFromSeed(hexToU8a(seed)).address;
+        await mkdir(join(dir, "wallet", "hotkeys"), { recursive: true });
+        await writeFile(
+          join(dir, "wallet", "hotkeys", name),
+          JSON.stringify({ secretSeed: seed, ss58Address: address }),
+        );
+        chain.neurons[uid] = { ...chain.neurons[uid]!, hotkey: address, axon: undefined };
+      }
+      const child = spawn(
+        process.execPath,
+        [
+          "packages/cli/bin/roadwork.mjs",
+          "serve",
+          "--model",
+          join(dir, "model.onnx"),
+          "--chain",
+          chain.url,
+          "--netuid",
+          "323",
+          "--external-ip",
+          "198.51.100.62",
+          "--wallet",
+          join(dir, "wallet"),
+          "--hotkey",
+          "first",
+          "--also-hotkey",
+          "second",
+          "--port",
+          String(port),
+          "--host",
+          "127.0.0.1",
+        ],
+        { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } },
+      );
+      let out = "";
+      child.stdout.on("data", (d) => {
+        out += d;
+      });
+      child.stderr.on("data", (d) => {
+        out += d;
+      });
+      const exited = once(child, "close");
+      const deadline = Date.now() + 60_000;
+      const served = () => out.match(/"message":"axon served"/g)?.length ?? 0;
+      while (served() < 2 && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(served(), 2, out);
+      assert.equal(chain.neurons[uids.first]?.axon?.port, port);
+      assert.equal(chain.neurons[uids.second]?.axon?.port, port + 1);
+      assert.equal(chain.neurons[uids.second]?.axon?.ip, 3325256766n, "198.51.100.62");
       child.kill("SIGTERM");
       const [code] = await exited;
       assert.equal(code, 0, out);

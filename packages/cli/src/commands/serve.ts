@@ -37,7 +37,11 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     "log-level": { type: "string", value: "<level>", default: "info", help: "debug, info, warn or error" },
     chain: { type: "string", value: "<ws endpoint>", help: "read the metagraph from subtensor instead of a file" },
     netuid: { type: "string", value: "<n>", help: "subnet with --chain (72 mainnet, 323 testnet)" },
-    "external-ip": { type: "string", value: "<addr>", help: "announce this address on chain (needs --chain)" },
+    "external-ip": {
+      type: "string",
+      value: "<addr>",
+      help: "announce this address on chain, each hotkey with its own port (needs --chain)",
+    },
     capture: {
       type: "string",
       value: "<data dir>",
@@ -57,11 +61,6 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
       throw new Error("--external-ip needs --chain (it is announced on chain)");
     const extraHotkeys = values["also-hotkey"] ?? [];
     if (extraHotkeys.length > 0 && !values.wallet) throw new UsageError("--also-hotkey needs --wallet <dir|name>");
-    if (extraHotkeys.length > 0 && values["external-ip"]) {
-      throw new UsageError(
-        "--external-ip announces the first hotkey only; announce the others with 'roadwork serve-axon --port <n>'",
-      );
-    }
     const level = values["log-level"] as LogLevel;
     if (!LEVELS.includes(level)) throw new Error(`--log-level must be one of ${LEVELS.join(", ")}`);
 
@@ -111,7 +110,7 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
     for (const name of extraHotkeys)
       extras.push(await loadHotkey(hotkeySource(values.wallet, name, hotkeySourceFromEnv)));
     // --chain: snapshots come from subtensor (refreshed every 90 s; the last good one stays when a refresh fails).
-    const chain = values.chain ? await openChain(values.chain, values.netuid, hotkey, logger) : undefined;
+    const chain = values.chain ? await openChain(values.chain, values.netuid, [hotkey, ...extras], logger) : undefined;
     const snapshot = chain ? chain.metagraph.current() : await MetagraphSnapshot.load(values.metagraph!);
     const metagraph = new SwappableMetagraph(snapshot);
     chain?.metagraph.on("snapshot", (next: MetagraphSnapshot) => metagraph.replace(next));
@@ -169,13 +168,19 @@ SIGINT/SIGTERM stop gracefully. A port that is taken ends the command at once wi
       );
       if (a.running.adminUrl) logger.info("admin listener ready", { metrics: `${a.running.adminUrl}/metrics` });
     }
-    // serve_axon only once the axon listens; skipped when the chain already holds this address.
-    if (chain && values["external-ip"]) {
-      await chain
-        .announce({ ip: values["external-ip"], port: config.port, version: 9_012_002 })
-        .catch((error: Error) => {
-          logger.error("cannot announce the axon on chain", { error: error.message });
-        });
+    // serve_axon only once the axons listen, each hotkey with its own port; skipped when the chain already holds it.
+    const externalIp = values["external-ip"];
+    if (chain && externalIp) {
+      const keys = [hotkey, ...extras];
+      await Promise.all(
+        fleet.axons.map((a, i) =>
+          chain
+            .announce({ ip: externalIp, port: a.running.port, version: 9_012_002 }, { hotkey: keys[i]!.pair })
+            .catch((error: Error) => {
+              logger.error("cannot announce the axon on chain", { hotkey: a.hotkey, error: error.message });
+            }),
+        ),
+      );
     }
 
     const reload = () => {
@@ -260,11 +265,21 @@ function modelWatchPath(model: string): string | undefined {
   }
 }
 
-/** --chain: connection, metagraph watcher and serve_axon announcer (loaded only when asked for: @polkadot/api is heavy). */
-async function openChain(endpoint: string, netuid: string | undefined, hotkey: Hotkey, logger: AxonLogger) {
+/**
+ * --chain: connection, one metagraph watcher following every hotkey's registration, and a serve_axon announcer per
+ * hotkey (loaded only when asked for: @polkadot/api is heavy).
+ */
+async function openChain(endpoint: string, netuid: string | undefined, hotkeys: Hotkey[], logger: AxonLogger) {
   if (netuid === undefined || !/^\d+$/.test(netuid) || Number(netuid) > 65535) {
     throw new Error("--chain needs --netuid <n> (72 on mainnet, 323 on testnet)");
   }
   const { startChainSession } = await import("@roadwork/chain");
-  return startChainSession({ endpoint, netuid: Number(netuid), hotkey: hotkey.pair, logger });
+  const [first, ...more] = hotkeys as [Hotkey, ...Hotkey[]];
+  return startChainSession({
+    endpoint,
+    netuid: Number(netuid),
+    hotkey: first.pair,
+    moreHotkeys: more.map((h) => h.pair),
+    logger,
+  });
 }
