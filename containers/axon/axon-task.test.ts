@@ -1,12 +1,14 @@
 // The axon task with two hotkeys, as ECS would start it (environment parsed by parseAxonEnv, the list-shaped hotkey
 // secret), against a loopback subtensor that speaks the real runtime metadata and executes serve_axon with the
 // pallet's rules: each hotkey listens on its own port, answers requests signed for it and refuses those signed for
-// the other, and is announced on chain with its own port. No AWS client: nothing leaves loopback.
+// the other, is announced on chain with its own port, and the host's Elastic IP is claimed once, through the real EC2
+// client against a loopback EC2 endpoint, before any announcement. Nothing leaves loopback.
 import assert from "node:assert/strict";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { writeTinyClassifier } from "@roadwork/inference";
 import { createJsonLogger } from "@roadwork/miner";
 import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "../../packages/chain/test/support/demo-subnet.ts";
@@ -14,6 +16,7 @@ import { LoopbackChain } from "../../packages/chain/test/support/loopback-chain.
 import { dendriteFor, sceneJpeg } from "../../test/axon/harness.ts";
 import { type RunningAxonTask, startAxonTask } from "./axon-task.ts";
 import { parseAxonEnv } from "./config.ts";
+import { LoopbackEc2 } from "./test/loopback-ec2.ts";
 
 const SECOND_UID = 7;
 const PUBLIC_IP = "198.51.100.44";
@@ -25,6 +28,7 @@ describe("axon task serving two hotkeys", () => {
   let dir: string;
   let chain: LoopbackChain;
   let task: RunningAxonTask;
+  let ec2: LoopbackEc2;
   const lines: Record<string, unknown>[] = [];
 
   before(async () => {
@@ -34,6 +38,8 @@ describe("axon task serving two hotkeys", () => {
     const neurons = demoNeurons(first.address);
     neurons[SECOND_UID] = { ...neurons[SECOND_UID]!, hotkey: second.address, axon: undefined };
     chain = await LoopbackChain.start({ netuid: DEMO_NETUID, neurons });
+    ec2 = await new LoopbackEc2().start();
+    await writeFile(join(dir, "instance-id"), "i-0123456789abcdef0\n");
     const config = parseAxonEnv({
       ROADWORK_MODEL: model,
       ROADWORK_NETUID: String(DEMO_NETUID),
@@ -43,6 +49,8 @@ describe("axon task serving two hotkeys", () => {
       ROADWORK_HOST: "127.0.0.1",
       ROADWORK_DEVICE: "cpu",
       ROADWORK_MODEL_POLL_SECONDS: "0",
+      ROADWORK_EIP_ALLOCATION_ID: "eipalloc-0123abcd",
+      ROADWORK_INSTANCE_ID_FILE: join(dir, "instance-id"),
       ROADWORK_HOTKEY_SECRET: JSON.stringify({
         hotkeys: [{ mnemonic: "//Bob//second", port: 8092, ss58Address: second.address }, { mnemonic: "//Bob" }],
       }),
@@ -57,12 +65,21 @@ describe("axon task serving two hotkeys", () => {
       {
         logger: createJsonLogger({ level: "debug", write: (l) => lines.push(JSON.parse(l)) }),
         axon: { maxTimeoutS: 120 }, // generous: a loaded CI machine also starts the verifier pool here
+        clients: {
+          ec2: new EC2Client({
+            region: "us-east-1",
+            endpoint: ec2.url,
+            credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+            maxAttempts: 1,
+          }),
+        },
       },
     );
   });
   after(async () => {
     await task?.close();
     await chain?.close();
+    await ec2?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -83,6 +100,17 @@ describe("axon task serving two hotkeys", () => {
     assert.equal(onChain(SECOND_UID)?.port, task.hotkeys[0]?.port);
     assert.equal(onChain(OUR_UID)?.port, task.hotkeys[1]?.port);
     for (const uid of [SECOND_UID, OUR_UID]) assert.equal(onChain(uid)?.ip, 3325256748n, "198.51.100.44");
+    // One host, one address: claimed once (the loopback EC2 throttles the first try), before any announcement.
+    assert.deepEqual(
+      ec2.calls.map((c) => [c.Action, c.AllocationId, c.InstanceId]),
+      [
+        ["AssociateAddress", "eipalloc-0123abcd", "i-0123456789abcdef0"],
+        ["AssociateAddress", "eipalloc-0123abcd", "i-0123456789abcdef0"],
+      ],
+    );
+    const claimedAt = lines.findIndex((l) => l.message === "Elastic IP claimed: validators reach this host now");
+    const firstServe = lines.findIndex((l) => l.message === "serve_axon");
+    assert.ok(claimedAt >= 0 && claimedAt < firstServe, "the address is claimed before serve_axon");
     const served = lines.filter((l) => l.message === "serve_axon").map((l) => [l.hotkey, l.action]);
     assert.deepEqual(
       served.sort(),

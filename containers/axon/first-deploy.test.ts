@@ -2,9 +2,7 @@
 // until a model appears instead of exiting; it claims the Elastic IP through the real EC2 client against a loopback
 // EC2 Query endpoint only when asked; and it counts challenges per validator per hour.
 import assert from "node:assert/strict";
-import { once } from "node:events";
 import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
-import { createServer, type IncomingMessage, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,48 +12,12 @@ import { createJsonLogger } from "@roadwork/miner";
 import { claimAddress } from "./address-claim.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { openWhenAvailable } from "./model-wait.ts";
+import { LoopbackEc2 } from "./test/loopback-ec2.ts";
 import { ValidatorChallengeCounter } from "./validator-challenges.ts";
 
 function recordingLogger() {
   const lines: Record<string, unknown>[] = [];
   return { lines, logger: createJsonLogger({ level: "debug", write: (l) => lines.push(JSON.parse(l)) }) };
-}
-
-/** EC2's Query protocol on loopback: form-encoded Action=AssociateAddress in, XML out; the first call is throttled. */
-class LoopbackEc2 {
-  readonly calls: Record<string, string>[] = [];
-  #server: Server | undefined;
-  url = "";
-  async start(): Promise<this> {
-    this.#server = createServer(async (req: IncomingMessage, res) => {
-      let body = "";
-      for await (const chunk of req) body += chunk;
-      const params = Object.fromEntries(new URLSearchParams(body));
-      this.calls.push(params);
-      res.setHeader("content-type", "text/xml");
-      if (params.Action !== "AssociateAddress" || !req.headers.authorization?.startsWith("AWS4-HMAC-SHA256")) {
-        res.statusCode = 400;
-        res.end("<Response><Errors><Error><Code>InvalidAction</Code><Message>no</Message></Error></Errors></Response>");
-        return;
-      }
-      if (this.calls.length === 1) {
-        res.statusCode = 503;
-        res.end(
-          "<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>slow down</Message></Error></Errors><RequestID>r1</RequestID></Response>",
-        );
-        return;
-      }
-      res.end(
-        `<AssociateAddressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r2</requestId><associationId>eipassoc-0abc1234def567890</associationId></AssociateAddressResponse>`,
-      );
-    }).listen(0, "127.0.0.1");
-    await once(this.#server, "listening");
-    this.url = `http://127.0.0.1:${(this.#server.address() as { port: number }).port}`;
-    return this;
-  }
-  stop(): Promise<void> {
-    return new Promise((r) => this.#server?.close(() => r()));
-  }
 }
 
 describe("first deploy and address claim", () => {
