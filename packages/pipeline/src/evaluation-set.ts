@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type LoadedDataset, recordPath, recordsOf } from "@roadwork/data";
+import { ViewPool, viewWorkersFor } from "@roadwork/training";
 import { z } from "zod";
 import type { PipelineStore } from "./blob-store.ts";
 import { renderValidatorFormat, VALIDATOR_FORMATS } from "./validator-formats.ts";
@@ -38,8 +39,14 @@ const isReal = (record: { source?: string }) => record.source === undefined || r
 export async function freezeEvaluationSet(
   store: PipelineStore,
   dataset: LoadedDataset,
-  options: { seed?: string; limit?: number; onProgress?: (done: number, total: number) => void } = {},
-): Promise<{ set: EvaluationSet; reused: boolean }> {
+  options: {
+    seed?: string;
+    limit?: number;
+    /** View worker threads for rendering (default: viewWorkersFor the item count). */
+    workers?: number;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<{ set: EvaluationSet; reused: boolean; bytes?: Map<string, Uint8Array> }> {
   const seed = options.seed ?? "eval-1";
   const records = recordsOf(dataset.manifest, "test")
     .filter((r) => isReal(r as { source?: string }))
@@ -51,17 +58,45 @@ export async function freezeEvaluationSet(
     .digest("hex");
   const existing = await store.getJson<unknown>(evaluationSetKey(id));
   if (existing) return { set: EvaluationSet.parse(existing), reused: true };
-  const items: EvaluationItem[] = [];
+  // Rendered concurrently: on the view workers when the set is large (the same formatChallenge with the same seed, so
+  // the same bytes), else a few records at a time on this thread; items keep the record × format order.
+  const items: EvaluationItem[] = new Array(records.length * formats.length);
+  const bytesByKey = new Map<string, Uint8Array>();
+  const pool = new ViewPool(options.workers ?? viewWorkersFor(items.length));
+  const inFlight = Math.max(4, pool.size * 2);
   let done = 0;
-  for (const record of records) {
-    const source = await readFile(recordPath(dataset, record));
-    for (const format of formats) {
-      const bytes = await renderValidatorFormat(source, format, `${seed}:${record.sha256}:${format}`);
-      const key = `evaluation/${id}/items/${createHash("sha256").update(bytes).digest("hex")}.jpg`;
-      await store.put(key, bytes);
-      items.push({ recordId: record.id, source: record.sha256, format, label: record.label, key });
-    }
+  let next = 0;
+  const renderRecord = async (ri: number) => {
+    const record = records[ri]!;
+    const source = pool.size > 0 ? undefined : await readFile(recordPath(dataset, record));
+    await Promise.all(
+      formats.map(async (format, fi) => {
+        const viewSeed = `${seed}:${record.sha256}:${format}`;
+        const bytes = source
+          ? await renderValidatorFormat(source, format, viewSeed)
+          : await pool.render(recordPath(dataset, record), format, viewSeed);
+        const key = `evaluation/${id}/items/${createHash("sha256").update(bytes).digest("hex")}.jpg`;
+        await store.put(key, bytes);
+        bytesByKey.set(key, bytes);
+        items[ri * formats.length + fi] = {
+          recordId: record.id,
+          source: record.sha256,
+          format,
+          label: record.label,
+          key,
+        };
+      }),
+    );
     options.onProgress?.(++done, records.length);
+  };
+  try {
+    await Promise.all(
+      Array.from({ length: Math.min(inFlight, records.length) }, async () => {
+        while (next < records.length) await renderRecord(next++);
+      }),
+    );
+  } finally {
+    await pool.close();
   }
   const set: EvaluationSet = {
     schemaVersion: 1,
@@ -74,5 +109,6 @@ export async function freezeEvaluationSet(
   };
   // Written last: a set.json on the store means every item is there.
   await store.putJson(evaluationSetKey(id), set);
-  return { set, reused: false };
+  // The rendered bytes too, so the scoring that follows reads none of them back.
+  return { set, reused: false, bytes: bytesByKey };
 }

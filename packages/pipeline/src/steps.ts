@@ -279,29 +279,45 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
   }
 }
 
-async function scoreSet(ctx: PipelineContext, source: string, set: EvaluationSet) {
-  const scorer = await loadScorer({
-    model: source,
-    executionProvider: ctx.executionProvider ?? "cpu",
-    logger: silentLogger,
-    ...(ctx.s3 ? { s3: ctx.s3 } : {}),
-  });
+/**
+ * Scores the frozen set with each model (challenger, champion): every item's bytes are read once and given to both
+ * scorers, which run side by side in windows large enough for the engine to fill whole GPU batches.
+ */
+async function scoreSet(
+  ctx: PipelineContext,
+  sources: string[],
+  set: EvaluationSet,
+  rendered?: Map<string, Uint8Array>,
+): Promise<{ version: string; scores: number[] }[]> {
+  const scorers = await Promise.all(
+    sources.map((model) =>
+      loadScorer({
+        model,
+        executionProvider: ctx.executionProvider ?? "cpu",
+        logger: silentLogger,
+        ...(ctx.s3 ? { s3: ctx.s3 } : {}),
+      }),
+    ),
+  );
   try {
-    // A window of concurrent calls lets the engine batch them (one GPU batch instead of one image at a time).
-    const scores = new Array<number>(set.items.length);
-    const window = 32;
+    const scores = scorers.map(() => new Array<number>(set.items.length));
+    const window = 256;
     for (let start = 0; start < set.items.length; start += window) {
       await Promise.all(
         set.items.slice(start, start + window).map(async (item, i) => {
-          const bytes = await ctx.store.get(item.key);
+          const bytes = rendered?.get(item.key) ?? (await ctx.store.get(item.key));
           if (!bytes) throw new Error(`evaluation item ${item.key} is missing from the store`);
-          scores[start + i] = (await scorer.score(bytes)).score;
+          await Promise.all(
+            scorers.map(async (scorer, s) => {
+              scores[s]![start + i] = (await scorer.score(bytes)).score;
+            }),
+          );
         }),
       );
     }
-    return { version: scorer.modelVersion, scores };
+    return scorers.map((scorer, s) => ({ version: scorer.modelVersion, scores: scores[s]! }));
   } finally {
-    await scorer.close();
+    await Promise.all(scorers.map((scorer) => scorer.close()));
   }
 }
 
@@ -324,12 +340,16 @@ export async function evaluate(
   }
   const { set } = frozen;
   const challengerSource = ctx.store.uri(trained.bundleKey);
-  const challenger = { ...(await scoreSet(ctx, challengerSource, set)), source: challengerSource };
   const current = await ctx.pointer.read();
   const championSource = current ? ctx.pointer.resolve(current.pointer.bundle) : undefined;
-  const champion = championSource
-    ? { ...(await scoreSet(ctx, championSource, set)), source: championSource }
-    : undefined;
+  const [scoredChallenger, scoredChampion] = await scoreSet(
+    ctx,
+    championSource ? [challengerSource, championSource] : [challengerSource],
+    set,
+    frozen.bytes,
+  );
+  const challenger = { ...scoredChallenger!, source: challengerSource };
+  const champion = championSource && scoredChampion ? { ...scoredChampion, source: championSource } : undefined;
   const record: EvaluationRecord = {
     setId: set.id,
     items: set.items.map((i) => ({ label: i.label, format: i.format })),

@@ -4,11 +4,9 @@ import { readFile } from "node:fs/promises";
 import {
   affine,
   createSession,
-  decodeImage,
   deviceAvailable,
   type ExecutionProviderChoice,
   fromHalf,
-  geometry,
   graphInput,
   outputSize,
   PIXEL_INPUT,
@@ -16,7 +14,7 @@ import {
   type Preprocessing,
   parsePreprocessing,
   poolEmbedding,
-  resizeTarget,
+  type RgbImage,
   silentLogger,
   toHalfArray,
   withPixelInput,
@@ -24,6 +22,7 @@ import {
   writeNormalized,
 } from "@roadwork/inference";
 import * as ort from "onnxruntime-node";
+import { backbonePixels } from "./backbone-pixels.ts";
 import type { Matrix } from "./head.ts";
 
 export interface BackboneSpec {
@@ -52,6 +51,11 @@ export interface EmbedOptions {
    * only copies decoded rows), "always", or "never".
    */
   preprocessInGraph?: "auto" | "always" | "never";
+  /**
+   * Batches prepared ahead of the one on the backbone (default 2): with decodes on worker threads (an image loader
+   * that answers `backbonePixels` output, e.g. ViewPool.decode/renderPixels) they fill while the device runs.
+   */
+  prefetch?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -59,7 +63,7 @@ export interface EmbedOptions {
 export interface EmbedStats {
   images: number;
   batches: number;
-  /** Decode + preprocess of whole batches (runs while the previous batch is on the backbone). */
+  /** Decode + preprocess of whole batches, wall time per batch (runs while earlier batches are on the backbone). */
   prepareMs: number;
   /** Time the loop waited for a batch to be prepared: input-bound when this is large. */
   waitMs: number;
@@ -81,6 +85,11 @@ export class EmbeddingExtractor {
     /** The device the session landed on. */
     readonly device: string,
   ) {}
+
+  /** The preprocessing images are decoded for (what a worker-side `backbonePixels` must be given). */
+  get preprocessing(): Preprocessing {
+    return this.spec.preprocessing;
+  }
 
   /** "nhwc-uint8" when the graph does the preprocessing itself. */
   get layout(): "nchw-float" | "nhwc-uint8" {
@@ -129,30 +138,29 @@ export class EmbeddingExtractor {
     return new EmbeddingExtractor(session, spec, input, inputType, device);
   }
 
-  /** Embeds encoded images (JPEG/PNG/WebP bytes, or a loader per index) into an [N, D] matrix. */
+  /**
+   * Embeds images into an [N, D] matrix: a loader per index answers encoded bytes (JPEG/PNG/WebP; decoded here) or
+   * pixels already decoded by `backbonePixels` (on a worker thread: then this thread only copies rows).
+   */
   async embed(
     count: number,
-    image: (index: number) => Promise<Uint8Array>,
+    image: (index: number) => Promise<Uint8Array | RgbImage>,
     options: EmbedOptions = {},
   ): Promise<Matrix> {
     const batchSize = options.batchSize ?? 32;
     const uint8 = this.inputType === "uint8";
+    const pre = this.spec.preprocessing;
     const prepare = async (
       start: number,
     ): Promise<{ batch: Float32Array | Uint8Array; n: number; height: number; width: number }> => {
       const t = performance.now();
       const n = Math.min(batchSize, count - start);
-      // The engine's path exactly: shrink-on-load decode to the preprocessing's first resize, then geometry
-      // (letterbox for non-square frames under the default frame policy); rescale and normalize here or in the graph.
+      // Rescale and normalize happen here or in the graph; decode + geometry in backbonePixels (here or on a worker).
       const images = await Promise.all(
-        Array.from({ length: n }, async (_, i) =>
-          geometry(
-            await decodeImage(await image(start + i), {
-              resizeTo: (w, h) => resizeTarget(this.spec.preprocessing, w, h),
-            }),
-            this.spec.preprocessing,
-          ),
-        ),
+        Array.from({ length: n }, async (_, i) => {
+          const got = await image(start + i);
+          return got instanceof Uint8Array ? backbonePixels(got, pre) : got;
+        }),
       );
       const first = images[0]!;
       const plane = first.data.length;
@@ -160,22 +168,34 @@ export class EmbeddingExtractor {
       images.forEach((g, i) => {
         if (g.data.length !== plane) throw new Error("preprocessing produced tensors of different sizes in one batch");
         if (batch instanceof Uint8Array) writeHwc(g, batch, i * plane);
-        else writeNormalized(g, this.spec.preprocessing, batch, i * plane);
+        else writeNormalized(g, pre, batch, i * plane);
       });
       this.stats.prepareMs += performance.now() - t;
       return { batch, n, height: first.height, width: first.width };
     };
+    type Prepared = Awaited<ReturnType<typeof prepare>>;
+    // Batches in preparation, in order: up to `prefetch` ahead of the one on the backbone.
+    const ahead = Math.max(1, options.prefetch ?? 2);
+    const queue: Promise<Prepared>[] = [];
+    let queued = 0;
+    const fill = () => {
+      while (queue.length < ahead && queued < count) {
+        const p = prepare(queued);
+        p.catch(() => {}); // awaited in order below; a failure surfaces there
+        queue.push(p);
+        queued += batchSize;
+      }
+    };
+    fill();
     let dim = 0;
     let data = new Float32Array(0);
-    let next = count > 0 ? prepare(0) : undefined;
     for (let start = 0; start < count; start += batchSize) {
       const waited = performance.now();
-      const { batch, n, height, width } = await next!;
+      const { batch, n, height, width } = await queue.shift()!;
       const ran = performance.now();
       this.stats.waitMs += ran - waited;
-      // Decode and preprocess the next batch (sharp on the libuv pool, copies here) while onnxruntime runs this one.
-      next = start + batchSize < count ? prepare(start + batchSize) : undefined;
-      next?.catch(() => {});
+      // Decode and preprocess the next batches (workers or sharp on the libuv pool) while onnxruntime runs this one.
+      fill();
       const pixels =
         batch instanceof Uint8Array
           ? new ort.Tensor("uint8", batch, [n, height, width, 3])

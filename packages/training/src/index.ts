@@ -8,6 +8,7 @@ export {
   type HubBackboneOptions,
   variantPath,
 } from "./backbone-hub.ts";
+export { backbonePixels } from "./backbone-pixels.ts";
 export {
   interruptOnSignals,
   parseCheckpoint,

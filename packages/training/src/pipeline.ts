@@ -193,14 +193,16 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
       );
       pool ??= new ViewPool(options.viewWorkers ?? viewWorkersFor(missing.length));
       const views = pool;
+      const pre = extractor.preprocessing;
       const part = missing.slice(start, start + chunk);
       const m = await extractor.embed(
         part.length,
-        (i) => {
+        async (i) => {
           const v = list[part[i]!]!;
-          // Native frames are re-drawn at full size here; stored frames go to the workers (same seed, same bytes).
+          // Native frames are re-drawn at full size here; stored frames are drawn and decoded on the workers (same
+          // seed, same bytes, same pixels), so this thread only copies their rows into the batch.
           return views.size > 0 && !(native && v.format === "may")
-            ? views.render(recordPath(dataset, v.record), v.format, viewId(v))
+            ? views.renderPixels(recordPath(dataset, v.record), v.format, viewId(v), pre)
             : challengeView(dataset, v.record, viewId(v), v.format, { native });
         },
         { batchSize },

@@ -1,24 +1,49 @@
-// A worker thread of ViewPool: renders validator-format views (formatChallenge) of stored images. The jan/apr
-// augmentations are JavaScript raster work, so on a many-core GPU host the views, not the backbone, set the pace
-// unless they are drawn on several threads.
+// A worker thread of ViewPool: renders validator-format views (formatChallenge) of stored images and, when asked,
+// decodes them (or given bytes) into the backbone's pixels. The jan/apr augmentations are JavaScript raster work and
+// a decode costs this thread a sharp pipeline, so on a many-core GPU host the input, not the backbone, sets the pace
+// unless both run on several threads; the trainer's thread then only copies uint8 rows into the batch.
 import { readFile } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { type ChallengeFormat, formatChallenge, Prng } from "@roadwork/data";
+import type { Preprocessing } from "@roadwork/inference";
+import { backbonePixels } from "./backbone-pixels.ts";
 
-export interface ViewRequest {
-  id: number;
-  path: string;
-  format: ChallengeFormat;
-  seed: string;
+export type ViewRequest =
+  | { id: number; path: string; format: ChallengeFormat; seed: string; pixels?: Preprocessing }
+  | { id: number; bytes: Uint8Array; pixels: Preprocessing };
+
+/** Decoded pixels as they cross threads (RgbImage's fields; `data` transferred). */
+export interface PixelsReply {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  format: string;
 }
 
-export type ViewReply = { id: number; jpeg: Uint8Array } | { id: number; error: string };
+export type ViewReply =
+  | { id: number; jpeg: Uint8Array }
+  | { id: number; pixels: PixelsReply }
+  | { id: number; error: string };
+
+/** A copy that owns its whole buffer, so it can be transferred (sharp's outputs may be views of a shared pool). */
+const owned = (a: Uint8Array): Uint8Array =>
+  a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a : new Uint8Array(a);
 
 parentPort?.on("message", async (req: ViewRequest) => {
   try {
-    const { jpeg } = await formatChallenge(await readFile(req.path), req.format, new Prng(req.seed));
-    const out = new Uint8Array(jpeg); // a copy that owns its buffer, so it can be transferred
-    parentPort?.postMessage({ id: req.id, jpeg: out } satisfies ViewReply, [out.buffer]);
+    const bytes =
+      "bytes" in req
+        ? req.bytes
+        : (await formatChallenge(await readFile(req.path), req.format, new Prng(req.seed))).jpeg;
+    if (req.pixels) {
+      const g = await backbonePixels(bytes, req.pixels);
+      const data = owned(g.data);
+      const pixels: PixelsReply = { data, width: g.width, height: g.height, format: g.format };
+      parentPort?.postMessage({ id: req.id, pixels } satisfies ViewReply, [data.buffer as ArrayBuffer]);
+    } else {
+      const jpeg = new Uint8Array(bytes); // a copy that owns its buffer, so it can be transferred
+      parentPort?.postMessage({ id: req.id, jpeg } satisfies ViewReply, [jpeg.buffer]);
+    }
   } catch (error) {
     parentPort?.postMessage({ id: req.id, error: (error as Error).message } satisfies ViewReply);
   }
