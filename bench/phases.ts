@@ -3,6 +3,7 @@
 // batching wait). Prints JSON; explains the end-to-end numbers of bench/driver.ts.
 //
 //   node --import tsx bench/phases.ts --model BUNDLE_DIR [--ep cpu|cuda] [--n 200]
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   decodeImage,
@@ -99,6 +100,7 @@ process.stdout.write(
         : `${machine.cpuModel}, ${machine.cores} cores`,
       model: values.model,
       device: scorer.device,
+      loadAverage1m: +loadavg()[0]!.toFixed(2),
       requests: n,
       phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
     },
