@@ -178,9 +178,12 @@ if (throughputImages > 0) {
     // Warm-up: the first runs of a shape pick kernels and allocate; then the measured pass over all n.
     await extractor.embed(Math.min(n, size * 3), load, { batchSize: size });
     const before = { ...extractor.stats };
+    const elu = performance.eventLoopUtilization();
     const t = performance.now();
     const m = await extractor.embed(n, load, { batchSize: size });
     const s = (performance.now() - t) / 1000;
+    // Share of the pass this JavaScript thread was busy (copies, promises, session calls): near 1 means it is the bound.
+    const busy = performance.eventLoopUtilization(elu).utilization;
     const st = extractor.stats;
     const phase = (k: "prepareMs" | "waitMs" | "runMs" | "poolMs") => round(st[k] - before[k], 1);
     const runMs = phase("runMs");
@@ -198,9 +201,10 @@ if (throughputImages > 0) {
         pool: phase("poolMs"),
         batches: st.batches - before.batches,
       },
+      mainThreadBusy: round(busy, 3),
     });
     log(
-      `throughput: ${(n / s).toFixed(1)} img/s (${n} images, dim ${m.cols}, ${extractor.device} ${extractor.layout}, batch ${size}; run ${runMs} ms, wait ${phase("waitMs")} ms)`,
+      `throughput: ${(n / s).toFixed(1)} img/s (${n} images, dim ${m.cols}, ${extractor.device} ${extractor.layout}, batch ${size}; run ${runMs} ms, wait ${phase("waitMs")} ms, main thread busy ${(busy * 100).toFixed(0)} %)`,
     );
   }
   await extractor.close();

@@ -22,7 +22,7 @@ EP=${BENCH_DEVICE:-cuda}
 if [ "${BENCH_SMALL:-0}" = 1 ]; then
   IMAGES=120 ADD=20 TPUT=64 BATCHES=8,16 SIZES=small
 else
-  IMAGES=10000 ADD=1000 TPUT=8192 BATCHES=128,256,512 SIZES="small base"
+  IMAGES=10000 ADD=1000 TPUT=8192 BATCHES=${BENCH_BATCHES:-256,512} SIZES=${BENCH_SIZES:-small base}
 fi
 export UV_THREADPOOL_SIZE=16 # sharp's decodes run on the libuv pool: one thread per core of the 16
 mkdir -p "$OUT" "$STAGE" "$APP" "$MODELS"
@@ -59,8 +59,9 @@ bench() { # label, out file, args...
   local label=$1 out=$2
   shift 2
   echo "[device] $label: $*"
-  "$STAGE/node" "$APP/bench-train.mjs" --ep "$EP" --work "$WORK" --label "$label" --out "$OUT/$out" "$@" >/dev/null ||
-    echo "[device] $label failed: exit $?"
+  # The log goes to $OUT too, so a call cut off by its limit still brings back how far each run got.
+  "$STAGE/node" "$APP/bench-train.mjs" --ep "$EP" --work "$WORK" --label "$label" --out "$OUT/$out" "$@" \
+    2> >(tee -a "$OUT/bench.log" >&2) >/dev/null || echo "[device] $label failed: exit $?"
 }
 
 case "${1:-}" in
@@ -95,10 +96,11 @@ run)
   LIBS=$([ -n "$NV" ] && find "$NV" -maxdepth 3 -name 'lib*.so*' -printf '%h\n' | sort -u | tr '\n' ':' || true)
   export LD_LIBRARY_PATH="$ORT_BIN:${LIBS}/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
   ldd "$ORT_BIN/libonnxruntime_providers_cuda.so" | grep -i 'not found' || echo "[device] CUDA provider libraries resolved"
-  for size in $SIZES; do
-    wait_for "$MODELS/export-$size" "the $size export" "$MODELS/export-$size.log"
-    echo "[device] export $size: $(cat "$MODELS/export-$size.json")"
-  done
+  ready() { # size: wait for its export (B is waited for only when its turn comes)
+    wait_for "$MODELS/export-$1" "the $1 export" "$MODELS/export-$1.log"
+    echo "[device] export $1: $(cat "$MODELS/export-$1.json")"
+  }
+  ready small
   wait_for "$STAGE/generate" "the scenes" "$STAGE/generate.log"
   tail -1 "$STAGE/generate.log"
   # GPU utilisation and memory every 250 ms beside the runs: the profile of where the time went.
@@ -109,14 +111,16 @@ run)
   fi
   M=$MODELS
   f16() { [ "$EP" = cuda ] && echo "$M/$1/backbone.fp16.onnx" || echo "$M/$1/backbone.onnx"; }
-  if [ "${BENCH_SMALL:-0}" != 1 ]; then
-    bench gpu-dinov2-b14-fp16 train-gpu-dinov2-b-fp16.json --backbone "$(f16 base)" --skip-pipeline \
-      --throughput-images $TPUT --throughput-batches $BATCHES --batch 256
-  fi
+  # S first (the throughput target), then the pipeline (10,000 → promoted, +1,000), then B while time is left.
   bench gpu-dinov2-s14-fp16 train-gpu-dinov2-s-fp16.json --backbone "$(f16 small)" --skip-pipeline \
     --throughput-images $TPUT --throughput-batches $BATCHES --batch 256 --target-throughput 5000
   bench gpu-dinov2-s14-fp16-pipeline train-gpu-dinov2-s-fp16-pipeline.json --backbone "$(f16 small)" \
     --throughput-images 0 --images $IMAGES --add $ADD --batch 256 --target-first-s 900 --target-added-s 180
+  if [ "${BENCH_SMALL:-0}" != 1 ] && [[ " $SIZES " == *" base "* ]]; then
+    ready base
+    bench gpu-dinov2-b14-fp16 train-gpu-dinov2-b-fp16.json --backbone "$(f16 base)" --skip-pipeline \
+      --throughput-images $TPUT --throughput-batches $BATCHES --batch 256
+  fi
   [ -n "$SMI" ] && kill "$SMI" 2>/dev/null || true
   cp "$MODELS"/export-*.json "$OUT/" 2>/dev/null || true
   for f in "$OUT"/train-*.json; do
