@@ -42,8 +42,8 @@ def sha256(path: Path) -> str:
 
 # Which MatMuls become int8 (--method). "all": every MatMul/Gemm with a constant weight. "mlp": only the MLP blocks'
 # (fc1/fc2, two thirds of a ViT's weights), attention projections stay float32. "all-reduce-range": all, with 7-bit
-# weights (no int16 saturation in AVX2's u8×s8 products on CPUs without VNNI).
-METHODS = ("all", "mlp", "all-reduce-range")
+# weights (no int16 saturation in AVX2's u8×s8 products on CPUs without VNNI). "mlp-reduce-range": both.
+METHODS = ("all", "mlp", "all-reduce-range", "mlp-reduce-range")
 
 
 def _mlp_matmuls(path: Path) -> list[str]:
@@ -63,9 +63,9 @@ def quantize_bundle(src: Path, out: Path, method: str = "all") -> dict:
             target,
             weight_type=QuantType.QInt8,
             per_channel=True,
-            reduce_range=method == "all-reduce-range",
+            reduce_range=method.endswith("reduce-range"),
             op_types_to_quantize=["MatMul", "Gemm"],
-            nodes_to_quantize=_mlp_matmuls(original) if method == "mlp" else None,
+            nodes_to_quantize=_mlp_matmuls(original) if method.startswith("mlp") else None,
             extra_options={"MatMulConstBOnly": True},
         )
         print(
