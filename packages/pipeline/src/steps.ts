@@ -295,6 +295,8 @@ async function scoreSet(
         model,
         executionProvider: ctx.executionProvider ?? "cpu",
         logger: silentLogger,
+        // Offline scoring: runs of up to 64 images (the serving default, 8, suits a lone request's latency).
+        maxBatch: 64,
         ...(ctx.s3 ? { s3: ctx.s3 } : {}),
       }),
     ),
