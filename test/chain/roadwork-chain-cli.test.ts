@@ -13,25 +13,10 @@ import { cryptoWaitReady, randomAsHex } from "@polkadot/util-crypto";
 import { writeTinyClassifier } from "@roadwork/inference";
 import { DEMO_NETUID, demoNeurons, devKey, OUR_UID } from "../../packages/chain/test/support/demo-subnet.ts";
 import { LoopbackChain } from "../../packages/chain/test/support/loopback-chain.ts";
-
-const ROOT = new URL("../../", import.meta.url).pathname;
+import { bareEnv, ROOT, runRoadwork } from "../support/roadwork-process.ts";
 
 function roadwork(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["packages/cli/bin/roadwork.mjs", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runRoadwork(args, { env: bareEnv(env), timeoutMs: 120_000 });
 }
 
 describe("roadwork status / serve-axon against a loopback subtensor", () => {
@@ -197,7 +182,7 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
         ],
         {
           cwd: ROOT,
-          env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ROADWORK_HOTKEY_MNEMONIC: "//Bob" },
+          env: bareEnv({ ROADWORK_HOTKEY_MNEMONIC: "//Bob" }),
         },
       );
       let out = "";
@@ -270,7 +255,7 @@ describe("roadwork status / serve-axon against a loopback subtensor", () => {
           "--host",
           "127.0.0.1",
         ],
-        { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" } },
+        { cwd: ROOT, env: bareEnv() },
       );
       let out = "";
       child.stdout.on("data", (d) => {

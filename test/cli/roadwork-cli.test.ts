@@ -11,38 +11,12 @@ import { after, before, describe, it } from "node:test";
 import { writeTinyClassifier } from "@roadwork/inference";
 import sharp from "sharp";
 import { commandListText, commands } from "../../packages/cli/src/commands.ts";
+import { bareEnv, ROOT, type RoadworkRun, runRoadwork } from "../support/roadwork-process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const BOB = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-function roadwork(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Ran> {
-  const started = Date.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["packages/cli/bin/roadwork.mjs", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - started });
-    });
-  });
+function roadwork(args: string[], env: Record<string, string> = {}, timeoutMs = 90_000): Promise<RoadworkRun> {
+  return runRoadwork(args, { env: bareEnv(env), timeoutMs });
 }
 
 async function freePort(): Promise<number> {
@@ -190,7 +164,7 @@ describe("roadwork command line", () => {
         "--host",
         "127.0.0.1",
       ],
-      { cwd: ROOT, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env } },
+      { cwd: ROOT, env: bareEnv(env) },
     );
     let out = "";
     child.stdout.on("data", (d) => {

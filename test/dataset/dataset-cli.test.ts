@@ -1,7 +1,6 @@
 // `roadwork dataset` as an operator runs it, over real processes: import from a loopback Hugging Face hub chosen by
 // HF_ENDPOINT with HF_TOKEN, then ls and show, and --help for every subcommand.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,30 +8,12 @@ import { after, before, describe, it } from "node:test";
 import { blockImage } from "../../packages/data/test/support/images.ts";
 import { FakeHub } from "../support/fake-hub.ts";
 import { hfImageParquet, shardPath } from "../support/hf-parquet.ts";
+import { bareEnv, runRoadwork } from "../support/roadwork-process.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
 const TOKEN = "hf_cli_secret_token";
 
 function roadwork(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ["packages/cli/bin/roadwork.mjs", ...args], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return runRoadwork(args, { env: bareEnv(env), timeoutMs: 120_000 });
 }
 
 describe("roadwork dataset", () => {

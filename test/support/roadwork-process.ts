@@ -34,3 +34,8 @@ export function runRoadwork(
     });
   });
 }
+
+/** A sealed environment for a child `roadwork`: PATH and HOME only, plus `env` (nothing of the caller's leaks in). */
+export function bareEnv(env: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env };
+}
