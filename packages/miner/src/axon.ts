@@ -13,7 +13,7 @@ import {
   type AxonResponse,
   blacklisted,
   checkBodyHash,
-  decodeImageField,
+  decodeImageFieldSliced,
   type ErrorContext,
   errorResponse,
   NonceStore,
@@ -33,7 +33,7 @@ import {
 import { type Context, Hono } from "hono";
 import { AddressAdmission, addressKey, type ShedReason } from "./admission.ts";
 import { Blacklist, type Caller } from "./blacklist.ts";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
+import { BodyTooLargeError, checkDeclaredLength, readBoundedText } from "./body.ts";
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
@@ -95,7 +95,6 @@ interface RequestState {
 }
 
 const defaultNowNs = () => BigInt(Date.now()) * 1_000_000n;
-const decoder = new TextDecoder();
 
 export function createAxon(deps: AxonDeps): Axon {
   const config = parseAxonConfig(deps.config ?? {});
@@ -316,10 +315,10 @@ export function createAxon(deps: AxonDeps): Axon {
   /** Reads, checks and scores the body within the deadline; the image is charged to the pixel budget. */
   const scoreBody = async (c: Context, deadline: RequestDeadline, headers: RequestHeaders, caller: Caller) => {
     checkDeclaredLength(c.req.header("content-length"), config.bodyLimitBytes);
-    const raw = await deadline.during("body", readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal));
-    const body = parseSynapseBody(decoder.decode(raw), c.req.header("content-type"));
+    const text = await deadline.during("body", readBoundedText(c.req.raw.body, config.bodyLimitBytes, deadline.signal));
+    const body = parseSynapseBody(text, c.req.header("content-type"));
     checkBodyHash(headers.computedBodyHash, body);
-    const image = decodeImageField(body);
+    const image = await decodeImageFieldSliced(body);
     const pixels = pixelCost(image, config.pixels.maxPerImage, scorer);
     const scored = await deadline.during(
       "scoring",

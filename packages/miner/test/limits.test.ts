@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "../src/body.ts";
+import { BodyTooLargeError, checkDeclaredLength, readBoundedBody, readBoundedText } from "../src/body.ts";
 import { parseAxonConfig } from "../src/config.ts";
 import { HALF_NUDGED, NonFiniteScoreError, toWirePrediction } from "../src/prediction-guard.ts";
 import { HotkeyRateLimiter } from "../src/rate-limit.ts";
@@ -33,6 +33,27 @@ test("bounded body: exact size passes, one byte over fails, declared length is c
   assert.throws(() => checkDeclaredLength("11", 10), BodyTooLargeError);
   assert.doesNotThrow(() => checkDeclaredLength("10", 10));
   assert.doesNotThrow(() => checkDeclaredLength(undefined, 10));
+});
+
+test("bounded text: UTF-8 split across chunks decodes whole, and the same cap holds", async () => {
+  const bytes = new TextEncoder().encode('{"image":"","name":"é€😀"}');
+  const split = (cuts: number[]) =>
+    new ReadableStream<Uint8Array>({
+      start(c) {
+        let from = 0;
+        for (const to of [...cuts, bytes.length]) {
+          c.enqueue(bytes.subarray(from, to));
+          from = to;
+        }
+        c.close();
+      },
+    });
+  const signal = new AbortController().signal;
+  for (let cut = 1; cut < bytes.length; cut++) {
+    assert.equal(await readBoundedText(split([cut]), bytes.length, signal), '{"image":"","name":"é€😀"}');
+  }
+  await assert.rejects(readBoundedText(split([5]), bytes.length - 1, signal), BodyTooLargeError);
+  assert.equal(await readBoundedText(null, 10, signal), "");
 });
 
 test("bounded body: an abort ends a read that never completes", async () => {

@@ -2,7 +2,9 @@
 export {
   checkBodyHash,
   decodeImageField,
+  decodeImageFieldSliced,
   decodeStrictBase64,
+  IMAGE_SLICE_CHARS,
   ImageSynapseSchema,
   isJsonContentType,
   type ParsedSynapseBody,

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import {
   checkBodyHash,
   decodeImageField,
+  decodeImageFieldSliced,
   EMPTY_BODY_HASH,
   JsonSyntaxError,
   ProtocolError,
@@ -245,5 +246,55 @@ describe("decodeImageField", () => {
       const bad = `${text.slice(0, at)}${ch}${text.slice(at + 1)}`;
       assert.throws(() => decodeImageField(bodyWith(bad)), /image is not valid base64/, `${ch} at ${at}`);
     }
+  });
+});
+
+describe("decodeImageFieldSliced", () => {
+  const bodyWith = (image: string) => parseSynapseBody(JSON.stringify({ image }), "application/json");
+  const frame = (size: number) => {
+    const raw = Buffer.alloc(size);
+    for (let i = 0; i < raw.length; i++) raw[i] = (i * 2654435761) >>> 24;
+    return raw;
+  };
+  it("gives decodeImageField's bytes for every length around the slice boundaries", async () => {
+    const slice = 16;
+    for (let size = 1; size <= 40; size++) {
+      const text = frame(size).toString("base64");
+      assert.deepEqual(
+        Buffer.from(await decodeImageFieldSliced(bodyWith(text), slice)),
+        Buffer.from(decodeImageField(bodyWith(text))),
+        `size ${size}`,
+      );
+    }
+  });
+  it("refuses what decodeImageField refuses, wherever the defect sits", async () => {
+    const text = frame(300).toString("base64"); // 400 characters: 25 slices of 16
+    for (const [at, ch] of [
+      [0, "!"],
+      [17, "="],
+      [33, "\n"],
+      [200, "-"],
+      [205, "_"],
+      [396, "="],
+      [399, " "],
+    ] as const) {
+      const bad = `${text.slice(0, at)}${ch}${text.slice(at + 1)}`;
+      assert.throws(() => decodeImageField(bodyWith(bad)), /image is not valid base64/);
+      await assert.rejects(decodeImageFieldSliced(bodyWith(bad), 16), /image is not valid base64/, `${ch} at ${at}`);
+    }
+    await assert.rejects(decodeImageFieldSliced(bodyWith(`${text}AAE`), 16), /image is not valid base64/);
+    await assert.rejects(decodeImageFieldSliced(bodyWith(""), 16), /image is empty/);
+  });
+  it("lets the event loop turn between slices of a full-resolution frame", async () => {
+    const raw = frame(6 * 1024 * 1024);
+    const body = bodyWith(raw.toString("base64"));
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      assert.deepEqual(Buffer.from(await decodeImageFieldSliced(body)), raw);
+    } finally {
+      clearInterval(tick);
+    }
+    assert.ok(turns >= 1, `timers ran ${turns} times during the decode`);
   });
 });
