@@ -21,53 +21,20 @@ export function checkDeclaredLength(contentLength: string | null | undefined, li
 }
 
 /**
- * Collects `stream` into one buffer. Rejects with BodyTooLargeError past `limitBytes`, or with `signal.reason` when the
- * signal aborts (deadline, client gone); the stream is cancelled in both cases.
- */
-export async function readBoundedBody(
-  stream: ReadableStream<Uint8Array> | null,
-  limitBytes: number,
-  signal: AbortSignal,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  const total = await consumeBounded(stream, limitBytes, signal, (chunk) => chunks.push(chunk));
-  if (chunks.length === 1) return chunks[0]!;
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const c of chunks) {
-    body.set(c, offset);
-    offset += c.byteLength;
-  }
-  return body;
-}
-
-/**
- * readBoundedBody's bounds, decoded as UTF-8 chunk by chunk as it arrives: an 8 MiB frame never costs the event loop
+ * Reads `stream` as UTF-8 text, decoded chunk by chunk as it arrives: an 8 MiB frame never costs the event loop
  * one 8 MiB copy plus one 8 MiB decode in a single turn (together 50-100 ms on a small host), which every other
- * validator's request would wait out.
+ * validator's request would wait out. Rejects with BodyTooLargeError past `limitBytes`, or with `signal.reason` when
+ * the signal aborts (deadline, client gone); the stream is cancelled in both cases.
  */
 export async function readBoundedText(
   stream: ReadableStream<Uint8Array> | null,
   limitBytes: number,
   signal: AbortSignal,
 ): Promise<string> {
+  if (!stream) return "";
+  const reader = stream.getReader();
   const decoder = new TextDecoder();
   let text = "";
-  await consumeBounded(stream, limitBytes, signal, (chunk) => {
-    text += decoder.decode(chunk, { stream: true });
-  });
-  return text + decoder.decode();
-}
-
-/** Feeds each chunk of `stream` to `onChunk` within the cap and the signal; resolves with the byte count. */
-async function consumeBounded(
-  stream: ReadableStream<Uint8Array> | null,
-  limitBytes: number,
-  signal: AbortSignal,
-  onChunk: (chunk: Uint8Array) => void,
-): Promise<number> {
-  if (!stream) return 0;
-  const reader = stream.getReader();
   let total = 0;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
@@ -82,7 +49,7 @@ async function consumeBounded(
       if (done) break;
       total += value.byteLength;
       if (total > limitBytes) throw new BodyTooLargeError(limitBytes);
-      onChunk(value);
+      text += decoder.decode(value, { stream: true });
     }
   } catch (error) {
     reader.cancel().catch(() => {});
@@ -91,5 +58,5 @@ async function consumeBounded(
   } finally {
     if (onAbort) signal.removeEventListener("abort", onAbort);
   }
-  return total;
+  return text + decoder.decode();
 }

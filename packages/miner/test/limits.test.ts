@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedBody, readBoundedText } from "../src/body.ts";
+import { BodyTooLargeError, checkDeclaredLength, readBoundedText } from "../src/body.ts";
 import { parseAxonConfig } from "../src/config.ts";
 import { HALF_NUDGED, NonFiniteScoreError, toWirePrediction } from "../src/prediction-guard.ts";
 import { HotkeyRateLimiter } from "../src/rate-limit.ts";
@@ -28,8 +28,8 @@ test("token bucket: burst, then refill at the configured rate", () => {
 });
 
 test("bounded body: exact size passes, one byte over fails, declared length is checked first", async () => {
-  assert.equal((await readBoundedBody(stream([4, 6]), 10, new AbortController().signal)).byteLength, 10);
-  await assert.rejects(readBoundedBody(stream([4, 7]), 10, new AbortController().signal), BodyTooLargeError);
+  assert.equal((await readBoundedText(stream([4, 6]), 10, new AbortController().signal)).length, 10);
+  await assert.rejects(readBoundedText(stream([4, 7]), 10, new AbortController().signal), BodyTooLargeError);
   assert.throws(() => checkDeclaredLength("11", 10), BodyTooLargeError);
   assert.doesNotThrow(() => checkDeclaredLength("10", 10));
   assert.doesNotThrow(() => checkDeclaredLength(undefined, 10));
@@ -59,7 +59,7 @@ test("bounded text: UTF-8 split across chunks decodes whole, and the same cap ho
 test("bounded body: an abort ends a read that never completes", async () => {
   const ac = new AbortController();
   const never = new ReadableStream<Uint8Array>({ pull: () => new Promise(() => {}) });
-  const read = readBoundedBody(never, 10, ac.signal);
+  const read = readBoundedText(never, 10, ac.signal);
   ac.abort(new Error("deadline"));
   await assert.rejects(read, /deadline/);
 });
