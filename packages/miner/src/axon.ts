@@ -19,7 +19,7 @@ import {
   NonceStore,
   ProtocolError,
   parseRequestHeaders,
-  parseSynapseBody,
+  parseSynapseBodyBytes,
   protocolErrorResponse,
   type RequestHeaders,
   type SignatureVerifier,
@@ -33,7 +33,7 @@ import {
 import { type Context, Hono } from "hono";
 import { AddressAdmission, addressKey, type ShedReason } from "./admission.ts";
 import { Blacklist, type Caller } from "./blacklist.ts";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedText } from "./body.ts";
+import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
@@ -315,8 +315,11 @@ export function createAxon(deps: AxonDeps): Axon {
   /** Reads, checks and scores the body within the deadline; the image is charged to the pixel budget. */
   const scoreBody = async (c: Context, deadline: RequestDeadline, headers: RequestHeaders, caller: Caller) => {
     checkDeclaredLength(c.req.header("content-length"), config.bodyLimitBytes);
-    const text = await deadline.during("body", readBoundedText(c.req.raw.body, config.bodyLimitBytes, deadline.signal));
-    const body = parseSynapseBody(text, c.req.header("content-type"));
+    const chunks = await deadline.during(
+      "body",
+      readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal),
+    );
+    const body = await parseSynapseBodyBytes(chunks, c.req.header("content-type"));
     checkBodyHash(headers.computedBodyHash, body);
     const image = await decodeImageFieldSliced(body);
     const pixels = pixelCost(image, config.pixels.maxPerImage, scorer);

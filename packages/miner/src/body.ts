@@ -21,20 +21,20 @@ export function checkDeclaredLength(contentLength: string | null | undefined, li
 }
 
 /**
- * Reads `stream` as UTF-8 text, decoded chunk by chunk as it arrives: an 8 MiB frame never costs the event loop
- * one 8 MiB copy plus one 8 MiB decode in a single turn (together 50-100 ms on a small host), which every other
- * validator's request would wait out. Rejects with BodyTooLargeError past `limitBytes`, or with `signal.reason` when
- * the signal aborts (deadline, client gone); the stream is cancelled in both cases.
+ * Reads `stream` into the chunks it arrived in, doing nothing else per chunk: the body is parsed from its bytes
+ * afterwards (parseSynapseBodyBytes), so an 8 MiB frame never becomes one 8 MiB string, whose flattening and parsing
+ * would hold the event loop for tens of milliseconds that every other validator's request waits out. Rejects with
+ * BodyTooLargeError past `limitBytes`, or with `signal.reason` when the signal aborts (deadline, client gone); the
+ * stream is cancelled in both cases.
  */
-export async function readBoundedText(
+export async function readBoundedBody(
   stream: ReadableStream<Uint8Array> | null,
   limitBytes: number,
   signal: AbortSignal,
-): Promise<string> {
-  if (!stream) return "";
+): Promise<Uint8Array[]> {
+  if (!stream) return [];
   const reader = stream.getReader();
-  const decoder = new TextDecoder();
-  let text = "";
+  const chunks: Uint8Array[] = [];
   let total = 0;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
@@ -49,7 +49,7 @@ export async function readBoundedText(
       if (done) break;
       total += value.byteLength;
       if (total > limitBytes) throw new BodyTooLargeError(limitBytes);
-      text += decoder.decode(value, { stream: true });
+      chunks.push(value);
     }
   } catch (error) {
     reader.cancel().catch(() => {});
@@ -58,5 +58,5 @@ export async function readBoundedText(
   } finally {
     if (onAbort) signal.removeEventListener("abort", onAbort);
   }
-  return text + decoder.decode();
+  return chunks;
 }

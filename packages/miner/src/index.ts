@@ -2,7 +2,7 @@
 export { AddressAdmission, type AdmissionPolicy, addressKey, type ShedReason } from "./admission.ts";
 export { type Axon, type AxonDeps, type AxonHotkey, createAxon } from "./axon.ts";
 export { Blacklist, type BlacklistDecision, type BlacklistPolicy, type Caller } from "./blacklist.ts";
-export { BodyTooLargeError, readBoundedText } from "./body.ts";
+export { BodyTooLargeError, readBoundedBody } from "./body.ts";
 export {
   type CaptureConfig,
   type CaptureConfigInput,

@@ -4,11 +4,16 @@ import { DEFAULT_TIMEOUT_S, EMPTY_BODY_HASH } from "./constants.ts";
 import { ProtocolError, ProtocolErrorWithBody } from "./errors.ts";
 import { isJsonObject, type JsonObject, JsonSyntaxError, parseJson, toPlain } from "./json-bigint.ts";
 
-/** A validated ImageSynapse body. `fields` is the body as received (key order and number text intact). */
+/**
+ * A validated ImageSynapse body. `fields` is the body as received (key order and number text intact), except that an
+ * image decoded from the received bytes (`imageBytes`) appears there as "" (nothing echoes it).
+ */
 export interface ParsedSynapseBody {
   readonly fields: JsonObject;
-  /** base64 JPEG; "" when absent (pydantic default). */
+  /** base64 JPEG; "" when absent (pydantic default), or when `imageBytes` holds it decoded. */
   readonly image: string;
+  /** The image, already decoded and checked, when a large body was read from its bytes (parseSynapseBodyBytes). */
+  readonly imageBytes?: Uint8Array;
   /** Seconds, Python default 12 when absent or null. */
   readonly timeout: number;
   readonly testnetLabel: number;
@@ -129,6 +134,7 @@ export function checkBodyHash(headerHash: string | undefined, _body?: ParsedSyna
  * the one the text's length implies exposes every stray character, space, line break or misplaced '='.
  */
 export function decodeImageField(body: ParsedSynapseBody): Uint8Array {
+  if (body.imageBytes) return body.imageBytes;
   const text = body.image;
   if (text === "") throw new ProtocolError(400, "image is empty");
   const bytes = decodeStrictBase64(text);
@@ -149,7 +155,7 @@ export async function decodeImageFieldSliced(
   sliceChars: number = IMAGE_SLICE_CHARS,
 ): Promise<Uint8Array> {
   const text = body.image;
-  if (text.length <= sliceChars) return decodeImageField(body);
+  if (body.imageBytes || text.length <= sliceChars) return decodeImageField(body);
   if (sliceChars % 4 !== 0) throw new RangeError("sliceChars must be a multiple of 4");
   const invalid = () => new ProtocolError(400, "image is not valid base64");
   const n = text.length;

@@ -12,6 +12,7 @@ export {
   TerminalInfoSchema,
   validateSynapseFields,
 } from "./body.ts";
+export { BodyBytes, LARGE_BODY_BYTES, parseSynapseBodyBytes } from "./body-bytes.ts";
 export {
   ALLOWED_DELTA_NS,
   AVAILABLE_SYNAPSES,
