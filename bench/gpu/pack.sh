@@ -17,7 +17,7 @@ if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
   (cd "$WORK" && sha256sum ortcuda.tar.xz) >"$CARRY/p4/ortcuda.sha256"
 fi
 
-# node and the native modules change rarely: delete them from p4 to rebuild.
+# node and the native modules (+ the JPEG decoder's .wasm) change rarely: delete them from p4 to rebuild.
 [ -e "$CARRY/p4/node.xz" ] || xz -T2 -"${PACK_XZ_LEVEL:-1}" <"$(command -v node)" >"$CARRY/p4/node.xz"
 # The verifier pool's worker is its own entry; the bundled axon finds it beside itself (bench/ on the device).
 node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts bench/hotkeys.ts bench/gpu/batch-sweep.ts bench/shrink-factor.ts \
@@ -27,7 +27,8 @@ node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts b
 [ -e "$CARRY/p4/node_modules.tar.xz" ] || tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
   --exclude='node_modules/onnxruntime-node/node_modules' \
   node_modules/onnxruntime-node node_modules/onnxruntime-common node_modules/sharp node_modules/@img/colour \
-  node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 node_modules/detect-libc node_modules/semver |
+  node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 node_modules/detect-libc node_modules/semver \
+  node_modules/@cwasm/jpeg-turbo |
   xz -T2 -"${PACK_XZ_LEVEL:-1}" >"$CARRY/p4/node_modules.tar.xz"
 
 # starlette + uvicorn for the device's Python 3.12 (pure Python wheels).

@@ -24,7 +24,8 @@ fi
   --exclude='node_modules/onnxruntime-node/node_modules' node_modules/onnxruntime-node node_modules/onnxruntime-common \
   node_modules/sharp node_modules/@img/colour node_modules/@img/sharp-linux-x64 node_modules/@img/sharp-libvips-linux-x64 \
   node_modules/detect-libc node_modules/semver | xz -T2 -6 >"$C/p1/node_modules.tar.xz"
-tar -cf "$C/p1/node_modules-extra.tar" node_modules/sharp-phash # required at run time by @roadwork/data
+# sharp-phash: required at run time by @roadwork/data; @cwasm/jpeg-turbo: the .wasm of @roadwork/inference's decoder.
+tar -cf "$C/p1/node_modules-extra.tar" node_modules/sharp-phash node_modules/@cwasm/jpeg-turbo
 # The view worker is its own entry; the bundled trainer finds view-worker.mjs beside itself.
 node_modules/.bin/esbuild scripts/bench-train.ts packages/training/src/view-worker.ts --bundle --platform=node \
   --format=esm --target=node20 --outdir="$C/p1" --entry-names=[name] --out-extension:.js=.mjs \

@@ -49,6 +49,8 @@ export {
 } from "./image/decode.ts";
 export type { ImageHeader } from "./image/header.ts";
 export { displaySize, readImageHeader } from "./image/header.ts";
+export type { JpegFastPathStats } from "./image/jpeg-fast-path.ts";
+export { JpegDecoderChoice, jpegFastPathStats } from "./image/jpeg-fast-path.ts";
 export type { PixelTensor, Preprocessing, PreprocessingInput } from "./image/preprocess.ts";
 export {
   affine,

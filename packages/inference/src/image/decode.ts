@@ -3,6 +3,7 @@
 import sharp, { type Metadata } from "sharp";
 import { ImageInputError } from "../scorer.ts";
 import { displaySize, type ImageHeader, readImageHeader } from "./header.ts";
+import { decodePlainJpeg, defaultJpegDecoder, type JpegDecoderChoice } from "./jpeg-fast-path.ts";
 
 export interface DecodeOptions {
   /** Largest width × height accepted (checked from the header before decoding). */
@@ -28,6 +29,12 @@ export interface DecodeOptions {
    * 1.86 ms with 16, and a 1920×1080 frame in 11.05 against 10.97 ms, so the default stays.
    */
   threads?: number;
+  /**
+   * Who decodes a plain JPEG kept at full size (the validators' 224×224 q75): "auto" (default, or
+   * ROADWORK_JPEG_DECODER) the synchronous WebAssembly libjpeg-turbo when the thread can afford it, "wasm" always,
+   * "sharp" never. The bytes are the same either way; see jpeg-fast-path.ts for when each is faster.
+   */
+  jpegDecoder?: JpegDecoderChoice;
 }
 
 /** Decoded image: 8-bit sRGB, interleaved HWC, 3 channels, EXIF orientation applied, alpha composited on white. */
@@ -166,6 +173,15 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
   const shown = displaySize(h);
   const { target } = planDecode(h, options.resizeTo);
   const maxSide = options.maxSide ?? DEFAULT_MAX_SIDE;
+  const resized = target !== undefined || Math.max(shown.width, shown.height) > maxSide;
+  // A plain 8-bit YCbCr JPEG decodes to sRGB as is; everything else goes through the conversions.
+  const plain = format === "jpeg" && h.channels === 3 && !h.wide;
+  if (plain && !h.icc && h.orientation === 1 && !resized) {
+    // Exactly the pixels sharp would give (no rotation, colour conversion or resize on its side); a JPEG the fast
+    // path does not take, or that libjpeg warns about (a truncated file), goes on to sharp below.
+    const rgb = decodePlainJpeg(bytes, options.jpegDecoder ?? defaultJpegDecoder());
+    if (rgb) return { ...rgb, format };
+  }
   setDecodeThreads(options.threads ?? DEFAULT_DECODE_THREADS);
   try {
     let pipeline = sharp(bytes, {
@@ -187,8 +203,6 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeOptions = {}
     } else if (Math.max(shown.width, shown.height) > maxSide) {
       pipeline = pipeline.resize({ width: maxSide, height: maxSide, fit: "inside", kernel: "lanczos3" });
     }
-    // A plain 8-bit YCbCr JPEG decodes to sRGB as is; everything else goes through the conversions.
-    const plain = format === "jpeg" && h.channels === 3 && !h.wide;
     if (!plain) {
       // Matches transformers' convert_to_rgb, which composites RGBA on a white background.
       pipeline = pipeline

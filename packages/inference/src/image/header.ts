@@ -15,6 +15,8 @@ export interface ImageHeader {
   wide: boolean;
   /** Whether the header promises an alpha channel (PNG colour type 4/6 or tRNS not checked; WebP VP8X/VP8L flag). */
   alpha: boolean;
+  /** JPEG: true when an ICC profile (APP2 ICC_PROFILE) precedes the frame header; sharp converts such pixels to sRGB. */
+  icc?: boolean;
 }
 
 /** The size the image has once EXIF orientation is applied. */
@@ -102,6 +104,7 @@ function webpHeader(b: Uint8Array): ImageHeader | undefined {
 function jpegHeader(b: Uint8Array): ImageHeader | undefined {
   let at = 2;
   let orientation = 1;
+  let icc = false;
   while (at + 4 <= b.length) {
     if (b[at] !== 0xff) return undefined;
     const marker = b[at + 1] as number;
@@ -118,6 +121,7 @@ function jpegHeader(b: Uint8Array): ImageHeader | undefined {
     const body = at + 4;
     if (marker === 0xe1 && ascii(b, body, 6) === "Exif\0\0")
       orientation = exifOrientation(b, body + 6, at + 2 + length);
+    if (marker === 0xe2 && ascii(b, body, 12) === "ICC_PROFILE\0") icc = true;
     // SOF0-15 except DHT (c4), JPG (c8) and DAC (cc).
     if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
       if (body + 6 > b.length) return undefined;
@@ -127,7 +131,7 @@ function jpegHeader(b: Uint8Array): ImageHeader | undefined {
       const channels = b[body + 5] as number;
       // Baseline (c0), extended (c1) and progressive (c2) 8-bit Huffman JPEGs are the common case.
       const wide = precision !== 8 || marker > 0xc2;
-      return { format: "jpeg", width, height, orientation, channels, wide, alpha: false };
+      return { format: "jpeg", width, height, orientation, channels, wide, alpha: false, ...(icc ? { icc } : {}) };
     }
     if (marker === 0xda || marker === 0xd9) return undefined; // scan data before any frame header
     at += 2 + length;
