@@ -293,8 +293,11 @@ if (!values["skip-pipeline"]) {
       phasesSeconds: phases,
       trainDurationsMs: trained.durationsMs,
       cache: trained.cache,
+      head: trained.head,
       test: trained.test,
       evaluationItems: ev.items,
+      // What the evaluation took from earlier runs: rendered items, and each model's scores on items it had scored.
+      evaluation: { renders: ev.renders, scored: ev.scored },
       gate: {
         decision: decision.decision,
         challenger: decision.challenger,

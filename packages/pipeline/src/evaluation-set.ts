@@ -1,6 +1,8 @@
 // The frozen evaluation set: the real images of a dataset version's test split, each rendered once in every
-// validator format and stored by content. Challenger and champion are scored on exactly these bytes, so the gate
-// compares like with like; the set is keyed by (dataset version, formats, seed) and reused by every later run.
+// validator format. Challenger and champion are scored on exactly these bytes, so the gate compares like with like;
+// the set is keyed by (dataset version, formats, seed) and reused by every later run. A rendered item is stored under
+// its render's inputs (seed, source image, format), not under its set: the next dataset version's set holds the same
+// test images plus the new ones, and renders only those (the older bytes, and the scores models gave them, carry over).
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { type LoadedDataset, recordPath, recordsOf } from "@roadwork/data";
@@ -33,6 +35,11 @@ export type EvaluationSet = z.infer<typeof EvaluationSet>;
 
 export const evaluationSetKey = (id: string) => `evaluation/${id}/set.json`;
 
+const RENDERS = "evaluation/renders/";
+/** Where the challenge a validator of `format` makes of a source image (with this seed) is kept, whichever set holds it. */
+export const renderKey = (seed: string, sourceSha256: string, format: string) =>
+  `${RENDERS}${createHash("sha256").update(`${seed}:${sourceSha256}:${format}`).digest("hex")}.jpg`;
+
 /** Real images only: the validators' real share is what the reward is computed on (synthetic never enters val/test). */
 const isReal = (record: { source?: string }) => record.source === undefined || record.source !== "synthetic";
 
@@ -42,11 +49,18 @@ export async function freezeEvaluationSet(
   options: {
     seed?: string;
     limit?: number;
-    /** View worker threads for rendering (default: viewWorkersFor the item count). */
+    /** View worker threads for rendering (default: none below 200 items to render, else viewWorkersFor's count). */
     workers?: number;
     onProgress?: (done: number, total: number) => void;
   } = {},
-): Promise<{ set: EvaluationSet; reused: boolean; bytes?: Map<string, Uint8Array> }> {
+): Promise<{
+  set: EvaluationSet;
+  reused: boolean;
+  /** Items rendered by this call, and items found already rendered (by an earlier set with the same images). */
+  renders: { rendered: number; reused: number };
+  /** The bytes this call rendered, by item key (older items are read from the store when scored). */
+  bytes?: Map<string, Uint8Array>;
+}> {
   const seed = options.seed ?? "eval-1";
   const records = recordsOf(dataset.manifest, "test")
     .filter((r) => isReal(r as { source?: string }))
@@ -57,27 +71,40 @@ export async function freezeEvaluationSet(
     .update(JSON.stringify({ dataset: dataset.manifest.id, formats, seed, records: records.map((r) => r.sha256) }))
     .digest("hex");
   const existing = await store.getJson<unknown>(evaluationSetKey(id));
-  if (existing) return { set: EvaluationSet.parse(existing), reused: true };
+  if (existing) {
+    const set = EvaluationSet.parse(existing);
+    return { set, reused: true, renders: { rendered: 0, reused: set.items.length } };
+  }
+  const stored = new Set(await store.list(RENDERS));
+  let reusedRenders = 0;
   // Rendered concurrently: on the view workers when the set is large (the same formatChallenge with the same seed, so
   // the same bytes), else a few records at a time on this thread; items keep the record × format order.
   const items: EvaluationItem[] = new Array(records.length * formats.length);
   const bytesByKey = new Map<string, Uint8Array>();
-  const pool = new ViewPool(options.workers ?? viewWorkersFor(items.length));
+  const toRender = records.flatMap((r) => formats.filter((f) => !stored.has(renderKey(seed, r.sha256, f)))).length;
+  // Only what is new is rendered. An item costs tens of ms (native frames hundreds), a worker's start about as much
+  // as a few items: workers from a couple of hundred items on (viewWorkersFor's 2,000 is for training's quicker views).
+  const pool = new ViewPool(options.workers ?? (toRender >= 200 ? viewWorkersFor(Number.POSITIVE_INFINITY) : 0));
   const inFlight = Math.max(4, pool.size * 2);
   let done = 0;
   let next = 0;
   const renderRecord = async (ri: number) => {
     const record = records[ri]!;
-    const source = pool.size > 0 ? undefined : await readFile(recordPath(dataset, record));
+    const keys = formats.map((format) => renderKey(seed, record.sha256, format));
+    const fresh = keys.some((k) => !stored.has(k));
+    const source = pool.size > 0 || !fresh ? undefined : await readFile(recordPath(dataset, record));
     await Promise.all(
       formats.map(async (format, fi) => {
-        const viewSeed = `${seed}:${record.sha256}:${format}`;
-        const bytes = source
-          ? await renderValidatorFormat(source, format, viewSeed)
-          : await pool.render(recordPath(dataset, record), format, viewSeed);
-        const key = `evaluation/${id}/items/${createHash("sha256").update(bytes).digest("hex")}.jpg`;
-        await store.put(key, bytes);
-        bytesByKey.set(key, bytes);
+        const key = keys[fi]!;
+        if (stored.has(key)) reusedRenders++;
+        else {
+          const viewSeed = `${seed}:${record.sha256}:${format}`;
+          const bytes = source
+            ? await renderValidatorFormat(source, format, viewSeed)
+            : await pool.render(recordPath(dataset, record), format, viewSeed);
+          await store.put(key, bytes);
+          bytesByKey.set(key, bytes);
+        }
         items[ri * formats.length + fi] = {
           recordId: record.id,
           source: record.sha256,
@@ -110,5 +137,5 @@ export async function freezeEvaluationSet(
   // Written last: a set.json on the store means every item is there.
   await store.putJson(evaluationSetKey(id), set);
   // The rendered bytes too, so the scoring that follows reads none of them back.
-  return { set, reused: false, bytes: bytesByKey };
+  return { set, reused: false, renders: { rendered: bytesByKey.size, reused: reusedRenders }, bytes: bytesByKey };
 }

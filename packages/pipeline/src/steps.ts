@@ -29,6 +29,8 @@ import { EvaluationRecord } from "./evaluation-record.ts";
 import { type EvaluationSet, freezeEvaluationSet } from "./evaluation-set.ts";
 import { DatasetPointerFields, datasetStoreAt } from "./latest-dataset.ts";
 import { type PointerStore, promotePointer } from "./model-pointer.ts";
+import { modelIdentity, readModelScores, writeModelScores } from "./model-scores.ts";
+import { readRunHead, writeRunHead } from "./run-head.ts";
 
 export interface PipelineContext {
   store: PipelineStore;
@@ -53,6 +55,12 @@ export const TrainOptions = z.object({
   head: z.record(z.string(), z.unknown()).default({}),
   seed: z.number().int().min(0).default(1),
   batchSize: z.number().int().min(1).max(1024).default(32),
+  /**
+   * Start the head from the champion's (same backbone, same shape) for this many epochs instead of training a random
+   * draw for the full schedule; 0: always from a random draw. The champion's head must beat a coin flip on the new
+   * validation set to be taken.
+   */
+  warmStartEpochs: z.number().int().min(0).max(1000).default(30),
   /** New embeddings between two cache flushes (what an interruption can lose at most). */
   flushEvery: z.number().int().min(1).default(2048),
   /** Bundle name. */
@@ -176,6 +184,16 @@ export const TrainResult = z.object({
   threshold: z.number(),
   durationsMs: z.record(z.string(), z.number()),
   cache: z.object({ loaded: z.number(), hits: z.number(), misses: z.number() }),
+  /** The head's schedule: epochs run, the kept one, and whether it started from the champion's head. */
+  head: z
+    .object({
+      epochs: z.number(),
+      bestEpoch: z.number(),
+      warmStart: z.boolean(),
+      /** Why the champion's head was not taken (absent when there was none to take). */
+      coldBecause: z.string().optional(),
+    })
+    .optional(),
   resumed: z.object({ interruptions: z.number(), cachedVectors: z.number() }).optional(),
 });
 export type TrainResult = z.infer<typeof TrainResult>;
@@ -205,6 +223,11 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
   }
   const champion = await ctx.pointer.read();
   const version = nextVersion(plainVersion(champion?.pointer.version));
+  const championRun = champion?.pointer.runId;
+  const championHead =
+    job.options.warmStartEpochs > 0 && championRun
+      ? await readRunHead(ctx.store, championRun, backboneSha256)
+      : undefined;
   const { dataset, done: release } = await openDataset(ctx, job.datasetKey);
   const local = ctx.store.localPath(bundlePrefix(job.runId));
   const out = local ?? (await mkdtemp(join(tmpdir(), "roadwork-bundle-")));
@@ -220,6 +243,9 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
       valViewsPerImage: job.options.valViewsPerImage,
       seed: job.options.seed,
       head: job.options.head,
+      ...(championHead
+        ? { warmStart: { weights: championHead, epochs: job.options.warmStartEpochs, patience: 8 } }
+        : {}),
       batchSize: job.options.batchSize,
       flushEvery: job.options.flushEvery,
       cache,
@@ -233,6 +259,8 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
       },
     });
     if (!local) await uploadDir(ctx.store, out, bundlePrefix(job.runId));
+    await writeRunHead(ctx.store, job.runId, backboneSha256, result.head);
+    if (result.warmStart) ctx.log("head warm start", { from: championRun, ...result.warmStart });
     const r = result.report;
     const summary: TrainResult = {
       runId: job.runId,
@@ -244,6 +272,12 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
       threshold: r.threshold.value,
       durationsMs: r.durationsMs,
       cache: { loaded: cache.stats.loaded, hits: cache.stats.hits, misses: cache.stats.misses },
+      head: {
+        epochs: r.history.length,
+        bestEpoch: r.bestEpoch,
+        warmStart: result.warmStart?.used ?? false,
+        ...(result.warmStart?.reason ? { coldBecause: result.warmStart.reason } : {}),
+      },
       ...(checkpoint
         ? { resumed: { interruptions: checkpoint.interruptions, cachedVectors: cache.stats.loaded } }
         : {}),
@@ -279,16 +313,25 @@ export async function train(raw: unknown, ctx: PipelineContext): Promise<TrainRe
   }
 }
 
+/** One model's scores on the frozen set: how many were computed here and how many its earlier evaluations gave. */
+interface ScoredModel {
+  version: string;
+  scores: number[];
+  computed: number;
+  cached: number;
+}
+
 /**
- * Scores the frozen set with each model (challenger, champion): every item's bytes are read once and given to both
- * scorers, which run side by side in windows large enough for the engine to fill whole GPU batches.
+ * Scores the frozen set with each model (challenger, champion). A model's scores on items it has already scored
+ * (model-scores.ts) are taken as they are; every other item's bytes are read once and given to the models that lack
+ * it, which run side by side in windows large enough for the engine to fill whole GPU batches.
  */
 async function scoreSet(
   ctx: PipelineContext,
   sources: string[],
   set: EvaluationSet,
   rendered?: Map<string, Uint8Array>,
-): Promise<{ version: string; scores: number[] }[]> {
+): Promise<ScoredModel[]> {
   const scorers = await Promise.all(
     sources.map((model) =>
       loadScorer({
@@ -302,32 +345,57 @@ async function scoreSet(
     ),
   );
   try {
-    const scores = scorers.map(() => new Array<number>(set.items.length));
+    const ids = scorers.map((scorer) => modelIdentity(scorer.manifest));
+    const known = await Promise.all(ids.map((id) => readModelScores(ctx.store, id)));
+    const computed = scorers.map(() => 0);
+    const todo = set.items.flatMap((item, i) => (known.some((k) => !k.has(item.key)) ? [i] : []));
     const window = 256;
-    for (let start = 0; start < set.items.length; start += window) {
+    for (let start = 0; start < todo.length; start += window) {
       await Promise.all(
-        set.items.slice(start, start + window).map(async (item, i) => {
+        todo.slice(start, start + window).map(async (i) => {
+          const item = set.items[i]!;
           const bytes = rendered?.get(item.key) ?? (await ctx.store.get(item.key));
           if (!bytes) throw new Error(`evaluation item ${item.key} is missing from the store`);
           await Promise.all(
             scorers.map(async (scorer, s) => {
-              scores[s]![start + i] = (await scorer.score(bytes)).score;
+              if (known[s]!.has(item.key)) return;
+              known[s]!.set(item.key, (await scorer.score(bytes)).score);
+              computed[s]!++;
             }),
           );
         }),
       );
     }
-    return scorers.map((scorer, s) => ({ version: scorer.modelVersion, scores: scores[s]! }));
+    await Promise.all(
+      scorers.map((scorer, s) =>
+        computed[s]! > 0 ? writeModelScores(ctx.store, ids[s]!, scorer.modelVersion, known[s]!) : undefined,
+      ),
+    );
+    return scorers.map((scorer, s) => ({
+      version: scorer.modelVersion,
+      scores: set.items.map((item) => known[s]!.get(item.key)!),
+      computed: computed[s]!,
+      cached: set.items.length - computed[s]!,
+    }));
   } finally {
     await Promise.all(scorers.map((scorer) => scorer.close()));
   }
 }
 
+export interface EvaluateSummary {
+  setId: string;
+  items: number;
+  reused: boolean;
+  challenger: string;
+  champion: string | null;
+  /** Items rendered for this set, and items an earlier set had rendered already. */
+  renders: { rendered: number; reused: number };
+  /** Per model: items scored here, and items whose score an earlier evaluation of the same bundle gave. */
+  scored: { challenger: { computed: number; cached: number }; champion: { computed: number; cached: number } | null };
+}
+
 /** Step 3: challenger and champion on the same frozen evaluation set (real test images × every validator format). */
-export async function evaluate(
-  raw: unknown,
-  ctx: PipelineContext,
-): Promise<{ setId: string; items: number; reused: boolean; challenger: string; champion: string | null }> {
+export async function evaluate(raw: unknown, ctx: PipelineContext): Promise<EvaluateSummary> {
   const input = EvaluateJob.parse(raw);
   const trained = TrainResult.parse(await ctx.store.getJson<unknown>(runKey(input.runId, "train.json")));
   const { dataset, done } = await openDataset(ctx, input.datasetKey);
@@ -350,8 +418,11 @@ export async function evaluate(
     set,
     frozen.bytes,
   );
-  const challenger = { ...scoredChallenger!, source: challengerSource };
-  const champion = championSource && scoredChampion ? { ...scoredChampion, source: championSource } : undefined;
+  const challenger = { version: scoredChallenger!.version, scores: scoredChallenger!.scores, source: challengerSource };
+  const champion =
+    championSource && scoredChampion
+      ? { version: scoredChampion.version, scores: scoredChampion.scores, source: championSource }
+      : undefined;
   const record: EvaluationRecord = {
     setId: set.id,
     items: set.items.map((i) => ({ label: i.label, format: i.format })),
@@ -364,13 +435,18 @@ export async function evaluate(
     items: set.items.length,
     challenger: challenger.version,
     champion: champion?.version ?? "none",
+    rendered: frozen.renders.rendered,
+    scored: scoredChallenger!.computed + (scoredChampion?.computed ?? 0),
   });
+  const counts = (m: ScoredModel) => ({ computed: m.computed, cached: m.cached });
   return {
     setId: set.id,
     items: set.items.length,
     reused: frozen.reused,
     challenger: challenger.version,
     champion: champion?.version ?? null,
+    renders: frozen.renders,
+    scored: { challenger: counts(scoredChallenger!), champion: scoredChampion ? counts(scoredChampion) : null },
   };
 }
 

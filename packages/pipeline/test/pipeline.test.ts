@@ -15,6 +15,7 @@ import { type FauxqsServer, startFauxqs } from "fauxqs";
 import {
   buildDefinition,
   ensureLocalPointer,
+  evaluate,
   LOCAL_RESOURCES,
   LocalDirStore,
   LocalPointerStore,
@@ -25,6 +26,7 @@ import {
   rollbackPointer,
   runLocal,
   train,
+  versionDataset,
   withLocalLock,
 } from "../src/index.ts";
 
@@ -183,9 +185,11 @@ describe("local execution of the same definition", () => {
   });
 
   test("keeps the champion when the challenger brings no significant gain", async () => {
-    // The same training again: identical scores, a gain of exactly 0, whose lower bound cannot clear the margin.
+    // The same training again (from a random draw, as the champion's was, not from the champion's head): identical
+    // scores, a gain of exactly 0, whose lower bound cannot clear the margin.
     const ctx = await localContext(dir);
-    const result = await runLocal(input("keep-1"), { definition, ctx, sqs, sns, print: (l) => lines.push(l) });
+    const cold = { train: { viewsPerImage: 1, valViewsPerImage: 1, head: DEMO_HEAD, warmStartEpochs: 0 } };
+    const result = await runLocal(input("keep-1", cold), { definition, ctx, sqs, sns, print: (l) => lines.push(l) });
     assert.equal(result.status, "succeeded");
     const gate = result.results.Gate as { decision: string; gain: { observed: number } };
     assert.equal(gate.decision, "keep-champion");
@@ -193,6 +197,26 @@ describe("local execution of the same definition", () => {
     assert.ok(result.states.some((s) => s.state === "KeepChampion"));
     assert.ok(!result.states.some((s) => s.state === "Promote"));
     assert.equal((await pointer())?.version, "roadwork@1.1.0");
+  });
+
+  test("a retrain starts from the champion's head and takes the champion's scores from its own evaluation", async () => {
+    // The steps themselves (no gate, no promotion: the pointer stays where the later tests expect it).
+    const ctx = await localContext(dir);
+    const v = await versionDataset(input("warm-1"), ctx);
+    const trained = await train(v.trainJob, ctx);
+    assert.equal(trained.head?.warmStart, true, JSON.stringify(trained));
+    assert.ok(trained.head.epochs <= 30, `${trained.head.epochs} epochs`);
+    // The champion (promote-1) scored this very set when it was the challenger: nothing of it is scored again, and
+    // nothing is rendered again. The challenger is new: every item is scored for it.
+    const evaluated = await evaluate(v.evaluateJob, ctx);
+    assert.equal(evaluated.reused, true);
+    assert.equal(evaluated.renders.rendered, 0);
+    assert.deepEqual(evaluated.scored.champion, { computed: 0, cached: evaluated.items });
+    assert.deepEqual(evaluated.scored.challenger, { computed: evaluated.items, cached: 0 });
+    // The champion's cached scores are the ones its own evaluation recorded.
+    const record = (run: string) => readFile(join(dir, "pipeline", "runs", run, "evaluation.json"), "utf8");
+    const promoted = JSON.parse(await record("promote-1"));
+    assert.deepEqual(JSON.parse(await record("warm-1")).champion.scores, promoted.challenger.scores);
   });
 
   test("a training failure notifies the operator and leaves the pointer alone", async () => {
@@ -226,8 +250,11 @@ describe("local execution of the same definition", () => {
     const ctx = await localContext(dir);
     let calls = 0;
     const result = await runLocal(
-      // New augmentation seed: these views are not cached yet.
-      input("spot-1", { train: { viewsPerImage: 1, valViewsPerImage: 1, head: DEMO_HEAD, seed: 2 } }),
+      // New augmentation seed: these views are not cached yet. From a random draw, as the champion's head was: its
+      // challenger does not gain enough to be promoted, and the rollback below finds the pointer it expects.
+      input("spot-1", {
+        train: { viewsPerImage: 1, valViewsPerImage: 1, head: DEMO_HEAD, seed: 2, warmStartEpochs: 0 },
+      }),
       {
         definition,
         ctx,

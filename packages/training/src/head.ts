@@ -1,6 +1,8 @@
 // Small classification heads on frozen embeddings, trained in TypeScript: logistic regression or a one-hidden-layer
 // MLP, weighted binary cross-entropy (class balancing), AdamW, cosine schedule with linear warmup, early stopping
-// on validation loss (the best epoch's weights are kept).
+// on validation loss (the best epoch's weights are kept). A retrain can start from the champion's head (same
+// backbone, same shape): the data changed by a few percent, so a short schedule from there reaches what a full one
+// from a random draw does, at a fraction of the epochs.
 import { Prng } from "@roadwork/data";
 
 export interface Matrix {
@@ -67,8 +69,32 @@ export interface EpochRecord {
 export interface TrainResult {
   weights: HeadWeights;
   history: EpochRecord[];
+  /** The epoch whose weights were kept; -1: the warm start's own weights (no epoch improved on them). */
   bestEpoch: number;
   stoppedEarly: boolean;
+  /** With TrainOptions.warmStart: whether it was taken, and its validation loss before any epoch. */
+  warmStart?: { used: boolean; valLoss: number; reason?: string };
+}
+
+/**
+ * A head to start from, re-expressed in this training set's standardization (the function of the raw embedding is
+ * unchanged): first layer W·(x − μ)/σ + b  ==  W'·(x − μ')/σ' + b'  with  W' = W·σ'/σ,  b' = b − Σ W·(μ − μ')/σ.
+ */
+export function restandardize(w: HeadWeights, mean: Float32Array, std: Float32Array): HeadWeights {
+  const D = w.inputDim;
+  const rows = w.kind === "mlp" ? w.hidden : 1;
+  const w1 = new Float32Array(rows * D);
+  const b1 = new Float32Array(rows);
+  for (let j = 0; j < rows; j++) {
+    let shift = 0;
+    for (let c = 0; c < D; c++) {
+      const v = w.w1[j * D + c]! / w.std[c]!;
+      w1[j * D + c] = v * std[c]!;
+      shift += v * (w.mean[c]! - mean[c]!);
+    }
+    b1[j] = w.b1[j]! - shift;
+  }
+  return { ...w, mean, std, w1, b1, w2: w.w2.slice(), b2: w.b2.slice() };
 }
 
 /** Learning rate at a (fractional) epoch: linear warmup, then cosine decay to 0. */
@@ -157,6 +183,19 @@ function weightedLoss(logits: Float32Array, y: readonly number[], sampleWeight: 
   return wsum === 0 ? 0 : loss / wsum;
 }
 
+/** Mean of the true positive and true negative rates at logit 0: 0.5 for a coin flip, below for a flipped head. */
+function balancedAccuracy(logits: Float32Array, y: readonly number[]): number {
+  const hit = [0, 0];
+  const count = [0, 0];
+  logits.forEach((z, i) => {
+    const label = y[i] === 1 ? 1 : 0;
+    count[label]!++;
+    if ((z > 0 ? 1 : 0) === label) hit[label]!++;
+  });
+  const rates = [0, 1].filter((c) => count[c]! > 0).map((c) => hit[c]! / count[c]!);
+  return rates.reduce((a, b) => a + b, 0) / Math.max(1, rates.length);
+}
+
 function classWeights(y: readonly number[], balance: boolean): Float32Array {
   const pos = y.filter((v) => v === 1).length;
   const neg = y.length - pos;
@@ -196,6 +235,13 @@ const adam = (n: number): AdamState => ({ m: new Float32Array(n), v: new Float32
 
 export interface TrainOptions {
   onEpoch?: (record: EpochRecord, config: HeadConfig) => void;
+  /**
+   * Start from these weights (e.g. the champion's head on the same backbone) instead of a random draw, for
+   * `epochs` epochs (the config's count otherwise). Taken only when the shape matches and the head does better on
+   * this validation set than a coin flip (balanced accuracy > 0.5); otherwise the run starts cold with the full
+   * schedule.
+   */
+  warmStart?: { weights: HeadWeights; epochs?: number; patience?: number };
 }
 
 export function trainHead(
@@ -204,7 +250,7 @@ export function trainHead(
   partial: Partial<HeadConfig> = {},
   options: TrainOptions = {},
 ): TrainResult {
-  const config: HeadConfig = { ...DEFAULT_HEAD_CONFIG, ...partial };
+  let config: HeadConfig = { ...DEFAULT_HEAD_CONFIG, ...partial };
   const D = train.x.cols;
   if (val.x.cols !== D) throw new RangeError(`validation embeddings have ${val.x.cols} dims, training ${D}`);
   if (train.x.rows === 0 || val.x.rows === 0) throw new RangeError("training and validation sets must not be empty");
@@ -215,7 +261,7 @@ export function trainHead(
   const H = config.kind === "mlp" ? config.hidden : 1;
   const init = (n: number, fanIn: number): Float32Array =>
     Float32Array.from({ length: n }, () => rng.gaussian() * Math.sqrt(2 / fanIn));
-  const weights: HeadWeights = {
+  let weights: HeadWeights = {
     kind: config.kind,
     inputDim: D,
     hidden: config.kind === "mlp" ? H : 0,
@@ -226,15 +272,49 @@ export function trainHead(
     w2: config.kind === "mlp" ? init(H, H).map((v) => v * 0.5) : new Float32Array(0),
     b2: new Float32Array(config.kind === "mlp" ? 1 : 0),
   };
+  const trainW = classWeights(train.y, config.balanceClasses);
+  const valW = classWeights(val.y, config.balanceClasses);
+  let warmStart: TrainResult["warmStart"];
+  if (options.warmStart) {
+    const from = options.warmStart.weights;
+    const shape = from.kind === weights.kind && from.inputDim === D && from.hidden === weights.hidden;
+    const start = shape ? restandardize(from, mean, std) : undefined;
+    const logits = start ? forwardLogits(start, xv, val.x.rows) : undefined;
+    const valLoss = logits ? weightedLoss(logits, val.y, valW) : Number.NaN;
+    const balanced = logits ? balancedAccuracy(logits, val.y) : Number.NaN;
+    if (start && balanced > 0.5) {
+      weights = start;
+      config = {
+        ...config,
+        // Never longer than the schedule asked for.
+        epochs: Math.min(config.epochs, options.warmStart.epochs ?? config.epochs),
+        patience: options.warmStart.patience ?? config.patience,
+        // Already trained: no warmup from a near-zero rate.
+        warmupEpochs: 0,
+      };
+      warmStart = { used: true, valLoss };
+    } else {
+      warmStart = {
+        used: false,
+        valLoss,
+        reason: shape
+          ? `balanced accuracy ${balanced.toFixed(3)} on validation is no better than a coin flip`
+          : "different shape",
+      };
+    }
+  }
   const params = [weights.w1, weights.b1, weights.w2, weights.b2];
   const decays = [config.weightDecay, 0, config.weightDecay, 0];
   const states = params.map((p) => adam(p.length));
   const grads = params.map((p) => new Float32Array(p.length));
-  const trainW = classWeights(train.y, config.balanceClasses);
-  const valW = classWeights(val.y, config.balanceClasses);
   const order = Array.from({ length: train.x.rows }, (_, i) => i);
   const history: EpochRecord[] = [];
-  let best = { loss: Number.POSITIVE_INFINITY, epoch: -1, params: params.map((p) => p.slice()) };
+  // A warm start's own weights are the first candidate: a retrain never ends worse on validation than its start.
+  let best = {
+    loss: warmStart?.used ? warmStart.valLoss : Number.POSITIVE_INFINITY,
+    epoch: -1,
+    params: params.map((p) => p.slice()),
+  };
   let step = 0;
   let stoppedEarly = false;
   const batchX = new Float32Array(config.batchSize * D);
@@ -306,5 +386,5 @@ export function trainHead(
     }
   }
   for (const [k, p] of best.params.entries()) params[k]!.set(p);
-  return { weights, history, bestEpoch: best.epoch, stoppedEarly };
+  return { weights, history, bestEpoch: best.epoch, stoppedEarly, ...(warmStart ? { warmStart } : {}) };
 }

@@ -23,7 +23,7 @@ import { TrainingInterrupted } from "./checkpoint.ts";
 import { EmbeddingExtractor } from "./embed.ts";
 import type { EmbeddingCache } from "./embedding-cache.ts";
 import { writeModelBundle } from "./export.ts";
-import { type HeadConfig, type Matrix, predictHead, trainHead } from "./head.ts";
+import { type HeadConfig, type HeadWeights, type Matrix, predictHead, trainHead } from "./head.ts";
 import { binaryMetrics, metricsByCategory, reliability, rocCurve, searchThreshold } from "./metrics.ts";
 import { renderReportHtml, type TrainingReport } from "./report.ts";
 import { nativeFrame } from "./simulator/challenges.ts";
@@ -57,6 +57,11 @@ export interface TrainRunOptions {
   name?: string;
   version?: string;
   head?: Partial<HeadConfig>;
+  /**
+   * Start the head from these weights (the champion's head on the same backbone) for a short schedule (head.ts
+   * warmStart); taken only when the shape matches and it beats a coin flip on this validation set.
+   */
+  warmStart?: { weights: HeadWeights; epochs?: number; patience?: number };
   /** Validator-augmented views per training image (default 2); test images get 1 each. */
   viewsPerImage?: number;
   /** Validator-augmented views per validation image (default 2). */
@@ -93,6 +98,10 @@ export interface TrainRunResult {
   manifest: Manifest;
   report: TrainingReport;
   bundleDir: string;
+  /** The trained head (a later retrain on the same backbone can start from it). */
+  head: HeadWeights;
+  /** Whether the warm start was taken (absent without one). */
+  warmStart?: { used: boolean; valLoss: number; reason?: string };
 }
 
 interface View {
@@ -248,6 +257,7 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
   const tTrain = Date.now();
   const headConfig = options.head ?? {};
   const result = trainHead({ x: train, y: labels(trainViews) }, { x: val, y: labels(valViews) }, headConfig, {
+    ...(options.warmStart ? { warmStart: options.warmStart } : {}),
     onEpoch: (r, config) =>
       options.onProgress?.(
         "train-head",
@@ -343,5 +353,11 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
   await writeFile(join(options.out, "report.json"), `${JSON.stringify(report, null, 1)}\n`);
   await writeFile(join(options.out, "report.html"), renderReportHtml(report));
   options.onProgress?.("write-bundle", 1, 1);
-  return { manifest: bundleManifest, report, bundleDir: options.out };
+  return {
+    manifest: bundleManifest,
+    report,
+    bundleDir: options.out,
+    head: result.weights,
+    ...(result.warmStart ? { warmStart: result.warmStart } : {}),
+  };
 }
