@@ -177,6 +177,51 @@ describe("axon scheduling over HTTP", () => {
     }
   });
 
+  test("large images take their own lane: a second waits for the first, holding no scoring slot; small ones pass", async () => {
+    const [largeA, largeB] = await Promise.all([
+      sceneJpeg(701, 1024, { quality: 95 }),
+      sceneJpeg(702, 1024, { quality: 95 }),
+    ]);
+    const largeImageBytes = Math.min(largeA!.byteLength, largeB!.byteLength);
+    assert.ok(
+      images.every((img) => img.byteLength < largeImageBytes),
+      "the challenge images are small",
+    );
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    const axon = await startTestAxon({
+      scorer: holdingScorer(scorer, new Set([sha(largeA!), sha(largeB!)]), () => released),
+      hotkey: keys.bob.address,
+      metagraph: metagraph(),
+      config: { queue: { maxConcurrent: 4, maxQueued: 64, largeImageBytes, maxConcurrentLarge: 1 }, maxTimeoutS: 120 },
+    });
+    const { gate, largeLane } = axon.axon;
+    const until = async (cond: () => boolean, what: string) => {
+      for (let i = 0; i < 2_000 && !cond(); i++) await sleep(5);
+      assert.ok(cond(), what);
+    };
+    try {
+      const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
+      const call = (who: Pair, image: Uint8Array) => dendriteFor(who).call({ axon: target, image, timeout: 120 });
+      const first = call(keys.alice, largeA!);
+      await until(() => largeLane.active === 1 && gate.active === 1, "the first large image is being scored");
+      const second = call(keys.charlie, largeB!);
+      await until(() => largeLane.depth === 1, "the second large image waits in its lane");
+      assert.equal(gate.active, 1, "the waiting large image holds no scoring slot");
+      const small = await Promise.all(images.slice(0, 3).map((img, i) => call(validators[2 + i]!, img)));
+      for (const r of small) assert.equal(r.status, 200, r.statusMessage ?? "");
+      assert.equal(largeLane.depth, 1, "small images never wait in the large lane");
+      release();
+      assert.equal((await first).status, 200);
+      assert.equal((await second).status, 200);
+    } finally {
+      release();
+      await axon.close();
+    }
+  });
+
   test("rate limit: a validator over its burst gets 429 with Retry-After; others are unaffected", async () => {
     const axon = await startTestAxon({
       scorer,

@@ -1,7 +1,8 @@
 // The axon as a hono app: POST /ImageSynapse runs parse → blacklist → per-address pre-auth budget → stake-ordered,
-// deadline-bound signature check → rate limit → bounded body → body checks → pixel budget → stake-ordered scoring
-// queue → deadline-bound scoring → signed-protocol response. For an address that recently authenticated as the same
-// validator (the fast lane) the signature check runs beside body reading and scoring, and the answer waits for both.
+// deadline-bound signature check → rate limit → bounded body → body checks → pixel budget → (large images: their own
+// lane) → stake-ordered scoring queue → deadline-bound scoring → signed-protocol response. For an address that
+// recently authenticated as the same validator (the fast lane) the signature check runs beside body reading and
+// scoring, and the answer waits for both.
 // `createAxon` builds the app and its collaborators; `startAxon` (server.ts) puts it on the network.
 import { createHash, randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
@@ -77,6 +78,8 @@ export interface Axon {
   metrics: AxonMetrics;
   logger: AxonLogger;
   gate: PriorityGate;
+  /** Large images (config.queue.largeImageBytes) wait here, holding no scoring slot, before they enter `gate`. */
+  largeLane: PriorityGate;
   /** Signature checks: stake-ordered, fast lane first. */
   verifyGate: PriorityGate;
   /** Per-address budgets, shared with the listener's connection guard. */
@@ -106,6 +109,10 @@ export function createAxon(deps: AxonDeps): Axon {
   const blacklist = new Blacklist(config);
   const limiter = new HotkeyRateLimiter(config.rateLimit);
   const gate = new PriorityGate({ ...config.queue, maxCost: config.pixels.maxInFlight });
+  const largeLane = new PriorityGate({
+    maxConcurrent: config.queue.maxConcurrentLarge,
+    maxQueued: config.queue.maxQueued,
+  });
   const verifyGate = new PriorityGate({
     maxConcurrent: config.admission.verifyConcurrency,
     maxQueued: config.admission.verifyQueue,
@@ -323,9 +330,12 @@ export function createAxon(deps: AxonDeps): Axon {
     checkBodyHash(headers.computedBodyHash, body);
     const image = await decodeImageFieldSliced(body);
     const pixels = pixelCost(image, config.pixels.maxPerImage, scorer);
+    const score = () =>
+      gate.run(caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal }), pixels);
+    const large = image.byteLength >= config.queue.largeImageBytes;
     const scored = await deadline.during(
       "scoring",
-      gate.run(caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal }), pixels),
+      large ? largeLane.run(caller.stake, deadline.signal, score) : score(),
     );
     return { body, image, scored };
   };
@@ -387,7 +397,7 @@ export function createAxon(deps: AxonDeps): Axon {
     }),
   );
 
-  return { app, adminApp, config, metrics, logger, gate, verifyGate, admission, hotkey: selfHotkey };
+  return { app, adminApp, config, metrics, logger, gate, largeLane, verifyGate, admission, hotkey: selfHotkey };
 }
 
 /** The process-wide verifier pool, its workers started now so the first request does not wait for them. */

@@ -39,6 +39,20 @@ export const AxonConfigSchema = z.object({
       maxConcurrent: z.number().int().min(1).max(1024).default(4),
       /** Requests waiting for a scoring slot, ordered by caller stake; beyond this the lowest stake gets 503. */
       maxQueued: z.number().int().min(0).max(100_000).default(64),
+      /**
+       * Images of at least this many bytes are large: decoding one costs CPU in proportion to its compressed size
+       * (entropy decoding: ~20 ms per MB here, one core), which the pixel budget does not see, since a JPEG decoded
+       * with shrink-on-load is charged its reduced size. Validators' 224×224 challenges are 15-30 KB and native
+       * 1920×1080 frames a few hundred KB; a 4K dashcam frame is ~3 MB.
+       */
+      largeImageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(1024 * 1024),
+      /** Large images scored at once (stake-ordered, queued up to maxQueued): with one, large frames, however many
+       * arrive together, take at most one core from the small images every validator sends. */
+      maxConcurrentLarge: z.number().int().min(1).max(1024).default(1),
     })
     .prefault({}),
   /**
