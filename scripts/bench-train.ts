@@ -227,6 +227,8 @@ if (throughputImages > 0) {
 // 2 + 3. Dataset version → promoted bundle, then +M images on the cached N.
 if (!values["skip-pipeline"]) {
   const dataDir = join(work, "data");
+  // A clean store (a reused --work keeps its scenes, not an earlier run's caches): the first run starts cold.
+  await rm(dataDir, { recursive: true, force: true });
   const runs: Record<string, unknown>[] = [];
   const ctx: PipelineContext = {
     store: new LocalDirStore(join(dataDir, "pipeline")),

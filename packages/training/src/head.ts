@@ -135,30 +135,56 @@ function normalized(x: Matrix, mean: Float32Array, std: Float32Array): Float32Ar
   return out;
 }
 
+/** Σ a[ao + c]·b[bo + c] over n: four running sums, so the loop is not one long dependency chain. */
+function dot(a: Float32Array, ao: number, b: Float32Array, bo: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    s0 += a[ao + c]! * b[bo + c]!;
+    s1 += a[ao + c + 1]! * b[bo + c + 1]!;
+    s2 += a[ao + c + 2]! * b[bo + c + 2]!;
+    s3 += a[ao + c + 3]! * b[bo + c + 3]!;
+  }
+  for (; c < n; c++) s0 += a[ao + c]! * b[bo + c]!;
+  return s0 + s1 + (s2 + s3);
+}
+
+/** y[yo + c] += alpha · x[xo + c] over n. */
+function axpy(alpha: number, x: Float32Array, xo: number, y: Float32Array, yo: number, n: number): void {
+  let c = 0;
+  for (; c + 3 < n; c += 4) {
+    y[yo + c] = y[yo + c]! + alpha * x[xo + c]!;
+    y[yo + c + 1] = y[yo + c + 1]! + alpha * x[xo + c + 1]!;
+    y[yo + c + 2] = y[yo + c + 2]! + alpha * x[xo + c + 2]!;
+    y[yo + c + 3] = y[yo + c + 3]! + alpha * x[xo + c + 3]!;
+  }
+  for (; c < n; c++) y[yo + c] = y[yo + c]! + alpha * x[xo + c]!;
+}
+
 /** The head's logit for every row of an already standardized matrix. */
 function forwardLogits(w: HeadWeights, xs: Float32Array, rows: number, hiddenOut?: Float32Array): Float32Array {
   const D = w.inputDim;
   const out = new Float32Array(rows);
+  const w1 = w.w1;
   if (w.kind === "logistic") {
-    for (let r = 0; r < rows; r++) {
-      let z = w.b1[0]!;
-      for (let c = 0; c < D; c++) z += w.w1[c]! * xs[r * D + c]!;
-      out[r] = z;
-    }
+    const b = w.b1[0]!;
+    for (let r = 0; r < rows; r++) out[r] = b + dot(w1, 0, xs, r * D, D);
     return out;
   }
   const H = w.hidden;
+  const { b1, w2 } = w;
   const h = hiddenOut ?? new Float32Array(rows * H);
   for (let r = 0; r < rows; r++) {
     let z = w.b2[0]!;
+    const xo = r * D;
     for (let j = 0; j < H; j++) {
-      let a = w.b1[j]!;
-      const wo = j * D;
-      const xo = r * D;
-      for (let c = 0; c < D; c++) a += w.w1[wo + c]! * xs[xo + c]!;
+      let a = b1[j]! + dot(w1, j * D, xs, xo, D);
       a = a > 0 ? a : 0;
       h[r * H + j] = a;
-      z += w.w2[j]! * a;
+      z += w2[j]! * a;
     }
     out[r] = z;
   }
@@ -250,45 +276,47 @@ export function trainHead(
   partial: Partial<HeadConfig> = {},
   options: TrainOptions = {},
 ): TrainResult {
-  let config: HeadConfig = { ...DEFAULT_HEAD_CONFIG, ...partial };
+  const requested: HeadConfig = { ...DEFAULT_HEAD_CONFIG, ...partial };
   const D = train.x.cols;
   if (val.x.cols !== D) throw new RangeError(`validation embeddings have ${val.x.cols} dims, training ${D}`);
   if (train.x.rows === 0 || val.x.rows === 0) throw new RangeError("training and validation sets must not be empty");
   const { mean, std } = standardize(train.x);
   const xs = normalized(train.x, mean, std);
   const xv = normalized(val.x, mean, std);
-  const rng = new Prng(`head:${config.seed}`);
-  const H = config.kind === "mlp" ? config.hidden : 1;
+  const rng = new Prng(`head:${requested.seed}`);
+  const H = requested.kind === "mlp" ? requested.hidden : 1;
   const init = (n: number, fanIn: number): Float32Array =>
     Float32Array.from({ length: n }, () => rng.gaussian() * Math.sqrt(2 / fanIn));
-  let weights: HeadWeights = {
-    kind: config.kind,
+  const drawn: HeadWeights = {
+    kind: requested.kind,
     inputDim: D,
-    hidden: config.kind === "mlp" ? H : 0,
+    hidden: requested.kind === "mlp" ? H : 0,
     mean,
     std,
-    w1: config.kind === "mlp" ? init(H * D, D) : new Float32Array(D),
+    w1: requested.kind === "mlp" ? init(H * D, D) : new Float32Array(D),
     b1: new Float32Array(H),
-    w2: config.kind === "mlp" ? init(H, H).map((v) => v * 0.5) : new Float32Array(0),
-    b2: new Float32Array(config.kind === "mlp" ? 1 : 0),
+    w2: requested.kind === "mlp" ? init(H, H).map((v) => v * 0.5) : new Float32Array(0),
+    b2: new Float32Array(requested.kind === "mlp" ? 1 : 0),
   };
-  const trainW = classWeights(train.y, config.balanceClasses);
-  const valW = classWeights(val.y, config.balanceClasses);
+  const trainW = classWeights(train.y, requested.balanceClasses);
+  const valW = classWeights(val.y, requested.balanceClasses);
   let warmStart: TrainResult["warmStart"];
+  let weights = drawn;
+  let schedule = requested;
   if (options.warmStart) {
     const from = options.warmStart.weights;
-    const shape = from.kind === weights.kind && from.inputDim === D && from.hidden === weights.hidden;
+    const shape = from.kind === drawn.kind && from.inputDim === D && from.hidden === drawn.hidden;
     const start = shape ? restandardize(from, mean, std) : undefined;
     const logits = start ? forwardLogits(start, xv, val.x.rows) : undefined;
     const valLoss = logits ? weightedLoss(logits, val.y, valW) : Number.NaN;
     const balanced = logits ? balancedAccuracy(logits, val.y) : Number.NaN;
     if (start && balanced > 0.5) {
       weights = start;
-      config = {
-        ...config,
+      schedule = {
+        ...requested,
         // Never longer than the schedule asked for.
-        epochs: Math.min(config.epochs, options.warmStart.epochs ?? config.epochs),
-        patience: options.warmStart.patience ?? config.patience,
+        epochs: Math.min(requested.epochs, options.warmStart.epochs ?? requested.epochs),
+        patience: options.warmStart.patience ?? requested.patience,
         // Already trained: no warmup from a near-zero rate.
         warmupEpochs: 0,
       };
@@ -303,10 +331,29 @@ export function trainHead(
       };
     }
   }
+  return fit(train, val, { xs, xv, trainW, valW, rng }, weights, schedule, warmStart, options);
+}
+
+/** The epochs themselves, from `weights` (drawn or warm) on the standardized sets. */
+function fit(
+  train: { x: Matrix; y: readonly number[] },
+  val: { x: Matrix; y: readonly number[] },
+  prepared: { xs: Float32Array; xv: Float32Array; trainW: Float32Array; valW: Float32Array; rng: Prng },
+  weights: HeadWeights,
+  config: HeadConfig,
+  warmStart: TrainResult["warmStart"],
+  options: TrainOptions,
+): TrainResult {
+  const { xs, xv, trainW, valW, rng } = prepared;
+  const D = weights.inputDim;
+  const H = weights.kind === "mlp" ? weights.hidden : 1;
+  const logistic = weights.kind === "logistic";
   const params = [weights.w1, weights.b1, weights.w2, weights.b2];
   const decays = [config.weightDecay, 0, config.weightDecay, 0];
   const states = params.map((p) => adam(p.length));
   const grads = params.map((p) => new Float32Array(p.length));
+  const [gW1, gB1, gW2, gB2] = grads as [Float32Array, Float32Array, Float32Array, Float32Array];
+  const w2 = weights.w2;
   const order = Array.from({ length: train.x.rows }, (_, i) => i);
   const history: EpochRecord[] = [];
   // A warm start's own weights are the first candidate: a retrain never ends worse on validation than its start.
@@ -343,19 +390,18 @@ export function trainHead(
         trainWeight += trainW[idx]!;
         const dz = (sigmoid(z) - y) * sw;
         const xo = r * D;
-        if (config.kind === "logistic") {
-          for (let c = 0; c < D; c++) grads[0]![c]! += dz * batchX[xo + c]!;
-          grads[1]![0]! += dz;
+        if (logistic) {
+          axpy(dz, batchX, xo, gW1, 0, D);
+          gB1[0]! += dz;
         } else {
-          grads[3]![0]! += dz;
+          gB2[0]! += dz;
           for (let j = 0; j < H; j++) {
             const a = hidden[r * H + j]!;
-            grads[2]![j]! += dz * a;
+            gW2[j]! += dz * a;
             if (a <= 0) continue;
-            const dh = dz * weights.w2[j]!;
-            grads[1]![j]! += dh;
-            const wo = j * D;
-            for (let c = 0; c < D; c++) grads[0]![wo + c]! += dh * batchX[xo + c]!;
+            const dh = dz * w2[j]!;
+            gB1[j]! += dh;
+            axpy(dh, batchX, xo, gW1, j * D, D);
           }
         }
       }
