@@ -20,8 +20,13 @@ Recipe:
     python scripts/export-backbone.py --random-weights --arch dinov3 --size small --out bundles/timing-v3
 
 Writes into --out:
-    backbone.onnx          input pixel_values float32 [N,3,H,W] -> output "embedding" float32 [N,D]
+    backbone.onnx          input pixel_values float32 [N,3,H,W] -> output "embedding" float32 [N,D], as traced
+    backbone.fused.onnx    (--fusion attention, the default) the same function after onnxruntime's transformer
+                           fusion (scripts/backbone_fusion.py: fused Attention, BiasGelu; SkipLayerNormalization too
+                           with --fusion all); member.json names it when its embeddings match the traced graph's
+                           (relative error < 1e-4), and records the fusion under source.graph either way
     backbone.fp16.onnx     (--fp16) same interface, fp16 weights and arithmetic inside; used by the axon on GPU only
+                           (fused with --fusion all's operators into backbone.fp16.fused.onnx, same check at 2e-2)
     member.json            the bundle member (id, files + sha256, input, preprocessing, embedding output and pooling,
                            source); `roadwork train --backbone <out dir>` reads exactly this file (its zod schema is
                            ExportedMemberSchema in packages/training/src/backbone-export.ts), checks the sha256 and
@@ -57,6 +62,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from backbone_fusion import FUSIONS, fuse_transformer  # noqa: E402
 
 DINOV3_PRESETS = {  # DINOv3 ViT sizes (patch 16, 4 registers, rotary positions), as in the published configs
     "small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536),
@@ -145,6 +153,37 @@ def fix_position_table(model: nn.Module, height: int, width: int) -> None:
     embeddings.interpolate_pos_encoding = lambda emb, h, w: table.to(device=emb.device, dtype=emb.dtype)
 
 
+def eager_attention(model: nn.Module) -> None:
+    """Traced with the explicit softmax(QK^T/sqrt(d))V (the same function as SDPA): the form the fusion matches."""
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation("eager")
+    else:
+        model.config._attn_implementation = "eager"
+
+
+FUSION_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+
+
+def fused(traced: Path, fusion: str, x: np.ndarray, precision: str) -> tuple[str, dict]:
+    """Fuses a traced backbone; returns the file member.json should name and what happened."""
+    import onnxruntime as ort
+
+    target = traced.with_name(traced.name.replace(".onnx", ".fused.onnx"))
+    try:
+        report = fuse_transformer(traced, target, fusion)
+        cpu = ["CPUExecutionProvider"]
+        ref = ort.InferenceSession(str(traced), providers=cpu).run(None, {"pixel_values": x})[0]
+        got = ort.InferenceSession(str(target), providers=cpu).run(None, {"pixel_values": x})[0]
+    except Exception as error:  # noqa: BLE001 - any failure keeps the traced graph, with the reason recorded
+        return traced.name, {"fusion": fusion, "used": False, "reason": f"{type(error).__name__}: {str(error)[:300]}"}
+    report["vsTracedRelErr"] = float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-12))
+    report["used"] = bool(report["fusedOperators"].get("Attention")) and report["vsTracedRelErr"] < FUSION_TOLERANCE[precision]
+    if not report["used"]:
+        report["reason"] = "no Attention fused" if not report["fusedOperators"].get("Attention") else "outputs differ"
+        target.unlink()
+    return (target.name if report["used"] else traced.name), report
+
+
 def load_model(args):
     from transformers import AutoConfig, AutoModel
 
@@ -163,7 +202,8 @@ def load_model(args):
         config = Dinov2WithRegistersConfig(image_size=518, patch_size=14, num_register_tokens=4, **PRESETS[args.size])
         return Dinov2WithRegistersModel(config).eval(), dict(DINOV2_PREPROCESSING), f"dinov2-reg-{args.size}-random"
     config = AutoConfig.from_pretrained(args.model, revision=args.revision)
-    model = AutoModel.from_pretrained(args.model, revision=args.revision, config=config).eval()
+    attn = "eager" if args.fusion != "none" else None  # older transformers pick attention classes at load time
+    model = AutoModel.from_pretrained(args.model, revision=args.revision, config=config, attn_implementation=attn).eval()
     return model, read_preprocessing(args.model, args.revision), args.model.rstrip("/").split("/")[-1]
 
 
@@ -232,6 +272,8 @@ def main() -> None:
     p.add_argument("--version", default="0.1.0")
     p.add_argument("--opset", type=int, default=17)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fusion", choices=FUSIONS, default="attention",
+                   help="onnxruntime transformer fusion (none: the traced graph only; all: also SkipLayerNormalization)")
     args = p.parse_args()
     if not args.model and not args.random_weights:
         p.error("give --model or --random-weights")
@@ -240,6 +282,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     model, pre, name = load_model(args)
+    if args.fusion != "none":
+        eager_attention(model)
     h, w = input_size(pre)
     fix_position_table(model, h, w)
     prefix = 1 + int(getattr(model.config, "num_register_tokens", 0) or 0)
@@ -256,6 +300,12 @@ def main() -> None:
         ref = embedder(x).numpy()
     got = ort.InferenceSession(str(out / "backbone.onnx"), providers=["CPUExecutionProvider"]).run(None, {"pixel_values": x.numpy()})[0]
     check = {"embedding_dim": int(ref.shape[1]), "rel_err": float(np.linalg.norm(got - ref) / max(np.linalg.norm(ref), 1e-12))}
+    graph: dict = {}
+    backbone_file = "backbone.onnx"
+    if args.fusion != "none":
+        backbone_file, graph["fp32"] = fused(out / "backbone.onnx", args.fusion, x.numpy(), "fp32")
+        files.add(backbone_file)
+        print(f"[export] fp32 graph: {json.dumps(graph['fp32'])}", file=sys.stderr)
 
     if args.fp16:
         half = HalfCompute(embedder)
@@ -267,19 +317,26 @@ def main() -> None:
             None, {"pixel_values": x.numpy()}
         )[0]
         check["fp16_rel_err"] = float(np.linalg.norm(got16 - ref) / max(np.linalg.norm(ref), 1e-12))
+    fp16_file = "backbone.fp16.onnx"
+    if args.fp16 and args.fusion != "none":
+        # GPU only: SkipLayerNormalization too (one kernel instead of two per residual).
+        fp16_file, graph["fp16"] = fused(out / "backbone.fp16.onnx", "all", x.numpy(), "fp16")
+        files.add(fp16_file)
+        print(f"[export] fp16 graph: {json.dumps(graph['fp16'])}", file=sys.stderr)
 
     member_id = args.id or name.replace("/", "-").replace("_", "-")
     member = {
         "id": member_id,
-        "onnx": "backbone.onnx",
-        "sha256": sha256(out / "backbone.onnx"),
+        "onnx": backbone_file,
+        "sha256": sha256(out / backbone_file),
         "input": {"name": "pixel_values", "shape": ["N", 3, h, w], "dtype": "float32"},
         "preprocessing": pre,
         "embedding": {"output": "embedding", "token": "none", "dim": check["embedding_dim"], "pool": args.pool},
-        "source": {"model": args.model or name, "revision": args.revision, "randomWeights": bool(args.random_weights)},
+        "source": {"model": args.model or name, "revision": args.revision, "randomWeights": bool(args.random_weights),
+                   "graph": graph or {"fusion": "none"}},
     }
     if args.fp16:
-        member["fp16"] = {"onnx": "backbone.fp16.onnx", "sha256": sha256(out / "backbone.fp16.onnx")}
+        member["fp16"] = {"onnx": fp16_file, "sha256": sha256(out / fp16_file)}
     (out / "member.json").write_text(json.dumps(member, indent=2) + "\n")
 
     head_file = None

@@ -2,7 +2,12 @@
 baseline and as ONNX (backbone + head, fp32 and optionally fp16 compute) for the TypeScript axon. Then checks that
 onnxruntime and torch agree on the same inputs, and prints that check as JSON on stdout.
 
-    python export.py --out DIR --models dinov2-s14-reg [--models-2 ...] [--hflip] [--fp16] [--seed 7]
+    python export.py --out DIR --models dinov2-s14-reg [--models-2 ...] [--hflip] [--fp16] [--seed 7] [--fusion attention]
+
+ViT backbones (DINOv2) are written twice: as traced (`<arch>.backbone.onnx`) and with onnxruntime's transformer
+fusion (`<arch>.backbone.fused.onnx`, scripts/backbone_fusion.py: fused Attention, BiasGelu; SkipLayerNormalization
+too with --fusion all). The bundle uses the fused graph when its embeddings match the traced graph's (relative error
+below 1e-4 in fp32, 2e-2 in fp16) and the traced one otherwise; the check and the choice are in the JSON.
 """
 
 from __future__ import annotations
@@ -22,6 +27,9 @@ import torch
 from torch import nn
 
 import models
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from backbone_fusion import FUSIONS, fuse_transformer  # noqa: E402
 
 
 class HalfCompute(nn.Module):
@@ -56,6 +64,35 @@ def _export(module: nn.Module, example: torch.Tensor, path: Path, input_name: st
     )
 
 
+def _eager_attention(backbone: models.Backbone) -> None:
+    # Traced with the explicit softmax(QK^T/sqrt(d))V (same function as SDPA), the pattern the fusion matches.
+    if hasattr(backbone.model, "set_attn_implementation"):
+        backbone.model.set_attn_implementation("eager")
+    else:
+        backbone.model.config._attn_implementation = "eager"
+
+
+# The fused graph replaces the traced one only when it computes the same embeddings.
+FUSION_TOLERANCE = {"fp32": 1e-4, "fp16": 2e-2}
+
+
+def _fused(traced: Path, fusion: str, x: np.ndarray, precision: str) -> tuple[Path, dict]:
+    """Fuses a traced backbone; returns the file the bundle should use and what happened."""
+    target = traced.with_name(traced.name.replace(".onnx", ".fused.onnx"))
+    try:
+        report = fuse_transformer(traced, target, fusion)
+        ref = ort.InferenceSession(str(traced), providers=_providers()).run(None, {"pixel_values": x})[0]
+        got = ort.InferenceSession(str(target), providers=_providers()).run(None, {"pixel_values": x})[0]
+    except Exception as error:  # noqa: BLE001 - any failure keeps the traced graph, with the reason recorded
+        return traced, {"fusion": fusion, "used": False, "reason": f"{type(error).__name__}: {str(error)[:300]}"}
+    report["vsTracedRelErr"] = _rel_err(got, ref)
+    report["vsTracedMaxAbsDiff"] = float(np.abs(got - ref).max())
+    report["used"] = bool(report["fusedOperators"].get("Attention")) and report["vsTracedRelErr"] < FUSION_TOLERANCE[precision]
+    if not report["used"]:
+        report["reason"] = "no Attention fused" if not report["fusedOperators"].get("Attention") else "outputs differ"
+    return (target if report["used"] else traced), report
+
+
 def _providers() -> list[str]:
     available = ort.get_available_providers()
     return ["CUDAExecutionProvider", "CPUExecutionProvider"] if "CUDAExecutionProvider" in available else ["CPUExecutionProvider"]
@@ -65,10 +102,14 @@ def _rel_err(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-12))
 
 
-def export_member(arch: str, seed: int, out: Path, fp16: bool, device: str) -> dict:
+def export_member(arch: str, seed: int, out: Path, fp16: bool, device: str, fusion: str = "attention") -> dict:
     t0 = time.time()
     model = models.build(arch, seed)
     torch.save(model.state_dict(), out / f"{arch}.pt")
+    vit = arch.startswith(("dinov2", "vit"))
+    fusion = fusion if vit else "none"
+    if fusion != "none":
+        _eager_attention(model.backbone)
     _fixed_position_table(model.backbone)
     dim = models.hidden_size(model.backbone.config)
     example = torch.randn(2, 3, models.IMAGE_SIZE, models.IMAGE_SIZE)
@@ -78,10 +119,15 @@ def export_member(arch: str, seed: int, out: Path, fp16: bool, device: str) -> d
 
     # Agreement check on fresh inputs, batch 3 (not the export batch), through onnxruntime.
     x = torch.randn(3, 3, models.IMAGE_SIZE, models.IMAGE_SIZE)
+    graph = {}
+    if fusion != "none":
+        chosen, graph["fp32"] = _fused(out / files["backbone"], fusion, x.numpy(), "fp32")
+        files["backbone_traced"] = files["backbone"]
+        files["backbone"] = chosen.name
     with torch.no_grad():
         ref_emb = model.backbone(x).numpy()
         ref_prob = model.head(torch.from_numpy(ref_emb)).numpy()
-    backbone = ort.InferenceSession(str(out / f"{arch}.backbone.onnx"), providers=_providers())
+    backbone = ort.InferenceSession(str(out / files["backbone"]), providers=_providers())
     head = ort.InferenceSession(str(out / f"{arch}.head.onnx"), providers=["CPUExecutionProvider"])
     emb = backbone.run(None, {"pixel_values": x.numpy()})[0]
     prob = head.run(None, {"embedding": emb})[0]
@@ -92,9 +138,16 @@ def export_member(arch: str, seed: int, out: Path, fp16: bool, device: str) -> d
 
     if fp16:
         half = HalfCompute(models.build(arch, seed).backbone).to(device)
+        if fusion != "none":
+            _eager_attention(half.inner)
         _fixed_position_table(half.inner)
         _export(half, example.to(device), out / f"{arch}.backbone.fp16.onnx", "pixel_values", "embedding")
         files["backbone_fp16"] = f"{arch}.backbone.fp16.onnx"
+        if fusion != "none":
+            # GPU only: SkipLayerNormalization too (one kernel instead of two per residual).
+            chosen, graph["fp16"] = _fused(out / files["backbone_fp16"], "all", x.numpy(), "fp16")
+            files["backbone_fp16_traced"] = files["backbone_fp16"]
+            files["backbone_fp16"] = chosen.name
         emb16 = ort.InferenceSession(str(out / files["backbone_fp16"]), providers=_providers()).run(
             None, {"pixel_values": x.numpy()}
         )[0]
@@ -105,7 +158,10 @@ def export_member(arch: str, seed: int, out: Path, fp16: bool, device: str) -> d
 
     params = sum(p.numel() for p in model.parameters())
     print(f"[export] {arch}: {params / 1e6:.1f}M params in {time.time() - t0:.1f}s {json.dumps(check)}", file=sys.stderr)
+    for precision, report in graph.items():
+        print(f"[export] {arch} {precision} graph: {json.dumps(report)}", file=sys.stderr)
     return {
+        "graph": graph,
         "arch": arch,
         "description": models.ARCHITECTURES[arch][0],
         "embedding_dim": dim,
@@ -181,6 +237,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--name", default="bench", help="bundle name in manifest.json")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--fusion", choices=FUSIONS, default="attention",
+        help="onnxruntime transformer fusion of ViT backbones (none: the traced graph; all: also SkipLayerNormalization)",
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -188,7 +248,7 @@ def main() -> None:
     unknown = [a for a in archs if a not in models.ARCHITECTURES]
     if unknown:
         sys.exit(f"unknown architecture(s) {unknown}; choose from {list(models.ARCHITECTURES)}")
-    members = [export_member(arch, args.seed + i, out, args.fp16, args.device) for i, arch in enumerate(archs)]
+    members = [export_member(arch, args.seed + i, out, args.fp16, args.device, args.fusion) for i, arch in enumerate(archs)]
     spec = {
         "weights": "random (seeded init from transformers configs; for timing only, not a trained model)",
         "image_size": models.IMAGE_SIZE,

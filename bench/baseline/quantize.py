@@ -64,9 +64,12 @@ def quantize_bundle(src: Path, out: Path, method: str = "all") -> dict:
             weight_type=QuantType.QInt8,
             per_channel=True,
             reduce_range=method.endswith("reduce-range"),
-            op_types_to_quantize=["MatMul", "Gemm"],
+            # Attention: a fused graph's packed QKV projection (QAttention), the same matrices a traced graph's
+            # q/k/v MatMuls hold.
+            op_types_to_quantize=["MatMul", "Gemm", "Attention"],
             nodes_to_quantize=_mlp_matmuls(original) if method.startswith("mlp") else None,
-            extra_options={"MatMulConstBOnly": True},
+            # Shape inference cannot type the outputs of onnxruntime's fused operators; they are all float32.
+            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
         )
         print(
             f"[quantize] {member['id']}: {original.stat().st_size / 2**20:.0f} MiB -> "

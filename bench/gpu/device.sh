@@ -23,6 +23,8 @@ PY=${BENCH_PYTHON:-python3}
 DEVICE=${BENCH_DEVICE:-cuda}
 B_MODELS=${BENCH_B_MODELS:-dinov2-b14-reg}
 E_MODELS=${BENCH_E_MODELS:-dinov2-l14-reg,convnext-b}
+# onnxruntime transformer fusion of the ViT backbones (bench/baseline/export.py --fusion): attention | all | none.
+FUSION=${BENCH_FUSION:-attention}
 mkdir -p "$STAGE"
 
 export_models() { # label, models, hflip (true|false), device, fp16 (true|false); writes the key the driver checks
@@ -30,7 +32,7 @@ export_models() { # label, models, hflip (true|false), device, fp16 (true|false)
   local dir=$MODELS/$label flags=(--device "$device")
   [ "$hflip" = true ] && flags+=(--hflip)
   [ "$fp16" = true ] && flags+=(--fp16)
-  "$PY" bench/baseline/export.py --out "$dir" --models "$models" "${flags[@]}" >"$STAGE/export-$label.json" 2>"$STAGE/export-$label.log"
+  "$PY" bench/baseline/export.py --out "$dir" --models "$models" --fusion "$FUSION" "${flags[@]}" >"$STAGE/export-$label.json" 2>"$STAGE/export-$label.log"
   printf '{"models":%s,"hflip":%s,"fp16":%s,"device":"%s"}' \
     "$("$PY" -c 'import json,sys; print(json.dumps(sys.argv[1].split(","), separators=(",", ":")))' "$models")" \
     "$hflip" "$fp16" "$device" >"$dir/export-key.json"
@@ -107,7 +109,7 @@ stage)
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
     "$PY" -c 'import torch, transformers, onnx, onnxruntime; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), "transformers", transformers.__version__, "onnxruntime", onnxruntime.__version__)'
     # The exports run on while the other parts travel (a new session survives the end of this command).
-    vars="MODELS=$MODELS STAGE=$STAGE PY=$PY"
+    vars="MODELS=$MODELS STAGE=$STAGE PY=$PY FUSION=$FUSION"
     jobs=("gpu-dinov2-b14-reg $B_MODELS false $DEVICE true" "gpu-ensemble-l14-convnext-hflip $E_MODELS true $DEVICE true"
       "cpu2-dinov2-s14-reg dinov2-s14-reg false cpu false")
     [ "${BENCH_ONLY_SWEEP:-}" = 1 ] && jobs=("sweep-convnext-b convnext-b false $DEVICE true")
