@@ -142,12 +142,24 @@ export async function versionDataset(
   const key = `datasets/${manifest.id}/manifest.json`;
   let added = 0;
   if (!(await ctx.store.getJson<unknown>(key))) {
-    for (const r of manifest.records) {
-      const bytes = await readImage(r.path);
-      if (sha256Hex(bytes) !== r.sha256) throw new Error(`dataset image ${r.path} does not match its sha256`);
-      await ctx.store.put(`datasets/${manifest.id}/${r.path}`, bytes);
-      added++;
-    }
+    // Many copies in flight: each is a read, a hash and a write (an S3 round trip each way on AWS).
+    let next = 0;
+    let failed = false;
+    const copy = async () => {
+      try {
+        while (!failed && next < manifest.records.length) {
+          const r = manifest.records[next++]!;
+          const bytes = await readImage(r.path);
+          if (sha256Hex(bytes) !== r.sha256) throw new Error(`dataset image ${r.path} does not match its sha256`);
+          await ctx.store.put(`datasets/${manifest.id}/${r.path}`, bytes);
+          added++;
+        }
+      } catch (error) {
+        failed = true; // the other copies stop at their next image
+        throw error;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(16, manifest.records.length) }, copy));
     await ctx.store.putJson(key, manifest); // last: a manifest in the store means a complete version
   }
   ctx.log("dataset versioned", { id: manifest.id.slice(0, 12), images: manifest.records.length, added });
