@@ -92,6 +92,22 @@ describe("axon under floods", () => {
     }
   });
 
+  test("connections over the budget are refused at accept, before the server makes a socket of them", async () => {
+    const axon = await start({ admission: { maxConnectionsPerAddress: 4 } });
+    let sockets = 0;
+    axon.running.server.on("connection", () => sockets++);
+    try {
+      const held = await Promise.all(
+        Array.from({ length: 12 }, () => rawSocket(axon.port, () => {}, 1_000, "127.0.0.2")),
+      );
+      assert.equal(held.filter((r) => r.closed).length, 8);
+      assert.equal(sockets, 4, "only the admitted connections became sockets");
+      assert.equal(axon.axon.admission.shedCounts().get("address_connections"), 8);
+    } finally {
+      await axon.close();
+    }
+  });
+
   test("slow headers: a connection trickling bytes is destroyed at the absolute header deadline", async () => {
     const axon = await start({ admission: { headersDeadlineMs: 1_000 } });
     try {

@@ -56,14 +56,22 @@ export class AddressAdmission {
     return this.#connections;
   }
 
+  /** Why a new connection from `address` would be refused now (shed, over its budget, server full); changes nothing. */
+  refusal(address: string, maxTotal: number): ShedReason | undefined {
+    const fast = this.hasFastLane(address);
+    const s = this.#addresses.get(address);
+    if (!fast && s !== undefined && this.#isShed(s)) return "failures";
+    if (s !== undefined && s.connections >= this.policy.maxConnectionsPerAddress) return "address_connections";
+    // Validators that recently authenticated get in even when strangers have filled the server.
+    if (!fast && this.#connections >= maxTotal) return "total_connections";
+    return undefined;
+  }
+
   /** Admits a new connection from `address` unless it is shed or over its budget, or the server is full. */
   connect(address: string, maxTotal: number): ShedReason | undefined {
-    const fast = this.hasFastLane(address);
+    const refused = this.refusal(address, maxTotal);
+    if (refused) return this.#shed(refused);
     const s = this.#state(address);
-    if (!fast && this.#isShed(s)) return this.#shed("failures");
-    if (s.connections >= this.policy.maxConnectionsPerAddress) return this.#shed("address_connections");
-    // Validators that recently authenticated get in even when strangers have filled the server.
-    if (!fast && this.#connections >= maxTotal) return this.#shed("total_connections");
     s.connections++;
     this.#connections++;
     return undefined;

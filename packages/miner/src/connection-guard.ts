@@ -36,6 +36,15 @@ interface ConnectionState {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** The parts of Node's listening TCP handle (net.Server's `_handle`) that see a connection before any Socket exists. */
+interface ListenHandle {
+  onconnection?: (this: ListenHandle, error: number, client?: AcceptedHandle) => void;
+}
+interface AcceptedHandle {
+  getpeername?: (out: { address?: string }) => number;
+  close(): void;
+}
+
 const SWEEP_MS = 250;
 
 export class ConnectionGuard {
@@ -65,6 +74,8 @@ export class ConnectionGuard {
       if (this.#onConnection(socket)) for (const l of http) l.call(server, socket);
     });
     server.on("request", (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res, listener));
+    if (server.listening) this.#refuseAtAccept(server);
+    else server.once("listening", () => this.#refuseAtAccept(server));
     this.#sweep = setInterval(() => this.#sweepOnce(), SWEEP_MS);
     this.#sweep.unref();
     server.once("close", () => this.stop());
@@ -86,6 +97,35 @@ export class ConnectionGuard {
     this.#admission.noteShed(reason);
     if (chargeFailure && state) this.#admission.failed(state.address);
     socket.destroy();
+  }
+
+  /**
+   * Refuses at the listening handle, before Node builds a Socket (a duplex stream and its state) only to destroy it: a
+   * reconnect flood (600 sockets from one address, each refused and reopened at once) arrives in bursts of hundreds
+   * of accepts handled in one turn of the event loop, and the Socket for each refused one was most of that turn. Node
+   * calls the handle's `onconnection(error, clientHandle)` for every accept (net.Server's own `maxConnections` check
+   * closes the client handle there too); where a Node version lacks it, refusal stays in the 'connection' listener.
+   */
+  #refuseAtAccept(server: Server): void {
+    const handle = (server as unknown as { _handle?: ListenHandle | null })._handle;
+    const accept = handle?.onconnection;
+    if (!handle || typeof accept !== "function") return;
+    const admission = this.#admission;
+    const maxTotal = this.#limits.maxConnections;
+    handle.onconnection = function (this: ListenHandle, error, client) {
+      if (!error && client && typeof client.getpeername === "function") {
+        const peer: { address?: string } = {};
+        if (client.getpeername(peer) === 0) {
+          const refused = admission.refusal(addressKey(peer.address), maxTotal);
+          if (refused) {
+            admission.noteShed(refused);
+            client.close();
+            return;
+          }
+        }
+      }
+      accept.call(this, error, client);
+    };
   }
 
   #onConnection(socket: Socket): boolean {
