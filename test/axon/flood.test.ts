@@ -3,6 +3,7 @@
 // inside the deadline, the fast lane, rate-limit refunds, the pixel budget and multi-MiB frames. Every assertion is
 // about behaviour, with budgets of seconds where time matters at all: the machine running this may be loaded.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import type { Scorer } from "@roadwork/inference";
 import type { PredictionRecord } from "@roadwork/miner";
@@ -316,20 +317,32 @@ describe("axon with full-resolution frames", () => {
   test("a JPEG of 4 MiB and one near the 8 MiB body cap (base64) are answered 200", async () => {
     const keys = await devKeys();
     const { scorer, cleanup } = await realScorer();
+    const records: PredictionRecord[] = [];
     const axon = await startTestAxon({
       scorer,
       hotkey: keys.bob.address,
       metagraph: metagraphOf([neuron(0, keys.alice, 1000, true)]),
       config: { maxTimeoutS: 120 },
+      onPrediction: (r) => {
+        records.push(r);
+      },
     });
     try {
       const target = { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address };
+      const sent: string[] = [];
       for (const base64Bytes of [4 * 1024 * 1024, 7.5 * 1024 * 1024]) {
         const image = await noisyJpegOfAtLeast((base64Bytes * 3) / 4);
+        sent.push(createHash("sha256").update(image).digest("hex"));
         const r = await dendriteFor(keys.alice).call({ axon: target, image, timeout: 120 });
         assert.equal(r.status, 200, `${image.byteLength} bytes: ${r.statusMessage}`);
         assert.ok(r.prediction > 0 && r.prediction < 1);
       }
+      // Their records follow the answers (hashed in slices): each carries the frame's own hash.
+      for (let i = 0; i < 200 && records.length < 2; i++) await sleep(10);
+      assert.deepEqual(
+        records.map((r) => r.imageSha256),
+        sent,
+      );
     } finally {
       await axon.close();
       await cleanup();

@@ -4,7 +4,7 @@
 // recently authenticated as the same validator (the fast lane) the signature check runs beside body reading and
 // scoring, and the answer waits for both.
 // `createAxon` builds the app and its collaborators; `startAxon` (server.ts) puts it on the network.
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -38,6 +38,7 @@ import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+import { imageSha256 } from "./image-hash.ts";
 import { pixelCost } from "./image-size.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
 import type { MetagraphSource } from "./metagraph-source.ts";
@@ -289,10 +290,10 @@ export function createAxon(deps: AxonDeps): Axon {
         testnetLabel: body.testnetLabel,
       });
       if (predictions.enabled) {
-        predictions.dispatch({
+        const record = (imageSha256: string) => ({
           requestId: state.id,
           receivedAt: state.receivedAtMs,
-          imageSha256: createHash("sha256").update(image).digest("hex"),
+          imageSha256,
           imageBytes: image.byteLength,
           score: scored.score,
           prediction,
@@ -303,6 +304,15 @@ export function createAxon(deps: AxonDeps): Axon {
           callerUid: caller.uid,
           dendriteUuid: headers.dendrite.uuid,
         });
+        // A challenge's hash is ready at once; a full-resolution frame's is hashed in slices after the answer.
+        const sha = imageSha256(image);
+        if (typeof sha === "string") predictions.dispatch(record(sha));
+        else {
+          sha.then(
+            (hex) => predictions.dispatch(record(hex)),
+            (error: unknown) => logger.error("prediction record lost", { requestId: state.id, error: String(error) }),
+          );
+        }
       }
       return send(c, response);
     } catch (error) {
