@@ -51,6 +51,7 @@ const FILTERS: Record<number, Filter> = {
 
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
+const HALF = ONE / 2;
 
 interface Coefficients {
   ksize: number;
@@ -88,54 +89,121 @@ function precompute(inSize: number, outSize: number, filter: Filter): Coefficien
   return { ksize, bounds, kk };
 }
 
-const clip8 = (v: number): number => {
-  if (v >= ONE * 256) return 255;
-  if (v <= 0) return 0;
-  return Math.floor(v / ONE);
-};
+/** Coefficient tables by (in, out, filter): a model resizes every image between the same few sizes. */
+const tables = new Map<string, Coefficients>();
+const MAX_TABLES = 64;
 
-/** One separable pass over interleaved RGB; `horizontal` picks the axis. */
-function pass(
+function coefficients(inSize: number, outSize: number, resample: number, filter: Filter): Coefficients {
+  const key = `${inSize}/${outSize}/${resample}`;
+  let c = tables.get(key);
+  if (!c) {
+    if (tables.size >= MAX_TABLES) tables.clear();
+    c = precompute(inSize, outSize, filter);
+    tables.set(key, c);
+  }
+  return c;
+}
+
+// Sums stay within int32 (255 × the filter's positive weights < 2^31 for every filter here, as Pillow's own int32
+// sums), so `| 0` keeps V8 on integer arithmetic.
+
+/** Pillow's clip8: the fixed-point sum back to 0..255. */
+const clip8 = (v: number): number => (v <= 0 ? 0 : v >= ONE * 256 ? 255 : v >> PRECISION_BITS);
+
+/**
+ * The horizontal pass over source rows [y0, y1): output columns [x0, x0 + outW) of the full-width resize, as
+ * interleaved RGB rows of outW pixels.
+ */
+function horizontal(
   src: Uint8Array,
   width: number,
-  height: number,
-  outSize: number,
-  filter: Filter,
-  horizontal: boolean,
+  y0: number,
+  y1: number,
+  c: Coefficients,
+  x0: number,
+  outW: number,
 ): Uint8Array {
-  const { ksize, bounds, kk } = precompute(horizontal ? width : height, outSize, filter);
-  const outW = horizontal ? outSize : width;
-  const outH = horizontal ? height : outSize;
-  const out = new Uint8Array(outW * outH * 3);
-  const half = ONE / 2;
-  // Stride (in bytes) between neighbouring taps along the resampled axis.
-  const step = horizontal ? 3 : width * 3;
-  for (let y = 0; y < outH; y++) {
-    for (let x = 0; x < outW; x++) {
-      const i = horizontal ? x : y;
-      const first = bounds[i * 2] as number;
-      const n = bounds[i * 2 + 1] as number;
-      let p = horizontal ? (y * width + first) * 3 : (first * width + x) * 3;
-      let s0 = half;
-      let s1 = half;
-      let s2 = half;
+  const { ksize, bounds, kk } = c;
+  const out = new Uint8Array(outW * (y1 - y0) * 3);
+  let o = 0;
+  for (let y = y0; y < y1; y++) {
+    const row = y * width * 3;
+    for (let x = x0; x < x0 + outW; x++) {
+      const n = bounds[x * 2 + 1] as number;
+      const k0 = x * ksize;
+      let p = row + (bounds[x * 2] as number) * 3;
+      let s0 = HALF;
+      let s1 = HALF;
+      let s2 = HALF;
       for (let t = 0; t < n; t++) {
-        const k = kk[i * ksize + t] as number;
-        s0 += (src[p] as number) * k;
-        s1 += (src[p + 1] as number) * k;
-        s2 += (src[p + 2] as number) * k;
-        p += step;
+        const k = kk[k0 + t] as number;
+        s0 = (s0 + (src[p] as number) * k) | 0;
+        s1 = (s1 + (src[p + 1] as number) * k) | 0;
+        s2 = (s2 + (src[p + 2] as number) * k) | 0;
+        p += 3;
       }
-      const o = (y * outW + x) * 3;
       out[o] = clip8(s0);
       out[o + 1] = clip8(s1);
       out[o + 2] = clip8(s2);
+      o += 3;
     }
   }
   return out;
 }
 
-/** Resizes interleaved 8-bit RGB (HWC) like PIL `Image.resize((outW, outH), resample)`. */
+/**
+ * The vertical pass: output rows [top, top + outH) of the full-height resize, from `src` holding source rows from
+ * y0 on, `rowBytes` per row.
+ */
+function vertical(
+  src: Uint8Array,
+  rowBytes: number,
+  y0: number,
+  c: Coefficients,
+  top: number,
+  outH: number,
+): Uint8Array {
+  const { ksize, bounds, kk } = c;
+  const out = new Uint8Array(rowBytes * outH);
+  let o = 0;
+  for (let y = top; y < top + outH; y++) {
+    const first = ((bounds[y * 2] as number) - y0) * rowBytes;
+    const n = bounds[y * 2 + 1] as number;
+    const k0 = y * ksize;
+    for (let i = 0; i < rowBytes; i += 3) {
+      let s0 = HALF;
+      let s1 = HALF;
+      let s2 = HALF;
+      let p = first + i;
+      for (let t = 0; t < n; t++) {
+        const k = kk[k0 + t] as number;
+        s0 = (s0 + (src[p] as number) * k) | 0;
+        s1 = (s1 + (src[p + 1] as number) * k) | 0;
+        s2 = (s2 + (src[p + 2] as number) * k) | 0;
+        p += rowBytes;
+      }
+      out[o] = clip8(s0);
+      out[o + 1] = clip8(s1);
+      out[o + 2] = clip8(s2);
+      o += 3;
+    }
+  }
+  return out;
+}
+
+/** A window of the resized image, in its coordinates: resizeRgb computes only these pixels. */
+export interface ResizeWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/**
+ * Resizes interleaved 8-bit RGB (HWC) like PIL `Image.resize((outW, outH), resample)`. With `window`, only that part
+ * of the resized image is computed and returned (the same pixels as cropping the full result, as Pillow's own
+ * resize skips source rows no output row needs): a resize followed by a centre crop does the crop's work only.
+ */
 export function resizeRgb(
   src: Uint8Array,
   width: number,
@@ -143,13 +211,37 @@ export function resizeRgb(
   outW: number,
   outH: number,
   resample: number,
+  window: ResizeWindow = { left: 0, top: 0, width: outW, height: outH },
 ): Uint8Array {
   const filter = FILTERS[resample];
   if (!filter) {
     throw new RangeError(`resample ${resample} is not supported (1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming)`);
   }
-  let current = src;
-  if (outW !== width) current = pass(current, width, height, outW, filter, true);
-  if (outH !== height) current = pass(current, outW, height, outH, filter, false);
-  return current === src ? src.slice() : current;
+  const { left, top, width: w, height: h } = window;
+  if (left < 0 || top < 0 || w < 1 || h < 1 || left + w > outW || top + h > outH) {
+    throw new RangeError(`window ${w}x${h} at ${left},${top} is not inside the ${outW}x${outH} result`);
+  }
+  const vc = outH !== height ? coefficients(height, outH, resample, filter) : undefined;
+  // The source rows the output rows need (all of them for a plain resize).
+  let y0 = top;
+  let y1 = top + h;
+  if (vc) {
+    y0 = vc.bounds[top * 2] as number;
+    y1 = 0;
+    for (let y = top; y < top + h; y++)
+      y1 = Math.max(y1, (vc.bounds[y * 2] as number) + (vc.bounds[y * 2 + 1] as number));
+  }
+  let rows: Uint8Array;
+  if (outW !== width) {
+    rows = horizontal(src, width, y0, y1, coefficients(width, outW, resample, filter), left, w);
+  } else if (left === 0 && w === width) {
+    rows = src.subarray(y0 * width * 3, y1 * width * 3);
+  } else {
+    rows = new Uint8Array(w * (y1 - y0) * 3);
+    for (let y = y0; y < y1; y++) {
+      rows.set(src.subarray((y * width + left) * 3, (y * width + left + w) * 3), (y - y0) * w * 3);
+    }
+  }
+  const out = vc ? vertical(rows, w * 3, y0, vc, top, h) : rows;
+  return out.buffer === src.buffer ? out.slice() : out;
 }
