@@ -51,6 +51,22 @@ def _mlp_matmuls(path: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and ("/mlp/" in n.name or "fc" in n.name)]
 
 
+def quantize_backbone(original: Path, target: Path, method: str = "all") -> None:
+    quantize_dynamic(
+        original,
+        target,
+        weight_type=QuantType.QInt8,
+        per_channel=True,
+        reduce_range=method.endswith("reduce-range"),
+        # Attention: a fused graph's packed QKV projection (QAttention), the same matrices a traced graph's
+        # q/k/v MatMuls hold.
+        op_types_to_quantize=["MatMul", "Gemm", "Attention"],
+        nodes_to_quantize=_mlp_matmuls(original) if method.startswith("mlp") else None,
+        # Shape inference cannot type the outputs of onnxruntime's fused operators; they are all float32.
+        extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
+    )
+
+
 def quantize_bundle(src: Path, out: Path, method: str = "all") -> dict:
     manifest = json.loads((src / "manifest.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
@@ -58,19 +74,7 @@ def quantize_bundle(src: Path, out: Path, method: str = "all") -> dict:
         original = src / member["onnx"]
         target = out / (Path(member["onnx"]).stem + ".int8.onnx")
         started = time.time()
-        quantize_dynamic(
-            original,
-            target,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=method.endswith("reduce-range"),
-            # Attention: a fused graph's packed QKV projection (QAttention), the same matrices a traced graph's
-            # q/k/v MatMuls hold.
-            op_types_to_quantize=["MatMul", "Gemm", "Attention"],
-            nodes_to_quantize=_mlp_matmuls(original) if method.startswith("mlp") else None,
-            # Shape inference cannot type the outputs of onnxruntime's fused operators; they are all float32.
-            extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
-        )
+        quantize_backbone(original, target, method)
         print(
             f"[quantize] {member['id']}: {original.stat().st_size / 2**20:.0f} MiB -> "
             f"{target.stat().st_size / 2**20:.0f} MiB in {time.time() - started:.1f} s",

@@ -9,6 +9,8 @@
 #
 #   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
 #   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT (default bench/out/gpu)
+#   bench/gpu/device.sh cpu-graphs  model only on the 2 pinned cores: traced / fused / int8 graphs x onnxruntime
+#                                 session options vs torch, quiet and with a competing thread (~3 min, after stage 1)
 #   bench/gpu/device.sh all       one run for every issue-13 ratio (GPU B + frames, ensemble, phases, 2 pinned CPU cores
 #                                 fp32 + int8, int8 agreement of a trained head, shrink factor); no hotkey levels.
 #                                 Results in $OUT/results.tgz (the device returns at most 8 files) + the summary
@@ -204,6 +206,14 @@ all)
   for f in "$R"/int8-*.json "$R"/shrink-*.json; do echo "== $f"; cat "$f"; done
   tar -czf "$OUT_FINAL/results.tgz" -C "$R" .
   ;;
+cpu-graphs) # which graph and session options make the model itself beat torch on two pinned cores
+  wait_export cpu2-dinov2-s14-reg
+  G=$OUT/graph-bench-cpu2-dinov2-s14-reg.json
+  (cd bench/baseline && taskset -c "${BENCH_PIN_CPUS:-2,3}" "$PY" graph_bench.py --dir "$MODELS/cpu2-dinov2-s14-reg" --threads 2 \
+    --runs "${BENCH_GRAPH_RUNS:-40}") >"$G" 2>"$STAGE/graph-bench.log" ||
+    { echo "[device] graph bench failed"; tail -5 "$STAGE/graph-bench.log"; }
+  grep '^\[graph-bench\]' "$STAGE/graph-bench.log" || true
+  ;;
 sweep) # does a change of batch size cost a new convolution-algorithm search? (ConvNeXt, fp32 and fp16)
   cp .gpucarry/p4/* "$STAGE/"
   setup
@@ -214,7 +224,7 @@ sweep) # does a change of batch size cost a new convolution-algorithm search? (C
   summary
   ;;
 *)
-  echo "usage: $0 stage N | run | extra | all | sweep" >&2
+  echo "usage: $0 stage N | run | extra | all | cpu-graphs | sweep" >&2
   exit 2
   ;;
 esac
