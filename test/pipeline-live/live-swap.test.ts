@@ -192,9 +192,10 @@ describe("live swap: `roadwork pipeline run --local` beside a running `roadwork 
     assert.match(startErr, new RegExp(`model: swapped ${champion} → ${promoted}`));
     const answeredBefore = Number(/challenges (\d+) errors/.exec(startOut.split("\n").at(-2) ?? "")?.[1] ?? 0);
 
-    // 2. A worse challenger (one epoch of head training): the champion stays, the pointer is not rewritten.
+    // 2. A worse challenger (one epoch of head training from a random draw, not from the champion's head): the
+    // champion stays, the pointer is not rewritten.
     const pointerBefore = await stat(pointerPath());
-    const worse = await pipelineRun("worse", ["--epochs", "1"]);
+    const worse = await pipelineRun("worse", ["--epochs", "1", "--cold"]);
     assert.equal(worse.status, "succeeded");
     const gate2 = worse.results.Gate!;
     assert.equal(gate2.decision, "keep-champion", JSON.stringify(gate2));

@@ -52,6 +52,11 @@ run --stage     starts an execution of the deployed state machine (AWS credentia
     views: { type: "string", value: "<n>", help: "validator-augmented views per training image (default 2)" },
     epochs: { type: "string", value: "<n>", help: "head training epochs (default: the demo head's)" },
     head: { type: "string", value: "mlp|logistic", help: "head kind (default mlp)" },
+    cold: {
+      type: "boolean",
+      default: false,
+      help: "train the head from a random draw, not from the champion's head (same backbone)",
+    },
     "eval-limit": { type: "string", value: "<n>", help: "at most this many test images in the frozen evaluation set" },
     "publish-repo": { type: "string", value: "<org/name>", help: "enqueue a publish request for a promoted model" },
     uid: { type: "string", value: "<n>", help: "the miner uid for the publish request" },
@@ -95,6 +100,7 @@ run --stage     starts an execution of the deployed state machine (AWS credentia
     const evalLimit = int("eval-limit", values["eval-limit"], 1, 1_000_000);
     const train = {
       ...(views ? { viewsPerImage: views } : {}),
+      ...(values.cold ? { warmStartEpochs: 0 } : {}),
       head: { ...DEMO_HEAD, ...(values.head ? { kind: values.head } : {}), ...(epochs ? { epochs } : {}) },
     };
 
