@@ -3,11 +3,16 @@
 // batching wait). Prints JSON; explains the end-to-end numbers of bench/driver.ts.
 //
 //   node --import tsx bench/phases.ts --model BUNDLE_DIR [--ep cpu|cuda] [--n 200]
+//
+// decode is decodeImage as the axon calls it (ROADWORK_JPEG_DECODER, default auto: a lone request's 224×224 JPEG goes
+// to the WebAssembly libjpeg-turbo); decodeSharp and decodeWasm pin each decoder. preprocess is the float32
+// normalize path of a CPU bundle; a GPU bundle normalizes in its graph (enginePreprocess).
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   decodeImage,
   type ExecutionProviderChoice,
+  jpegFastPathStats,
   loadScorer,
   parsePreprocessing,
   preprocess,
@@ -45,6 +50,8 @@ const phases: Record<string, number[]> = {
   verify: [],
   parseBody: [],
   decode: [],
+  decodeSharp: [],
+  decodeWasm: [],
   preprocess: [],
   inference: [],
   engineDecode: [],
@@ -71,7 +78,9 @@ for (let i = 0; i < n; i++) {
   await time("parseBody", () => decodeImageField(parseSynapseBody(r.body, "application/json")));
   const rgb = await decodeImage(bytes);
   await time("decode", () => decodeImage(bytes));
-  await time("decodeOneThread", () => decodeImage(bytes, { threads: 1 }));
+  await time("decodeSharp", () => decodeImage(bytes, { jpegDecoder: "sharp" }));
+  await time("decodeWasm", () => decodeImage(bytes, { jpegDecoder: "wasm" }));
+  await time("decodeOneThread", () => decodeImage(bytes, { threads: 1, jpegDecoder: "sharp" }));
   await time("preprocess", () => preprocess(rgb, spec));
   const result = await scorer.score(bytes);
   phases.inference!.push(result.timings?.inferenceMs ?? Number.NaN);
@@ -103,6 +112,7 @@ process.stdout.write(
       loadAverage1m: +loadavg()[0]!.toFixed(2),
       requests: n,
       phasesMs: Object.fromEntries(Object.entries(phases).map(([k, v]) => [k, summarize(v)])),
+      jpegFastPath: jpegFastPathStats(),
     },
     null,
     2,
