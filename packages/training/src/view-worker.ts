@@ -1,7 +1,9 @@
 // A worker thread of ViewPool: renders validator-format views (formatChallenge) of stored images and, when asked,
 // decodes them (or given bytes) into the backbone's pixels. The jan/apr augmentations are JavaScript raster work and
-// a decode costs this thread a sharp pipeline, so on a many-core GPU host the input, not the backbone, sets the pace
-// unless both run on several threads; the trainer's thread then only copies uint8 rows into the batch.
+// so is the geometry after the decode, so on a many-core GPU host the input, not the backbone, sets the pace unless
+// both run on several threads; the trainer's thread then only copies uint8 rows into the batch. A 224×224 view's
+// JPEG is decoded here, synchronously, by the WebAssembly libjpeg-turbo (decodeImage's "auto" on a worker thread),
+// not queued on the process's one libuv pool with every other worker's.
 import { readFile } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { type ChallengeFormat, formatChallenge, Prng } from "@roadwork/data";
