@@ -58,6 +58,9 @@ const scorer = await loadScorer({
   // The driver repeats a fixed set of images; validators never do (every challenge is freshly augmented).
   cacheSize: Number(values["cache-size"]),
   intraOpNumThreads: Number(values.threads),
+  // onnxruntime's thread behaviour, for trying it without a rebuild (BENCH_ORT_SPINNING=0, BENCH_ORT_DYNAMIC_BLOCK=4).
+  ...(process.env.BENCH_ORT_SPINNING ? { allowSpinning: process.env.BENCH_ORT_SPINNING !== "0" } : {}),
+  ...(process.env.BENCH_ORT_DYNAMIC_BLOCK ? { dynamicBlockBase: Number(process.env.BENCH_ORT_DYNAMIC_BLOCK) } : {}),
   logger: { info: (m, f) => logger.warn(m, f), warn: (m, f) => logger.warn(m, f) },
 });
 const metagraph = new SwappableMetagraph(await MetagraphSnapshot.load(required("metagraph")));

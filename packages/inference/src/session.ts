@@ -34,7 +34,47 @@ export interface SessionOptions {
   /** Threads inside one operator (0 = onnxruntime's default, one per core). */
   intraOpNumThreads?: number;
   interOpNumThreads?: number;
+  /**
+   * Whether intra-op threads spin while waiting for work (onnxruntime's default: yes). Spinning starts the next
+   * operator sooner on cores the model has to itself; off, a waiting thread gives its core away at once, which is
+   * better when the cores are shared (the event loop, V8's GC helpers, other processes).
+   */
+  allowSpinning?: boolean;
+  /**
+   * onnxruntime's dynamic block size for intra-op loops (0 or absent: its static split). Threads take smaller blocks
+   * as they free up, so one thread delayed by other work on its core no longer holds up the whole operator.
+   */
+  dynamicBlockBase?: number;
   logger?: Logger;
+}
+
+/** onnxruntime session config entries (onnxruntime_session_options_config_keys.h) for the options that have no field. */
+export function sessionConfigEntries(options: SessionOptions): Record<string, string> {
+  const entries: Record<string, string> = {};
+  if (options.allowSpinning !== undefined)
+    entries["session.intra_op.allow_spinning"] = options.allowSpinning ? "1" : "0";
+  if (options.dynamicBlockBase !== undefined) {
+    if (!Number.isInteger(options.dynamicBlockBase) || options.dynamicBlockBase < 0) {
+      throw new Error(`dynamicBlockBase must be a whole number >= 0, not ${options.dynamicBlockBase}`);
+    }
+    if (options.dynamicBlockBase > 0) entries["session.dynamic_block_base"] = String(options.dynamicBlockBase);
+  }
+  return entries;
+}
+
+/** "a.b.c": "v" → { a: { b: { c: "v" } } }, the nested form onnxruntime-node flattens back into config keys. */
+function nestedConfig(entries: Record<string, string>): Record<string, unknown> {
+  const root: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(entries)) {
+    const parts = key.split(".");
+    let node = root;
+    for (const part of parts.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[parts.at(-1) as string] = value;
+  }
+  return root;
 }
 
 export interface CreatedSession {
@@ -81,12 +121,14 @@ function cudaProviderLibrary(): string {
 }
 
 function baseOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  const entries = sessionConfigEntries(options);
   return {
     graphOptimizationLevel: "all",
     intraOpNumThreads: options.intraOpNumThreads ?? 0,
     interOpNumThreads: options.interOpNumThreads ?? 0,
     executionMode: "sequential",
     logSeverityLevel: 3,
+    ...(Object.keys(entries).length > 0 ? { extra: nestedConfig(entries) } : {}),
   };
 }
 

@@ -90,3 +90,29 @@ test("float16 models: half inputs and outputs are converted, and fp16 variants a
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("spinning and dynamic block size become onnxruntime config entries; the session computes the same", async () => {
+  const { sessionConfigEntries } = await import("../src/session.ts");
+  const { Tensor } = await import("onnxruntime-node");
+  assert.deepEqual(sessionConfigEntries({}), {});
+  assert.deepEqual(sessionConfigEntries({ allowSpinning: false, dynamicBlockBase: 4 }), {
+    "session.intra_op.allow_spinning": "0",
+    "session.dynamic_block_base": "4",
+  });
+  assert.deepEqual(sessionConfigEntries({ allowSpinning: true, dynamicBlockBase: 0 }), {
+    "session.intra_op.allow_spinning": "1",
+  });
+  assert.throws(() => sessionConfigEntries({ dynamicBlockBase: 1.5 }), /dynamicBlockBase must be a whole number/);
+
+  const model = buildTinyClassifier({ size: 32 });
+  const input = new Float32Array(2 * 3 * 32 * 32).map((_, i) => Math.sin(i));
+  const answers: Float32Array[] = [];
+  for (const options of [{}, { allowSpinning: false, dynamicBlockBase: 4 }]) {
+    const { session } = await createSession(model, { executionProvider: "cpu", intraOpNumThreads: 2, ...options });
+    const name = session.inputNames[0] as string;
+    const out = await session.run({ [name]: new Tensor("float32", input, [2, 3, 32, 32]) });
+    answers.push(out[session.outputNames[0] as string]?.data as Float32Array);
+    await session.release();
+  }
+  assert.deepEqual(answers[1], answers[0]);
+});
