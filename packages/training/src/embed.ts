@@ -23,6 +23,7 @@ import {
 } from "@roadwork/inference";
 import * as ort from "onnxruntime-node";
 import { backbonePixels } from "./backbone-pixels.ts";
+import type { RowFeed } from "./batch-rows.ts";
 import type { Matrix } from "./head.ts";
 
 export interface BackboneSpec {
@@ -52,8 +53,8 @@ export interface EmbedOptions {
    */
   preprocessInGraph?: "auto" | "always" | "never";
   /**
-   * Batches prepared ahead of the one on the backbone (default 2): with decodes on worker threads (an image loader
-   * that answers `backbonePixels` output, e.g. ViewPool.decode/renderPixels) they fill while the device runs.
+   * Batches prepared ahead of the one on the backbone (default 2): with decodes on worker threads (ViewPool.feed, or
+   * a loader that answers `backbonePixels` output, e.g. ViewPool.decode/renderPixels) they fill while the device runs.
    */
   prefetch?: number;
   onProgress?: (done: number, total: number) => void;
@@ -76,6 +77,8 @@ export interface EmbedStats {
 /** A loaded backbone session that turns encoded images into embedding rows. */
 export class EmbeddingExtractor {
   readonly stats: EmbedStats = { images: 0, batches: 0, prepareMs: 0, waitMs: 0, runMs: 0, poolMs: 0 };
+  /** The shared batch buffers of the last call that finished, kept for the next one (no allocation per call). */
+  #idle: { shared: SharedArrayBuffer[]; host: ArrayBuffer } | undefined;
 
   private constructor(
     private readonly session: ort.InferenceSession,
@@ -139,26 +142,43 @@ export class EmbeddingExtractor {
   }
 
   /**
-   * Embeds images into an [N, D] matrix: a loader per index answers encoded bytes (JPEG/PNG/WebP; decoded here) or
-   * pixels already decoded by `backbonePixels` (on a worker thread: then this thread only copies rows).
+   * Embeds images into an [N, D] matrix. The images come from a loader per index that answers encoded bytes
+   * (JPEG/PNG/WebP; decoded here) or pixels already decoded by `backbonePixels` (on a worker thread: then this thread
+   * copies their rows), or from a RowFeed (ViewPool.feed) that writes whole rows into shared batch buffers: then this
+   * thread only hands out row ranges and copies each finished batch once into the tensor onnxruntime reads.
    */
   async embed(
     count: number,
-    image: (index: number) => Promise<Uint8Array | RgbImage>,
+    image: ((index: number) => Promise<Uint8Array | RgbImage>) | RowFeed,
     options: EmbedOptions = {},
   ): Promise<Matrix> {
     const batchSize = options.batchSize ?? 32;
     const uint8 = this.inputType === "uint8";
     const pre = this.spec.preprocessing;
+    const size = outputSize(pre);
+    const feed = typeof image === "function" || size === undefined ? undefined : image;
+    const load = typeof image === "function" ? image : (i: number) => image.image(i, pre);
+    // Batches in preparation, in order: up to `prefetch` ahead of the one on the backbone.
+    const ahead = Math.max(1, options.prefetch ?? 2);
+    // With a feed: one shared buffer per batch in flight (those being filled and the one on the backbone).
+    const rows = feed && size ? this.#rowBuffers(ahead + 1, batchSize * 3 * size.height * size.width) : undefined;
     const prepare = async (
       start: number,
     ): Promise<{ batch: Float32Array | Uint8Array; n: number; height: number; width: number }> => {
       const t = performance.now();
       const n = Math.min(batchSize, count - start);
+      if (feed && size && rows) {
+        const buffer = rows.shared[(start / batchSize) % rows.shared.length]!;
+        await feed.fill(start, n, { buffer, layout: this.layout, preprocessing: pre, ...size });
+        const length = n * 3 * size.height * size.width;
+        const batch = uint8 ? new Uint8Array(buffer, 0, length) : new Float32Array(buffer, 0, length);
+        this.stats.prepareMs += performance.now() - t;
+        return { batch, n, ...size };
+      }
       // Rescale and normalize happen here or in the graph; decode + geometry in backbonePixels (here or on a worker).
       const images = await Promise.all(
         Array.from({ length: n }, async (_, i) => {
-          const got = await image(start + i);
+          const got = await load(start + i);
           return got instanceof Uint8Array ? backbonePixels(got, pre) : got;
         }),
       );
@@ -174,8 +194,6 @@ export class EmbeddingExtractor {
       return { batch, n, height: first.height, width: first.width };
     };
     type Prepared = Awaited<ReturnType<typeof prepare>>;
-    // Batches in preparation, in order: up to `prefetch` ahead of the one on the backbone.
-    const ahead = Math.max(1, options.prefetch ?? 2);
     const queue: Promise<Prepared>[] = [];
     let queued = 0;
     const fill = () => {
@@ -186,15 +204,19 @@ export class EmbeddingExtractor {
         queued += batchSize;
       }
     };
-    fill();
     let dim = 0;
     let data = new Float32Array(0);
+    fill();
     for (let start = 0; start < count; start += batchSize) {
       const waited = performance.now();
-      const { batch, n, height, width } = await queue.shift()!;
+      const prepared = await queue.shift()!;
+      const { n, height, width } = prepared;
       const ran = performance.now();
       this.stats.waitMs += ran - waited;
-      // Decode and preprocess the next batches (workers or sharp on the libuv pool) while onnxruntime runs this one.
+      // onnxruntime-node takes no tensor over a SharedArrayBuffer: one copy of the whole batch into the tensor's
+      // own buffer, before the next batches start filling this one's shared buffer again.
+      const batch = rows && this.inputType !== "float16" ? rows.tensor(prepared.batch) : prepared.batch;
+      // Decode and preprocess the next batches (workers or this thread) while onnxruntime runs this one.
       fill();
       const pixels =
         batch instanceof Uint8Array
@@ -210,18 +232,55 @@ export class EmbeddingExtractor {
         throw new Error(`backbone output '${this.spec.output}' is ${out?.type}; expected float32 or float16`);
       const values =
         out.type === "float16" ? Float32Array.from(out.data as Uint16Array, fromHalf) : (out.data as Float32Array);
-      const rows = poolEmbedding(values, out.dims, n, this.spec.token ?? "none", this.spec.prefixTokens ?? 1).data;
+      const pooledRows = poolEmbedding(
+        values,
+        out.dims,
+        n,
+        this.spec.token ?? "none",
+        this.spec.prefixTokens ?? 1,
+      ).data;
       if (dim === 0) {
-        dim = rows.length / n;
+        dim = pooledRows.length / n;
         data = new Float32Array(count * dim);
       }
-      data.set(rows, start * dim);
+      data.set(pooledRows, start * dim);
       this.stats.poolMs += performance.now() - pooled;
       this.stats.images += n;
       this.stats.batches++;
       options.onProgress?.(start + n, count);
     }
+    // Only a call that finished returns its buffers: a failed one's chunks may still be writing into them.
+    rows?.release();
     return { rows: count, cols: dim, data };
+  }
+
+  /**
+   * `slots` shared buffers of `elements` batch values each, and the tensor's own buffer they are copied into; taken
+   * from the last finished call when the sizes match (a concurrent call gets its own).
+   */
+  #rowBuffers(slots: number, elements: number) {
+    const bytes = elements * (this.inputType === "uint8" ? 1 : 4);
+    let set = this.#idle;
+    this.#idle = undefined;
+    if (!set || set.shared.length !== slots || set.host.byteLength !== bytes) {
+      set = {
+        shared: Array.from({ length: slots }, () => new SharedArrayBuffer(bytes)),
+        host: new ArrayBuffer(bytes),
+      };
+    }
+    const { shared, host } = set;
+    return {
+      shared,
+      tensor: (batch: Uint8Array | Float32Array): Uint8Array | Float32Array => {
+        const own =
+          batch instanceof Uint8Array ? new Uint8Array(host, 0, batch.length) : new Float32Array(host, 0, batch.length);
+        own.set(batch);
+        return own;
+      },
+      release: () => {
+        this.#idle = set;
+      },
+    };
   }
 
   async close(): Promise<void> {

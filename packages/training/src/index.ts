@@ -9,6 +9,7 @@ export {
   variantPath,
 } from "./backbone-hub.ts";
 export { backbonePixels } from "./backbone-pixels.ts";
+export type { BatchTarget, PixelJob, RowFeed } from "./batch-rows.ts";
 export {
   interruptOnSignals,
   parseCheckpoint,

@@ -1,11 +1,14 @@
 // Validator-format views drawn on worker threads. The same function as challengeView for stored frames (the same
 // seed gives the same bytes), spread over `size` threads; with size 0 it is challengeView on this thread. The
-// workers also decode views (or given bytes) into the backbone's pixels (backbonePixels), so a trainer's thread only
-// copies rows into its batches.
+// workers also decode views (or given bytes) into the backbone's pixels (backbonePixels), and through `feed` write
+// them straight into an extractor's shared batch buffers, one message per chunk of rows: at thousands of images a
+// second a message, a promise and a row copy per image on the trainer's thread were what held the GPU back.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { ChallengeFormat } from "@roadwork/data";
 import type { Preprocessing, RgbImage } from "@roadwork/inference";
+import { backbonePixels } from "./backbone-pixels.ts";
+import { jobBytes, type PixelJob, type RowFeed, writeJobRow } from "./batch-rows.ts";
 import type { ViewReply, ViewRequest } from "./view-worker.ts";
 
 type Request = ViewRequest extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
@@ -73,6 +76,42 @@ export class ViewPool {
     return this.#pixels({ bytes, pixels: preprocessing });
   }
 
+  /**
+   * The images `job(0)`, `job(1)`, … as a RowFeed for EmbeddingExtractor.embed: each batch is cut into chunks of
+   * rows that the workers decode and write into the batch's shared buffer; with no workers, this thread does it with
+   * the same functions (the same bytes in the batch either way).
+   */
+  feed(job: (index: number) => PixelJob | Promise<PixelJob>): RowFeed {
+    return {
+      fill: async (first, n, target) => {
+        const rows = Array.from({ length: n }, (_, i) => i);
+        if (this.size === 0) {
+          firstError(await Promise.allSettled(rows.map(async (i) => writeJobRow(await job(first + i), target, i))));
+          return;
+        }
+        // About two chunks per worker per batch: few messages, and a slow chunk still leaves the others busy.
+        const chunk = Math.max(1, Math.min(64, Math.ceil(n / (2 * this.size))));
+        const sends: Promise<unknown>[] = [];
+        for (let row = 0; row < n; row += chunk) {
+          const count = Math.min(chunk, n - row);
+          sends.push(
+            Promise.all(Array.from({ length: count }, (_, i) => job(first + row + i))).then((jobs) =>
+              this.#send({ rows: { jobs: jobs.map(owning), target, first: row } }),
+            ),
+          );
+        }
+        firstError(await Promise.allSettled(sends));
+      },
+      image: async (index, preprocessing) => {
+        const j = await job(index);
+        if (this.size === 0) return backbonePixels(await jobBytes(j), preprocessing);
+        return "bytes" in j
+          ? this.decode(j.bytes, preprocessing)
+          : this.renderPixels(j.path, j.format, j.seed, preprocessing);
+      },
+    } satisfies RowFeed;
+  }
+
   async #pixels(request: Request): Promise<RgbImage> {
     const reply = await this.#send(request);
     if (!("pixels" in reply)) throw new Error("view worker answered without pixels");
@@ -97,3 +136,16 @@ export class ViewPool {
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
 }
+
+/** The first failure in row order (not the first to arrive), so a batch fails with the same error on any thread count. */
+function firstError(results: PromiseSettledResult<unknown>[]): void {
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+
+/**
+ * Bytes that can be cloned to a worker without their whole backing store (a Buffer may be a view of a larger pool:
+ * postMessage would copy all of it).
+ */
+const owning = (job: PixelJob): PixelJob =>
+  "bytes" in job && job.bytes.byteLength !== job.bytes.buffer.byteLength ? { bytes: new Uint8Array(job.bytes) } : job;

@@ -1,18 +1,28 @@
 // A worker thread of ViewPool: renders validator-format views (formatChallenge) of stored images and, when asked,
 // decodes them (or given bytes) into the backbone's pixels. The jan/apr augmentations are JavaScript raster work and
 // so is the geometry after the decode, so on a many-core GPU host the input, not the backbone, sets the pace unless
-// both run on several threads; the trainer's thread then only copies uint8 rows into the batch. A 224×224 view's
-// JPEG is decoded here, synchronously, by the WebAssembly libjpeg-turbo (decodeImage's "auto" on a worker thread),
-// not queued on the process's one libuv pool with every other worker's.
+// both run on several threads. A 224×224 view's JPEG is decoded here, synchronously, by the WebAssembly libjpeg-turbo
+// (decodeImage's "auto" on a worker thread), not queued on the process's one libuv pool with every other worker's.
+// Asked for rows, it writes a chunk of a batch straight into the batch's shared buffer (batch-rows.ts) and answers
+// once for the chunk, so the trainer's thread handles no pixels at all.
 import { readFile } from "node:fs/promises";
 import { parentPort } from "node:worker_threads";
 import { type ChallengeFormat, formatChallenge, Prng } from "@roadwork/data";
 import type { Preprocessing } from "@roadwork/inference";
 import { backbonePixels } from "./backbone-pixels.ts";
+import { type BatchTarget, type PixelJob, writeJobRow } from "./batch-rows.ts";
+
+/** Jobs written as rows `first` … of a shared batch buffer. */
+export interface RowsRequest {
+  jobs: PixelJob[];
+  target: BatchTarget;
+  first: number;
+}
 
 export type ViewRequest =
   | { id: number; path: string; format: ChallengeFormat; seed: string; pixels?: Preprocessing }
-  | { id: number; bytes: Uint8Array; pixels: Preprocessing };
+  | { id: number; bytes: Uint8Array; pixels: Preprocessing }
+  | { id: number; rows: RowsRequest };
 
 /** Decoded pixels as they cross threads (RgbImage's fields; `data` transferred). */
 export interface PixelsReply {
@@ -25,6 +35,7 @@ export interface PixelsReply {
 export type ViewReply =
   | { id: number; jpeg: Uint8Array }
   | { id: number; pixels: PixelsReply }
+  | { id: number; rows: number }
   | { id: number; error: string };
 
 /** A copy that owns its whole buffer, so it can be transferred (sharp's outputs may be views of a shared pool). */
@@ -33,6 +44,13 @@ const owned = (a: Uint8Array): Uint8Array =>
 
 parentPort?.on("message", async (req: ViewRequest) => {
   try {
+    if ("rows" in req) {
+      // In order, so the error answered is the chunk's first failing image's, as a batch built on one thread reports.
+      const { jobs, target, first } = req.rows;
+      for (const [i, job] of jobs.entries()) await writeJobRow(job, target, first + i);
+      parentPort?.postMessage({ id: req.id, rows: jobs.length } satisfies ViewReply);
+      return;
+    }
     const bytes =
       "bytes" in req
         ? req.bytes
