@@ -4,10 +4,10 @@
 // Batching is continuous: an idle engine runs a request at once; whatever arrives while a run is in flight is run as
 // one batch (up to maxBatch) as soon as it finishes. A lone request therefore never waits, and under load batches
 // form by themselves. maxWaitMs > 0 adds the older fixed wait for company before a run from an idle engine.
-import { createHash } from "node:crypto";
 import { BundleError, bundleVersion, type Manifest } from "./bundle/manifest.ts";
 import { calibrate, logit, sigmoid } from "./calibration.ts";
 import { type DecodeOptions, decodedPixels, decodeImage, type RgbImage } from "./image/decode.ts";
+import { imageSha256 } from "./image/hash.ts";
 import { geometry, resizeTarget, writeHwc, writeNormalized } from "./image/preprocess.ts";
 import { type MemberOptions, MemberRunner } from "./member.ts";
 import { probeImages } from "./probe.ts";
@@ -307,7 +307,7 @@ export class OnnxScorer implements Scorer {
     this.counters.requests++;
     try {
       const t0 = performance.now();
-      const key = createHash("sha256").update(image).digest("hex");
+      const key = await imageSha256(image);
       const hit = this.cache.get(key);
       if (hit !== undefined) {
         this.counters.cacheHits++;

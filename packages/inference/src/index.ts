@@ -47,6 +47,7 @@ export {
   planDecode,
   SHRINK_ON_LOAD_GAP,
 } from "./image/decode.ts";
+export { HASH_SLICE_BYTES, imageSha256 } from "./image/hash.ts";
 export type { ImageHeader } from "./image/header.ts";
 export { displaySize, readImageHeader } from "./image/header.ts";
 export type { JpegFastPathStats } from "./image/jpeg-fast-path.ts";

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Socket } from "node:net";
 import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
-import { ImageInputError, type Scorer } from "@roadwork/inference";
+import { ImageInputError, imageSha256, type Scorer } from "@roadwork/inference";
 import {
   AVAILABLE_SYNAPSES,
   type AxonResponse,
@@ -38,7 +38,6 @@ import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
-import { imageSha256 } from "./image-hash.ts";
 import { pixelCost } from "./image-size.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
 import type { MetagraphSource } from "./metagraph-source.ts";

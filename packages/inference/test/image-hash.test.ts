@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { imageSha256 } from "../src/image-hash.ts";
+import { imageSha256 } from "../src/image/hash.ts";
 
 const bytes = (n: number) => {
   const b = new Uint8Array(n);

@@ -1,5 +1,5 @@
-// The sha256 of a challenge image for its prediction record, computed off the answer's path: a full-resolution frame
-// (up to ~6 MB) hashed in one call holds the event loop 10-20 ms on a small host, which every other validator's
+// The sha256 of a challenge image (the engine's result-cache key, the prediction record's id): a full-resolution frame
+// (up to ~6 MB) hashed in one call holds the event loop 3-20 ms on a small host, which every other validator's
 // request would wait out; here it is hashed in slices with the loop let through between them.
 import { createHash } from "node:crypto";
 
