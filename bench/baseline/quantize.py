@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
 import sys
 import time
@@ -51,7 +52,27 @@ def _mlp_matmuls(path: Path) -> list[str]:
     return [n.name for n in graph.node if n.op_type in ("MatMul", "Gemm") and ("/mlp/" in n.name or "fc" in n.name)]
 
 
-def quantize_backbone(original: Path, target: Path, method: str = "all") -> None:
+def _labels(path: Path) -> dict[str, str]:
+    """Node name -> the name --keep-float matches. Traced nodes keep torch's module path ("/model/encoder/layer.0/
+    attention/o_proj/MatMul"); a fused Attention node (packed q/k/v) is labelled by its block, counted in graph
+    order: "/model/encoder/layer.<k>/attention/qkv"."""
+    graph = onnx.load(str(path), load_external_data=False).graph
+    labels, attention = {}, 0
+    for n in graph.node:
+        if n.op_type == "Attention":
+            labels[n.name] = f"/model/encoder/layer.{attention}/attention/qkv"
+            attention += 1
+        elif n.op_type in ("MatMul", "Gemm"):
+            labels[n.name] = n.name
+    return labels
+
+
+def quantize_backbone(original: Path, target: Path, method: str = "all", keep_float: str = "") -> None:
+    """keep_float: a regular expression; matching nodes (see _labels) stay float32, e.g. r"layer\.0/|o_proj"."""
+    nodes = _mlp_matmuls(original) if method.startswith("mlp") else None
+    if keep_float:
+        labels = _labels(original)
+        nodes = [n for n in (nodes if nodes is not None else labels) if not re.search(keep_float, labels.get(n, n))]
     quantize_dynamic(
         original,
         target,
@@ -61,20 +82,20 @@ def quantize_backbone(original: Path, target: Path, method: str = "all") -> None
         # Attention: a fused graph's packed QKV projection (QAttention), the same matrices a traced graph's
         # q/k/v MatMuls hold.
         op_types_to_quantize=["MatMul", "Gemm", "Attention"],
-        nodes_to_quantize=_mlp_matmuls(original) if method.startswith("mlp") else None,
+        nodes_to_quantize=nodes,
         # Shape inference cannot type the outputs of onnxruntime's fused operators; they are all float32.
         extra_options={"MatMulConstBOnly": True, "DefaultTensorType": onnx.TensorProto.FLOAT},
     )
 
 
-def quantize_bundle(src: Path, out: Path, method: str = "all") -> dict:
+def quantize_bundle(src: Path, out: Path, method: str = "all", keep_float: str = "") -> dict:
     manifest = json.loads((src / "manifest.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
     for member in manifest["members"]:
         original = src / member["onnx"]
         target = out / (Path(member["onnx"]).stem + ".int8.onnx")
         started = time.time()
-        quantize_backbone(original, target, method)
+        quantize_backbone(original, target, method, keep_float)
         print(
             f"[quantize] {member['id']}: {original.stat().st_size / 2**20:.0f} MiB -> "
             f"{target.stat().st_size / 2**20:.0f} MiB in {time.time() - started:.1f} s",
@@ -180,11 +201,13 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=512)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--method", choices=METHODS, default="all")
+    ap.add_argument("--keep-float", default="", help=r"regex of nodes kept float32, e.g. 'layer\.0/|o_proj'")
     args = ap.parse_args()
-    manifest = quantize_bundle(args.bundle, args.out, args.method)
+    manifest = quantize_bundle(args.bundle, args.out, args.method, args.keep_float)
     result = {
         "quantization": "onnxruntime quantize_dynamic, MatMul/Gemm weights int8 per channel, activations uint8 per tensor",
         "method": args.method,
+        "keepFloat": args.keep_float or None,
         "onnxruntime": ort.__version__,
         "bundle": f"{manifest['name']}@{manifest['version']}",
     }

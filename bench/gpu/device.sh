@@ -200,7 +200,11 @@ all)
   (cd bench/baseline && "$PY" train_head.py --bundle "$MODELS/cpu2-dinov2-s14-reg" --dataset "$STAGE/trainset" \
     --out "$T" --heldout-out "$T-heldout" --heldout-fraction 0.5 >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
     "$PY" quantize.py --bundle "$T" --out "$T-int8" --heldout "$T-heldout" --limit 100000 \
-      >"$R/int8-agreement-trained-cpu.json" 2>"$STAGE/agreement.log") ||
+      >"$R/int8-agreement-trained-cpu.json" 2>"$STAGE/agreement.log" &&
+    # The sensitive blocks kept float32 (first blocks, attention output projections; docs/inference.md)
+    "$PY" quantize.py --bundle "$T" --out "$T-int8-kf" --heldout "$T-heldout" --limit 100000 \
+      --keep-float "${BENCH_INT8_KEEP_FLOAT:-layer\.[0-3]/|o_proj}" \
+      >"$R/int8-agreement-trained-keep-float-cpu.json" 2>>"$STAGE/agreement.log") ||
     { echo "[device] trained-head int8 check failed"; tail -5 "$STAGE/train-head.log" "$STAGE/agreement.log"; }
   summary
   for f in "$R"/int8-*.json "$R"/shrink-*.json; do echo "== $f"; cat "$f"; done
