@@ -146,7 +146,16 @@ export async function startRoadworkServe(options: {
     process.execPath,
     // The axon container's node flags (containers/axon/Dockerfile): a 256 MB initial old space, so a full-resolution
     // frame's ~14 MB outside the heap does not start a full collection per body (docs/axon.md).
-    ["--initial-old-space-size=256", cli, "serve", "--model", options.model, "--metagraph", options.metagraph, ...options.args],
+    [
+      "--initial-old-space-size=256",
+      cli,
+      "serve",
+      "--model",
+      options.model,
+      "--metagraph",
+      options.metagraph,
+      ...options.args,
+    ],
     { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: options.hotkeyMnemonic }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let stderr = "";
