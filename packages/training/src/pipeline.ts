@@ -202,18 +202,17 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
       );
       pool ??= new ViewPool(options.viewWorkers ?? viewWorkersFor(missing.length));
       const views = pool;
-      const pre = extractor.preprocessing;
       const part = missing.slice(start, start + chunk);
       const m = await extractor.embed(
         part.length,
-        async (i) => {
+        // Native frames are re-drawn at full size here and handed over as bytes; stored frames are drawn by the
+        // workers (same seed, same bytes, same pixels), which write whole rows into the batch (ViewPool.feed).
+        views.feed(async (i) => {
           const v = list[part[i]!]!;
-          // Native frames are re-drawn at full size here; stored frames are drawn and decoded on the workers (same
-          // seed, same bytes, same pixels), so this thread only copies their rows into the batch.
-          return views.size > 0 && !(native && v.format === "may")
-            ? views.renderPixels(recordPath(dataset, v.record), v.format, viewId(v), pre)
-            : challengeView(dataset, v.record, viewId(v), v.format, { native });
-        },
+          return native && v.format === "may"
+            ? { bytes: await challengeView(dataset, v.record, viewId(v), v.format, { native }) }
+            : { path: recordPath(dataset, v.record), format: v.format, seed: viewId(v) };
+        }),
         { batchSize },
       );
       part.forEach((idx, i) => {

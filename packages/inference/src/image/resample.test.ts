@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RgbImage } from "./decode.ts";
 import { centerCrop, geometry, parsePreprocessing, shortestEdgeSize, writeNormalized } from "./preprocess.ts";
-import { resizeRgb } from "./resample.ts";
+import { FILTERS, type Filter, resizeRgb } from "./resample.ts";
 
 function noise(width: number, height: number, seed: number): Uint8Array {
   const px = new Uint8Array(width * height * 3);
@@ -160,50 +160,7 @@ test("writeNormalized's table gives the per-pixel float32 values, flipped or not
 });
 
 // The reference: packages/inference/src/image/resample.ts as first ported from Pillow's Resample.c (one generic
-// pass per axis over every row, division-based clip8, coefficients recomputed per call).
-interface Filter {
-  support: number;
-  fn: (x: number) => number;
-}
-
-const sinc = (x: number): number => {
-  if (x === 0) return 1;
-  const px = x * Math.PI;
-  return Math.sin(px) / px;
-};
-
-const FILTERS: Record<number, Filter> = {
-  1: { support: 3, fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
-  2: {
-    support: 1,
-    fn: (x) => {
-      const a = Math.abs(x);
-      return a < 1 ? 1 - a : 0;
-    },
-  },
-  3: {
-    support: 2,
-    fn: (x) => {
-      const a = -0.5;
-      const ax = Math.abs(x);
-      if (ax < 1) return ((a + 2) * ax - (a + 3)) * ax * ax + 1;
-      if (ax < 2) return (((ax - 5) * ax + 8) * ax - 4) * a;
-      return 0;
-    },
-  },
-  4: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
-  5: {
-    support: 1,
-    fn: (x) => {
-      const ax = Math.abs(x);
-      if (ax === 0) return 1;
-      if (ax >= 1) return 0;
-      const px = ax * Math.PI;
-      return (Math.sin(px) / px) * (0.54 + 0.46 * Math.cos(px));
-    },
-  },
-};
-
+// pass per axis over every row, division-based clip8, coefficients recomputed per call), over the same filters.
 const PRECISION_BITS = 32 - 8 - 2;
 const ONE = 1 << PRECISION_BITS;
 

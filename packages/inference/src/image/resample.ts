@@ -6,7 +6,8 @@
 /** PIL resample codes as used in HF preprocessor_config.json. */
 export const RESAMPLE = { lanczos: 1, bilinear: 2, bicubic: 3, box: 4, hamming: 5 } as const;
 
-interface Filter {
+/** A Pillow filter: its support (radius in source pixels at scale 1) and its kernel. */
+export interface Filter {
   support: number;
   fn: (x: number) => number;
 }
@@ -17,7 +18,8 @@ const sinc = (x: number): number => {
   return Math.sin(px) / px;
 };
 
-const FILTERS: Record<number, Filter> = {
+/** Pillow's filters by PIL resample code (also the test's reference port uses them). */
+export const FILTERS: Record<number, Filter> = {
   1: { support: 3, fn: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0) },
   2: {
     support: 1,
