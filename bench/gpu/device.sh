@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The GPU benchmark on a remote machine with an NVIDIA GPU, Python 3.12 + PyTorch + transformers + onnx, and no Node.
 # What it needs travels beside the repo in .gpucarry/ (see bench/gpu/pack.sh, which builds it here):
-#   p1..p3/ortcuda.part*   onnxruntime 1.29 CUDA provider (libonnxruntime_providers_cuda.so + _shared.so), xz, split
+#   p1,p2,p3,p5/ortcuda.part*  onnxruntime 1.29 CUDA provider (libonnxruntime_providers_cuda.so + _shared.so), xz, split
 #   p4/node.xz              this machine's node binary
 #   p4/node_modules.tar.xz  onnxruntime-node + sharp, the two native packages the bundles load
-#   p4/driver.mjs, p4/axon-server.mjs   bench/driver.ts and bench/axon-server.ts bundled by esbuild
+#   p3/driver.mjs, p3/axon-server.mjs, …   bench/driver.ts, bench/axon-server.ts etc. bundled by esbuild
+#   p6/trainset.tar         a labelled procedural dataset store, for the int8 agreement of a trained head (`all`)
 #   .whl/                   starlette + uvicorn wheels (the image has neither; it has no pydantic-core for 3.12 either)
 #
 #   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
