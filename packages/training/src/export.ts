@@ -8,7 +8,7 @@ import {
   type Preprocessing,
   writeBundle,
 } from "@roadwork/inference";
-import type { HeadWeights } from "./head.ts";
+import { type HeadWeights, restandardize } from "./head.ts";
 
 export const HEAD_INPUT = "embedding";
 export const HEAD_OUTPUT = "score";
@@ -17,18 +17,8 @@ export const HEAD_OUTPUT = "score";
 export function exportHeadOnnx(w: HeadWeights): Uint8Array {
   const D = w.inputDim;
   const rows = w.kind === "mlp" ? w.hidden : 1;
-  // (x − mean) / std · Wᵀ + b  ==  x · (W / std)ᵀ + (b − Σ W·mean/std)
-  const w1 = new Float32Array(rows * D);
-  const b1 = new Float32Array(rows);
-  for (let j = 0; j < rows; j++) {
-    let shift = 0;
-    for (let c = 0; c < D; c++) {
-      const v = w.w1[j * D + c]! / w.std[c]!;
-      w1[j * D + c] = v;
-      shift += v * w.mean[c]!;
-    }
-    b1[j] = w.b1[j]! - shift;
-  }
+  // (x − mean) / std · Wᵀ + b  ==  x · (W / std)ᵀ + (b − Σ W·mean/std): the head re-expressed for mean 0, std 1.
+  const { w1, b1 } = restandardize(w, new Float32Array(D), new Float32Array(D).fill(1));
   const g = new GraphBuilder(`roadwork-head-${w.kind}`);
   const x = g.input(HEAD_INPUT, "float32", ["N", D]);
   g.initializer("w1", w1, [rows, D]);
