@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { RgbImage } from "./decode.ts";
 import { centerCrop, geometry, parsePreprocessing, shortestEdgeSize, writeNormalized } from "./preprocess.ts";
-import { FILTERS, type Filter, resizeRgb } from "./resample.ts";
+import { FILTERS, type Filter, ONE, precompute, resizeRgb } from "./resample.ts";
 
 function noise(width: number, height: number, seed: number): Uint8Array {
   const px = new Uint8Array(width * height * 3);
@@ -160,46 +160,8 @@ test("writeNormalized's table gives the per-pixel float32 values, flipped or not
 });
 
 // The reference: packages/inference/src/image/resample.ts as first ported from Pillow's Resample.c (one generic
-// pass per axis over every row, division-based clip8, coefficients recomputed per call), over the same filters.
-const PRECISION_BITS = 32 - 8 - 2;
-const ONE = 1 << PRECISION_BITS;
-
-interface Coefficients {
-  ksize: number;
-  bounds: Int32Array; // [first input index, count] per output pixel
-  kk: Int32Array; // fixed-point weights, ksize per output pixel
-}
-
-function precompute(inSize: number, outSize: number, filter: Filter): Coefficients {
-  const scale = inSize / outSize;
-  const filterscale = Math.max(scale, 1);
-  const support = filter.support * filterscale;
-  const ksize = Math.ceil(support) * 2 + 1;
-  const bounds = new Int32Array(outSize * 2);
-  const kk = new Int32Array(outSize * ksize);
-  const weights = new Float64Array(ksize);
-  for (let xx = 0; xx < outSize; xx++) {
-    const center = (xx + 0.5) * scale;
-    const ss = 1 / filterscale;
-    const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
-    const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
-    let ww = 0;
-    for (let x = 0; x < xmax; x++) {
-      const w = filter.fn((x + xmin - center + 0.5) * ss);
-      weights[x] = w;
-      ww += w;
-    }
-    for (let x = 0; x < ksize; x++) {
-      let w = x < xmax ? (weights[x] as number) : 0;
-      if (x < xmax && ww !== 0) w /= ww;
-      kk[xx * ksize + x] = w < 0 ? Math.trunc(-0.5 + w * ONE) : Math.trunc(0.5 + w * ONE);
-    }
-    bounds[xx * 2] = xmin;
-    bounds[xx * 2 + 1] = xmax;
-  }
-  return { ksize, bounds, kk };
-}
-
+// pass per axis over every row, division-based clip8, coefficients recomputed per call), over the same filters and
+// the same coefficients (precompute), so what it checks is the resampling passes.
 const clip8 = (v: number): number => {
   if (v >= ONE * 256) return 255;
   if (v <= 0) return 0;

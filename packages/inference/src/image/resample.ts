@@ -52,16 +52,19 @@ export const FILTERS: Record<number, Filter> = {
 };
 
 const PRECISION_BITS = 32 - 8 - 2;
-const ONE = 1 << PRECISION_BITS;
+/** Pillow's fixed-point one (22 fractional bits). */
+export const ONE = 1 << PRECISION_BITS;
 const HALF = ONE / 2;
 
-interface Coefficients {
+/** One axis's resampling coefficients, as Pillow's precompute_coeffs lays them out. */
+export interface Coefficients {
   ksize: number;
   bounds: Int32Array; // [first input index, count] per output pixel
   kk: Int32Array; // fixed-point weights, ksize per output pixel
 }
 
-function precompute(inSize: number, outSize: number, filter: Filter): Coefficients {
+/** Pillow's precompute_coeffs: per output pixel, its first input index, count and fixed-point weights. */
+export function precompute(inSize: number, outSize: number, filter: Filter): Coefficients {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
   const support = filter.support * filterscale;
