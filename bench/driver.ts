@@ -58,6 +58,37 @@ export interface BenchOptions {
   frameConcurrency: number[];
   /** p99 limits for the int8 server: ratio to python by concurrency. */
   targetInt8P99Ratio: Record<string, number>;
+  /** Stop (SIGSTOP) every server but the one being measured, so idle ones cannot take its cores. */
+  pauseIdle: boolean;
+  /** More axons to measure beside "ours": the same bundle (or its int8 copy) under other settings. */
+  variants: AxonVariant[];
+}
+
+/**
+ * One more axon configuration, from `--variant 'name|bundle|node flags|axon flags|ENV=value ...'` (bundle: fp32 or
+ * int8; the other fields space-separated, any may be empty). Measured as role `ours-<name>`.
+ */
+export interface AxonVariant {
+  name: string;
+  bundle: "fp32" | "int8";
+  nodeFlags: string[];
+  axonArgs: string[];
+  env: Record<string, string>;
+}
+
+export function parseVariant(text: string): AxonVariant {
+  const [name, bundle, nodeFlags = "", axonArgs = "", env = "", ...rest] = text.split("|");
+  if (!name || !/^[a-z0-9-]+$/.test(name) || rest.length > 0)
+    throw new Error(`bad --variant '${text}': want 'name|fp32 or int8|node flags|axon flags|ENV=value ...'`);
+  if (bundle !== "fp32" && bundle !== "int8") throw new Error(`--variant ${name}: bundle must be fp32 or int8`);
+  const words = (x: string) => x.split(" ").filter(Boolean);
+  const vars: Record<string, string> = {};
+  for (const pair of words(env)) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new Error(`--variant ${name}: '${pair}' is not ENV=value`);
+    vars[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return { name, bundle, nodeFlags: words(nodeFlags), axonArgs: words(axonArgs), env: vars };
 }
 
 export const PYTHON_DEPENDENCIES = [
@@ -212,9 +243,11 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
   const int8 = o.int8 ? await quantizeBundle(o) : undefined;
 
   const ep = o.device === "cuda" ? "cuda" : "cpu";
-  const axonCommand = (bundleDir: string, port: number) => ({
+  const axonCommand = (bundleDir: string, port: number, variant?: AxonVariant) => ({
     command: process.execPath,
+    env: variant?.env,
     args: [
+      ...(variant?.nodeFlags ?? []),
       ...(o.axonEntry.endsWith(".ts") ? ["--import", "tsx"] : []),
       o.axonEntry,
       "--model",
@@ -229,6 +262,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       ep,
       "--threads",
       String(o.threads),
+      ...(variant?.axonArgs ?? []),
     ],
   });
   const plan: { role: string; make: (port: number) => { command: string; args: string[] } }[] = [
@@ -257,6 +291,11 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
   ];
   if (o.fp16) plan.push({ role: "ours-fp16", make: (port) => axonCommand(join(o.workDir, "fp16"), port) });
   if (int8) plan.push({ role: "ours-int8", make: (port) => axonCommand(int8.dir, port) });
+  for (const v of o.variants) {
+    if (v.bundle === "int8" && !int8) throw new Error(`--variant ${v.name} needs --int8`);
+    const dir = v.bundle === "int8" && int8 ? int8.dir : o.workDir;
+    plan.push({ role: `ours-${v.name}`, make: (port) => axonCommand(dir, port, v) });
+  }
 
   const servers: { role: string; process: ServerProcess; target: AxonTarget; memoryAfterStart: Memory }[] = [];
   const probe = dendrites(ids.validators, 1)[0]!;
@@ -266,7 +305,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       const port = await freePort();
       const made = step.make(port);
       const command = o.pinCpus ? { command: "taskset", args: ["-c", o.pinCpus, made.command, ...made.args] } : made;
-      const server = new ServerProcess({ name: step.role, port, cwd: REPO_ROOT, ...command });
+      for (const other of servers) if (o.pauseIdle) other.process.pause();
+      const server = new ServerProcess({ name: step.role, port, cwd: REPO_ROOT, ...made, ...command });
       live.add(server);
       const target: AxonTarget = { ip: "127.0.0.1", port, hotkey: ids.minerHotkey };
       process.stderr.write(`[bench] starting ${step.role} (pid ${server.pid}) on port ${port}\n`);
@@ -278,6 +318,12 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
       servers.push({ role: step.role, process: server, target, memoryAfterStart: server.memory() });
     }
 
+    // Only the server being measured runs (with --pause-idle); the 300 ms before each block lets a resumed one settle.
+    const focus = (on: (typeof servers)[number]) => {
+      if (!o.pauseIdle) return;
+      for (const s of servers) if (s !== on) s.process.pause();
+      on.process.resume();
+    };
     // Samples per server, keyed "<series>@<concurrency>".
     const samples = new Map<string, Map<string, Sample[]>>(servers.map((s) => [s.role, new Map()]));
     const wall = new Map<string, Map<string, number>>(servers.map((s) => [s.role, new Map()]));
@@ -291,6 +337,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
         const workers = dendrites(ids.validators, c);
         for (const s of servers) {
           process.stderr.write(`[bench] ${key} warm-up ${s.role}: ${o.warmup} requests\n`);
+          focus(s);
+          await sleep(o.pauseIdle ? 300 : 0);
           await runBlock(workers, s.target, set.images, o.warmup, imageCursor);
         }
         for (let round = 0; round < o.rounds; round++) {
@@ -298,6 +346,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
           const order = round % 2 === 0 ? servers : [...servers].reverse();
           for (const s of order) {
             if (abandoned.has(`${s.role}@${key}`)) continue;
+            focus(s);
             await sleep(300);
             const block = await runBlock(workers, s.target, set.images, perRound, imageCursor);
             const list = samples.get(s.role)!.get(key) ?? [];
@@ -393,7 +442,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
           reqPerSec: r(a.reqPerSec, b.reqPerSec),
         };
         const c = label;
-        const limit = (s.role === "ours-int8" ? o.targetInt8P99Ratio : o.targetP99Ratio)[label];
+        const limit = (s.role.startsWith("ours-int8") ? o.targetInt8P99Ratio : o.targetP99Ratio)[label];
         if (limit !== undefined) {
           const measured = ratios[`${s.role}/python`]![label]!.p99;
           targets.push({
@@ -446,6 +495,8 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
         latency: "client round trip, request sent to response body read",
         axonResultCache: "disabled (the driver repeats images; validators do not)",
         serverCpus: o.pinCpus || "all",
+        idleServers: o.pauseIdle ? "stopped (SIGSTOP) while another server is measured" : "left running",
+        ...(o.variants.length > 0 ? { variants: o.variants } : {}),
         inferenceThreads: o.threads || "framework default (one per core)",
         pythonSignatureCheck:
           "skipped: no sr25519 binding installable for Python here; the axon verifies every signature",
@@ -520,6 +571,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       frames: { type: "string", default: "" },
       "frame-concurrency": { type: "string", default: "1" },
       "target-int8-p99-ratio": { type: "string", default: "" },
+      "pause-idle": { type: "boolean", default: false },
+      variant: { type: "string", multiple: true, default: [] },
     },
   });
   const device = values.device;
@@ -557,6 +610,8 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     frames: values.frames.split(",").filter(Boolean),
     frameConcurrency: values["frame-concurrency"].split(",").map((c) => int("frame-concurrency", c)),
     targetInt8P99Ratio: parseRatios(values["target-int8-p99-ratio"]),
+    pauseIdle: values["pause-idle"],
+    variants: values.variant.map(parseVariant),
   };
 }
 

@@ -10,6 +10,9 @@
 #
 #   bench/gpu/device.sh stage N   copy part N to /tmp (N=1 also starts the model exports in the background)
 #   bench/gpu/device.sh run       assemble, wait for the exports, run the benchmarks, write JSON + SVG to $OUT (default bench/out/gpu)
+#   bench/gpu/device.sh cpu       the CPU comparison alone (2 pinned cores, fp32 + int8 + BENCH_CPU_VARIANTS, idle servers
+#                                 paused), no GPU parts: `cpu stage` (carry .gpucarry/p4) starts the model export and
+#                                 returns, then `cpu` (carry .gpucarry/p7 .whl) measures (~5 min)
 #   bench/gpu/device.sh cpu-graphs  model only on the 2 pinned cores: traced / fused / int8 graphs x onnxruntime
 #                                 session options vs torch, quiet and with a competing thread (~3 min, after stage 1)
 #   bench/gpu/device.sh all       one run for every issue-13 ratio (GPU B + frames, ensemble, phases, 2 pinned CPU cores
@@ -54,13 +57,16 @@ wait_export() {
 }
 
 setup() { # node, native modules, CUDA provider, wheels, library path: repeated by every call that needs them
-  want=$(cut -d' ' -f1 "$STAGE/ortcuda.sha256")
-  got=$(cat "$STAGE"/ortcuda.part* | sha256sum | cut -d' ' -f1)
-  [ "$want" = "$got" ] || { echo "[device] CUDA provider parts incomplete ($got, want $want)"; ls -la "$STAGE"; exit 1; }
+  local cuda=${1:-cuda} # "cpu": no CUDA provider (device.sh cpu carries none)
+  if [ "$cuda" = cuda ]; then
+    want=$(cut -d' ' -f1 "$STAGE/ortcuda.sha256")
+    got=$(cat "$STAGE"/ortcuda.part* | sha256sum | cut -d' ' -f1)
+    [ "$want" = "$got" ] || { echo "[device] CUDA provider parts incomplete ($got, want $want)"; ls -la "$STAGE"; exit 1; }
+  fi
   [ -x "$STAGE/node" ] || { xz -dc "$STAGE/node.xz" >"$STAGE/node.tmp" && chmod +x "$STAGE/node.tmp" && mv "$STAGE/node.tmp" "$STAGE/node"; }
   tar -xJf "$STAGE/node_modules.tar.xz"
   ORT_BIN=$(echo node_modules/onnxruntime-node/bin/napi-v*/linux/x64)
-  cat "$STAGE"/ortcuda.part* | xz -dc | tar -x -C "$ORT_BIN"
+  [ "$cuda" = cuda ] && cat "$STAGE"/ortcuda.part* | xz -dc | tar -x -C "$ORT_BIN"
   cp "$STAGE"/*.mjs bench/
   if [ "$PY" = python3 ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
@@ -175,7 +181,7 @@ all)
   OUT_FINAL=$OUT
   OUT=$R
   common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-300}" --warmup "${BENCH_WARMUP:-30}"
-    --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs)
+    --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs --pause-idle)
   wait_export gpu-dinov2-b14-reg
   "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
     --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ratio 1:0.7 --frames 1920x1080,1024x1024 \
@@ -192,8 +198,8 @@ all)
   taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
     --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs \
     --label cpu2-dinov2-s14-reg --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 --threads 2 \
-    --concurrency 1 --int8 --heldout-images 64 --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 >/dev/null ||
-    echo "[device] CPU bench failed: exit $?"
+    --concurrency 1 --int8 --heldout-images 64 --pause-idle --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 \
+    >/dev/null || echo "[device] CPU bench failed: exit $?"
   # The int8 agreement on a trained head: a logistic head fitted on the backbone's embeddings of a procedural dataset
   # (carried as trainset.tar), checked on its held-out images.
   mkdir -p "$STAGE/trainset" && tar -xf "$STAGE/trainset.tar" -C "$STAGE/trainset"
@@ -210,6 +216,28 @@ all)
   summary
   for f in "$R"/int8-*.json "$R"/shrink-*.json; do echo "== $f"; cat "$f"; done
   tar -czf "$OUT_FINAL/results.tgz" -C "$R" .
+  ;;
+cpu) # the CPU comparison alone, with configurations side by side (carry .gpucarry/p4 .gpucarry/p7 .whl; no GPU parts)
+  # p4 (node, native modules) and p7 (bundles) do not fit one call beside the tree: `cpu stage` carries p4, `cpu` p7.
+  for d in p4 p7; do if [ -d .gpucarry/$d ]; then cp .gpucarry/$d/* "$STAGE/"; fi; done
+  if [ ! -e "$STAGE/export-cpu2-dinov2-s14-reg.done" ] && ! pgrep -f "export.py --out $MODELS/cpu2-dinov2-s14-reg" >/dev/null; then
+    # Started in the background, so `cpu stage` can return while it runs (a second `cpu` call then measures).
+    setsid bash -c "$(declare -f export_models); MODELS=$MODELS STAGE=$STAGE PY=$PY FUSION=$FUSION; export_models cpu2-dinov2-s14-reg dinov2-s14-reg false cpu false" </dev/null >/dev/null 2>&1 &
+    sleep 2
+  fi
+  [ "${2:-}" = stage ] && { echo "[device] CPU model export started"; exit 0; }
+  setup cpu
+  wait_export cpu2-dinov2-s14-reg
+  # Each variant: name|fp32 or int8|node flags|axon flags|ENV=value (bench/driver.ts --variant).
+  IFS=';' read -r -a variants <<<"${BENCH_CPU_VARIANTS:-}"
+  vflags=()
+  for v in "${variants[@]}"; do [ -n "$v" ] && vflags+=(--variant "$v"); done
+  taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
+    --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs \
+    --label "${BENCH_CPU_LABEL:-cpu2-dinov2-s14-reg-variants}" --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 \
+    --threads 2 --concurrency 1 --int8 --heldout-images 64 --pause-idle --target-p99-ratio 1:0.9 \
+    --target-int8-p99-ratio 1:0.5 "${vflags[@]}" >/dev/null || echo "[device] CPU bench failed: exit $?"
+  summary
   ;;
 cpu-graphs) # which graph and session options make the model itself beat torch on two pinned cores
   wait_export cpu2-dinov2-s14-reg
@@ -229,7 +257,7 @@ sweep) # does a change of batch size cost a new convolution-algorithm search? (C
   summary
   ;;
 *)
-  echo "usage: $0 stage N | run | extra | all | cpu-graphs | sweep" >&2
+  echo "usage: $0 stage N | run | extra | all | cpu | cpu-graphs | sweep" >&2
   exit 2
   ;;
 esac

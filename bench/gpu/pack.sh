@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CARRY=.gpucarry
 WORK=${TMPDIR:-/tmp}/roadwork-gpu-pack
-mkdir -p "$CARRY"/p1 "$CARRY"/p2 "$CARRY"/p3 "$CARRY"/p4 "$CARRY"/p5 "$CARRY"/p6 "$WORK" .whl
+mkdir -p "$CARRY"/p1 "$CARRY"/p2 "$CARRY"/p3 "$CARRY"/p4 "$CARRY"/p5 "$CARRY"/p6 "$CARRY"/p7 "$WORK" .whl
 
 # onnxruntime 1.29's CUDA provider (CUDA 13, cuDNN 9): ~230 MB, ~165 MB as xz, carried in three parts under 60 MB.
 if [ ! -e "$CARRY/p4/ortcuda.sha256" ]; then
@@ -26,6 +26,8 @@ node_modules/.bin/esbuild bench/driver.ts bench/axon-server.ts bench/phases.ts b
   packages/protocol/src/sr25519-verify-worker.mjs --bundle --platform=node --format=esm --target=node20 \
   --outdir="$CARRY/p3" --entry-names=[name] --out-extension:.js=.mjs --external:onnxruntime-node --external:sharp --log-level=warning \
   --banner:js="import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
+# The bundles alone in p7 too: `device.sh cpu` carries p4 + p7 and none of the CUDA provider.
+cp "$CARRY"/p3/*.mjs "$CARRY/p7/"
 [ -e "$CARRY/p4/node_modules.tar.xz" ] || tar -cf - --exclude='node_modules/onnxruntime-node/bin/napi-v*/darwin' --exclude='node_modules/onnxruntime-node/bin/napi-v*/win32' \
   --exclude='node_modules/onnxruntime-node/node_modules' \
   node_modules/onnxruntime-node node_modules/onnxruntime-common node_modules/sharp node_modules/@img/colour \

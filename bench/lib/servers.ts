@@ -43,6 +43,7 @@ export class ServerProcess {
   info: Record<string, unknown> | undefined;
   #tail: string[] = [];
   #exit: string | undefined;
+  #paused = false;
 
   constructor(readonly spec: ServerSpec) {
     this.child = spawn(spec.command, spec.args, {
@@ -94,7 +95,27 @@ export class ServerProcess {
     return { rssMiB: Math.round(kib("VmRSS") / 1024), peakRssMiB: Math.round(kib("VmHWM") / 1024) };
   }
 
+  /**
+   * Stops the process in place (SIGSTOP) while another server is measured on the same cores: an idle server's
+   * housekeeping (a garbage collector's idle-time full collection, a framework's timers) would land on the measured
+   * one. A deployed axon has the host to itself.
+   */
+  pause(): void {
+    if (!this.#exit && !this.#paused) {
+      this.child.kill("SIGSTOP");
+      this.#paused = true;
+    }
+  }
+
+  resume(): void {
+    if (!this.#exit && this.#paused) {
+      this.child.kill("SIGCONT");
+      this.#paused = false;
+    }
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     if (this.#exit) return;
     const exited = new Promise((resolve) => this.child.once("exit", resolve));
     this.child.kill("SIGTERM");

@@ -10,6 +10,7 @@ import { logit } from "./calibration.ts";
 import { fromHalf, toHalfArray } from "./fp16.ts";
 import type { Preprocessing } from "./image/preprocess.ts";
 import { affine, outputSize } from "./image/preprocess.ts";
+import { recordModelTime } from "./loop-load.ts";
 import { graphInput, withPixelInput } from "./onnx/pixel-input.ts";
 import { poolEmbedding } from "./pooling.ts";
 import { type CreatedSession, createSession, type Device, deviceAvailable, type SessionOptions } from "./session.ts";
@@ -300,6 +301,7 @@ export class MemberRunner {
     const inputName = pixels instanceof Uint8Array ? PIXEL_INPUT : member.input.name;
     const backbone = this.bucketSessions.get(rows) ?? this.backbone;
     this.shapesRun.add(rows);
+    const started = performance.now();
     let final: ort.Tensor;
     if (this.head && member.head) {
       const embName = member.head.embedding.output;
@@ -319,6 +321,8 @@ export class MemberRunner {
       const r = await backbone.run({ [inputName]: input }, [member.output.name]);
       final = r[member.output.name] as ort.Tensor;
     }
+    // The sessions ran on this thread's loop: not time the loop had for requests (loop-load.ts).
+    recordModelTime(performance.now() - started);
     return toLogits(floats(final), final.dims, rows, member);
   }
 

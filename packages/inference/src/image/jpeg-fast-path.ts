@@ -5,13 +5,15 @@
 // is the right trade while the loop has time to spare (a lone validator request saves the libuv round trip), and the
 // wrong one once the loop is the bottleneck: sharp then costs the loop only its call overhead and decodes on the
 // libuv threads beside it. So under "auto" the main thread decodes here only while its event loop was busy less than
-// BUSY_UTILIZATION of the last sampling window.
+// BUSY_UTILIZATION of the last sampling window with work other than the model (loop-load.ts: onnxruntime runs on the
+// loop too; counting it sent every JPEG of a CPU host's lone request to sharp, at twice the CPU, beside the model).
 // Measured with bench/decode.ts (2 shared cores, load 3; decode + float preprocess + a 5 ms wait standing in for the
 // GPU): one request in flight, wasm 127 req/s at p50 6.0 ms against sharp's 89 at 10.9 ms; sixteen in flight, sharp
 // 330, wasm 308, auto 287 req/s (runs differ by 10-30 %, so no decoder wins there on two cores). The busy rule stays
 // for many-core hosts, where sharp's decodes run in parallel beside a saturated loop.
 import { isMainThread } from "node:worker_threads";
 import { z } from "zod";
+import { loopUtilizationOutsideModel } from "../loop-load.ts";
 import { type DecodedRgb, TurboJpegDecoder, type TurboJpegStats } from "./turbojpeg.ts";
 
 /** auto: WebAssembly when the thread can afford it (see above); wasm: always when eligible; sharp: never. */
@@ -21,8 +23,6 @@ export const JpegDecoderChoice = z.enum(["auto", "wasm", "sharp"]);
 
 /** Event loop utilization over the last window above which the main thread leaves plain JPEGs to sharp (auto). */
 export const BUSY_UTILIZATION = 0.75;
-/** The loop's utilization is resampled at most this often, in milliseconds. */
-const WINDOW_MS = 100;
 
 export interface JpegFastPathStats extends TurboJpegStats {
   /** Whether the WebAssembly decoder loaded (false: every JPEG goes to sharp, `unavailable` says why). */
@@ -62,7 +62,7 @@ export function decodePlainJpeg(bytes: Uint8Array, choice: JpegDecoderChoice): D
   if (choice === "sharp") return undefined;
   const d = wasmDecoder(choice);
   if (!d) return undefined;
-  if (choice === "auto" && isMainThread && loopUtilization() > BUSY_UTILIZATION) {
+  if (choice === "auto" && isMainThread && loopUtilizationOutsideModel() > BUSY_UTILIZATION) {
     busy++;
     return undefined;
   }
@@ -87,20 +87,4 @@ function wasmDecoder(choice: JpegDecoderChoice): TurboJpegDecoder | undefined {
     if (choice === "wasm") throw new Error(`the WebAssembly JPEG decoder is unavailable: ${unavailable}`);
     return undefined;
   }
-}
-
-let lastElu = performance.eventLoopUtilization();
-let lastSample = performance.now();
-let utilization = 0;
-
-/** This thread's event loop utilization over the last completed window (0 until one has passed). */
-function loopUtilization(): number {
-  const now = performance.now();
-  if (now - lastSample >= WINDOW_MS) {
-    const elu = performance.eventLoopUtilization();
-    utilization = performance.eventLoopUtilization(elu, lastElu).utilization;
-    lastElu = elu;
-    lastSample = now;
-  }
-  return utilization;
 }
