@@ -24,8 +24,8 @@ const { values } = parseArgs({
     "max-wait-ms": { type: "string", default: "0" },
     /** auto ([1, max-batch] on CUDA), off, or a comma list of batch sizes. */
     "batch-buckets": { type: "string", default: "auto" },
-    /** Signature checks on the worker pool (the axon's default) or inline on the event loop. */
-    verify: { type: "string", default: "pool" },
+    /** Signature checks: auto (the axon's default: inline when the model runs on the CPU), pool, or inline. */
+    verify: { type: "string", default: "auto" },
     "max-concurrent": { type: "string", default: "16" },
     /** onnxruntime intra-op threads (0: one per core). */
     threads: { type: "string", default: "0" },
@@ -47,7 +47,8 @@ const buckets = values["batch-buckets"];
 const batchBuckets =
   buckets === "auto" || buckets === "off" ? buckets : (buckets ?? "auto").split(",").map((b) => Number(b));
 const verify = values.verify;
-if (verify !== "pool" && verify !== "inline") throw new Error(`--verify must be pool or inline, not ${verify}`);
+if (verify !== "auto" && verify !== "pool" && verify !== "inline")
+  throw new Error(`--verify must be auto, pool or inline, not ${verify}`);
 
 const logger = createJsonLogger({ level: "warn", base: { component: "bench-axon" } });
 // As `roadwork serve` does: an inline verifier checks on this thread and needs the sr25519 WASM loaded first.
@@ -92,6 +93,7 @@ process.stderr.write(
     fallbackReason: scorer.fallbackReason ?? null,
     probeLatencyMs: scorer.probeLatencyMs,
     batchBuckets: scorer.batchBuckets,
+    verification: fleet.axons[0]!.axon.verification,
     hotkeys: fleet.axons.length,
     ports: fleet.axons.map((a) => a.running.port),
   })}\n`,

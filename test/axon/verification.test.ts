@@ -1,5 +1,5 @@
-// Signature verification on the worker pool (the default) and inline: the same answers, and racing replays of one
-// signed request are accepted exactly once either way.
+// Signature verification on the worker pool and inline: the same answers, and racing replays of one signed request
+// are accepted exactly once either way. "auto" (the default) checks inline when the model runs on the CPU.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Scorer } from "@roadwork/inference";
@@ -41,6 +41,7 @@ for (const mode of ["pool", "inline"] as const) {
 
     it("accepts one of several identical signed requests sent at once; the others are replays", async () => {
       assert.equal(axon.axon.config.signatureVerification, mode);
+      assert.equal(axon.axon.verification, mode);
       const req = dendriteFor(keys.alice).buildRequest({
         axon: { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address },
         image: jpeg,
@@ -77,3 +78,46 @@ for (const mode of ["pool", "inline"] as const) {
     });
   });
 }
+
+describe("signature verification: auto", () => {
+  it("checks inline when the scorer runs on the CPU and on the pool when it runs on a GPU, answering either way", async () => {
+    const keys = await devKeys();
+    const { scorer, cleanup } = await realScorer();
+    const jpeg = await sceneJpeg(6);
+    const onGpu: Scorer = {
+      modelVersion: scorer.modelVersion,
+      device: "cuda",
+      score: (image, options) => scorer.score(image, options),
+      close: () => Promise.resolve(),
+    };
+    try {
+      assert.equal(scorer.device, "cpu");
+      for (const [model, expected] of [
+        [scorer, "inline"],
+        [onGpu, "pool"],
+      ] as const) {
+        const axon = await startTestAxon({
+          scorer: model,
+          hotkey: keys.bob.address,
+          metagraph: metagraphOf([neuron(0, keys.alice, 1000, true), neuron(1, keys.bob, 5, false)]),
+          config: { rateLimit: { burst: 10_000, refillPerSecond: 1_000 } },
+        });
+        try {
+          assert.equal(axon.axon.config.signatureVerification, "auto");
+          assert.equal(axon.axon.verification, expected);
+          const req = dendriteFor(keys.alice).buildRequest({
+            axon: { ip: "127.0.0.1", port: axon.port, hotkey: keys.bob.address },
+            image: jpeg,
+            timeout: 9,
+          });
+          const res = await rawPost(axon.port, { headers: req.headers, body: req.body });
+          assert.equal(res.status, 200, `${expected}: ${res.body}`);
+        } finally {
+          await axon.close();
+        }
+      }
+    } finally {
+      await cleanup();
+    }
+  });
+});

@@ -61,6 +61,10 @@ export class ModelHost implements Scorer {
     return this.active.modelVersion;
   }
 
+  get device(): "cpu" | "cuda" {
+    return this.active.device;
+  }
+
   get activeVersion(): string {
     return this.active.modelVersion;
   }

@@ -19,6 +19,11 @@ export interface ScoreOptions {
 export interface Scorer {
   /** Version of the model currently serving. */
   readonly modelVersion: string;
+  /**
+   * Where the model runs, when the scorer knows: "cpu" means inference occupies the host's cores (and, with
+   * onnxruntime-node, the calling thread), which the axon's choice of signature checker takes into account.
+   */
+  readonly device?: "cpu" | "cuda";
   /** Scores encoded image bytes (JPEG/PNG/WebP). Rejects with ImageInputError for undecodable or hostile images. */
   score(image: Uint8Array, options?: ScoreOptions): Promise<ScoreResult>;
   /**

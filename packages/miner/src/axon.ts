@@ -16,6 +16,7 @@ import {
   checkBodyHash,
   decodeImageFieldSliced,
   type ErrorContext,
+  ensureCryptoReady,
   errorResponse,
   NonceStore,
   ProtocolError,
@@ -85,6 +86,8 @@ export interface Axon {
   /** Per-address budgets, shared with the listener's connection guard. */
   admission: AddressAdmission;
   hotkey: string;
+  /** Where this axon checks signatures: config.signatureVerification with "auto" resolved ("custom": injected). */
+  verification: "pool" | "inline" | "custom";
 }
 
 /** Per-request facts gathered as the pipeline advances; error responses echo what is known. */
@@ -105,7 +108,16 @@ export function createAxon(deps: AxonDeps): Axon {
   const selfHotkey = deps.hotkey.address;
   const nowNs = deps.nowNs ?? defaultNowNs;
   const nonces = deps.nonces ?? new NonceStore();
-  const verifier = deps.signatureVerifier ?? (config.signatureVerification === "pool" ? startPool(logger) : undefined);
+  const verification =
+    config.signatureVerification === "auto"
+      ? deps.scorer.device === "cpu"
+        ? "inline"
+        : "pool"
+      : config.signatureVerification;
+  const verifier = deps.signatureVerifier ?? (verification === "pool" ? startPool(logger) : undefined);
+  // Inline checks need the sr25519 WASM loaded on this thread; every caller then waits on one settled promise.
+  const cryptoReady = verifier ? undefined : ensureCryptoReady();
+  cryptoReady?.catch(() => {}); // a load failure fails each request's check (ensureCryptoReady says why), not the process
   const blacklist = new Blacklist(config);
   const limiter = new HotkeyRateLimiter(config.rateLimit);
   const gate = new PriorityGate({ ...config.queue, maxCost: config.pixels.maxInFlight });
@@ -183,7 +195,7 @@ export function createAxon(deps: AxonDeps): Axon {
   const verify = (headers: RequestHeaders): Promise<void> => {
     const verifyCtx = { selfHotkey, nowNs: nowNs(), nonces };
     if (verifier) return verifyRequestAsync(headers, verifyCtx, verifier);
-    return Promise.resolve().then(() => verifyRequest(headers, verifyCtx));
+    return (cryptoReady ?? Promise.resolve()).then(() => verifyRequest(headers, verifyCtx));
   };
 
   const handleImageSynapse = async (c: Context): Promise<Response> => {
@@ -406,7 +418,19 @@ export function createAxon(deps: AxonDeps): Axon {
     }),
   );
 
-  return { app, adminApp, config, metrics, logger, gate, largeLane, verifyGate, admission, hotkey: selfHotkey };
+  return {
+    app,
+    adminApp,
+    config,
+    metrics,
+    logger,
+    gate,
+    largeLane,
+    verifyGate,
+    admission,
+    hotkey: selfHotkey,
+    verification: deps.signatureVerifier ? "custom" : verification,
+  };
 }
 
 /** The process-wide verifier pool, its workers started now so the first request does not wait for them. */
