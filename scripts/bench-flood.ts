@@ -25,7 +25,13 @@ import { challengeImages, uniqueJpeg } from "../bench/lib/images.ts";
 import { benchModel, type RoadworkServe, startRoadworkServe } from "../bench/lib/servers.ts";
 
 const SCENARIOS = ["pipelined-forged", "slowloris", "big-bodies", "pre-auth-pile-up", "png-bomb"] as const;
-type Scenario = (typeof SCENARIOS)[number];
+/**
+ * Run only when named in --only, and not part of `pass`: the big bodies as the attacker built them before (each 7.9 MiB
+ * request base64'd and JSON-serialised in full at send time), which measures this machine's two cores shared with the
+ * attacker's own work rather than the axon.
+ */
+const REFERENCE_SCENARIOS = ["big-bodies-built-per-request"] as const;
+type Scenario = (typeof SCENARIOS)[number] | (typeof REFERENCE_SCENARIOS)[number];
 
 const { values } = parseArgs({
   options: {
@@ -66,7 +72,10 @@ function identities(): Identities {
 async function runBenchmark(): Promise<void> {
   const seconds = Number(values.seconds);
   const only = values.only ? new Set(values.only.split(",")) : undefined;
-  const scenarios = SCENARIOS.filter((s) => !only || only.has(s));
+  const scenarios: Scenario[] = [
+    ...SCENARIOS.filter((s) => !only || only.has(s)),
+    ...REFERENCE_SCENARIOS.filter((s) => only?.has(s)),
+  ];
   const dir = await mkdtemp(join(tmpdir(), "roadwork-bench-flood-"));
   // Two shared cores: the figures only mean something beside the load the machine was under.
   const loadAtStart = loadavg().map(round);
@@ -114,7 +123,11 @@ async function runBenchmark(): Promise<void> {
     const pass =
       serverAlive &&
       largeFrame.status === 200 &&
-      results.every((r) => r.honest.errors === 0 && (r.honest.p99OverNoAttack ?? 0) <= 2);
+      results.every(
+        (r) =>
+          (REFERENCE_SCENARIOS as readonly string[]).includes(r.scenario) ||
+          (r.honest.errors === 0 && (r.honest.p99OverNoAttack ?? 0) <= 2),
+      );
     const report = {
       benchmark: "axon under floods: honest validators' latency and errors while one attack runs",
       machine: {
@@ -170,6 +183,8 @@ interface ScenarioResult {
 interface CpuShare {
   /** The axon process (all its threads: event loop, signature workers, libuv pool, libvips, onnxruntime). */
   axonCores: number;
+  /** Minor page faults of the axon process per second: first touches of freshly mapped memory (costly on this VM). */
+  axonMinorFaultsPerS: number;
   /** The attacker process, from its own accounting over its attack (ramp-up included). */
   attackerCores?: number;
   /** The whole machine (every process, other users' included): user+system, and the kernel's softirq share (TCP). */
@@ -177,14 +192,14 @@ interface CpuShare {
   machineSoftirqCores: number;
 }
 
-/** CPU seconds of process `pid` (utime + stime) from /proc; 0 where /proc is not there. */
-async function processCpuS(pid: number): Promise<number> {
+/** CPU seconds (utime + stime) and minor page faults of process `pid` from /proc; 0 where /proc is not there. */
+async function processCpuS(pid: number): Promise<{ cpuS: number; minorFaults: number }> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return { cpuS: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, minorFaults: Number(fields[7]) };
   } catch {
-    return 0;
+    return { cpuS: 0, minorFaults: 0 };
   }
 }
 
@@ -267,7 +282,8 @@ async function measure(
     attackerSetupSeconds: round(setupSeconds),
     scenarioSeconds: round((performance.now() - started) / 1000 - setupSeconds),
     cpu: {
-      axonCores: round((axonAfter - axonBefore) / windowS),
+      axonCores: round((axonAfter.cpuS - axonBefore.cpuS) / windowS),
+      axonMinorFaultsPerS: Math.round((axonAfter.minorFaults - axonBefore.minorFaults) / windowS),
       ...(typeof attack?.cpuCores === "number" ? { attackerCores: attack.cpuCores } : {}),
       machineBusyCores: round((machineAfter.busy - machineBefore.busy) / windowS),
       machineSoftirqCores: round((machineAfter.softirq - machineBefore.softirq) / windowS),
@@ -346,7 +362,7 @@ async function sendLargeFrame(h: HonestValidator, base64Bytes: number) {
 function post(
   port: number,
   headers: OutgoingHttpHeaders,
-  body: string | Uint8Array,
+  body: string | Uint8Array | Uint8Array[],
   agent: Agent,
   timeoutMs: number,
 ): Promise<number> {
@@ -359,7 +375,13 @@ function post(
     req.setTimeout(timeoutMs, () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
     req.on("error", reject);
     for (const [k, v] of Object.entries(headers)) if (v !== undefined) req.setHeader(k, v);
-    req.end(body);
+    if (!Array.isArray(body)) return void req.end(body);
+    req.setHeader(
+      "content-length",
+      body.reduce((n, part) => n + part.byteLength, 0),
+    );
+    for (const part of body) req.write(part);
+    req.end();
   });
 }
 
@@ -483,15 +505,25 @@ async function runAttacker(scenario: Scenario, port: number): Promise<void> {
       );
       break;
     }
-    case "big-bodies": {
-      // A registered validator (127.0.0.4) sending 7.9 MiB bodies (a real ~5.9 MB JPEG) at 0.6 requests/s.
+    case "big-bodies":
+    case "big-bodies-built-per-request": {
+      // A registered validator (127.0.0.4) sending 7.9 MiB bodies (a real ~5.9 MB JPEG, distinct bytes each time) at
+      // 0.6 requests/s. On a real network the attacker's own work runs on its own machine; here it shares the axon's
+      // two cores, so "big-bodies" encodes the image once and builds only the signed JSON around it per request (the
+      // axon receives the same bytes either way); the reference scenario builds every request in full, as before.
       const jpeg = await jpegOfSize(Math.floor((7.9 * 1024 * 1024 * 3) / 4) - 2_000);
-      const big = new Validator(ids.bigBody, "127.0.0.4", port, ids.axon.address);
+      const perRequest = scenario === "big-bodies-built-per-request";
+      const big = perRequest
+        ? new Validator(ids.bigBody, "127.0.0.4", port, ids.axon.address)
+        : new PrebuiltBigBodies(ids.bigBody, jpeg, "127.0.0.4", port, ids.axon.address);
       const timer = setInterval(() => {
         stats.requests++;
         void big.send(jpeg).then((s) => count(String(s.status)));
       }, 1_000 / 0.6);
       stoppers.push(() => clearInterval(timer));
+      (stats as Record<string, unknown>).bodies = perRequest
+        ? "each request built in full at send time (base64 + JSON of 7.9 MiB)"
+        : "image base64'd once; per request: a distinct JPEG comment segment and the signed JSON around the image";
       break;
     }
     case "pre-auth-pile-up": {
@@ -544,6 +576,76 @@ async function runAttacker(scenario: Scenario, port: number): Promise<void> {
 
 /** A signed sender over a keep-alive pool from one loopback address (honest validators and registered attackers). */
 class Validator extends HonestValidator {}
+
+/**
+ * A registered validator sending one large JPEG again and again with distinct bytes (so the axon's image cache never
+ * answers it), without rebuilding 7.9 MiB per request: the image's base64 is split where its bytes split at a
+ * multiple of 3, after a comment segment right behind SOI. Per request only that head (a few dozen bytes, a fresh
+ * counter in the comment) and the signed JSON around the image string are built; the tail's base64 is one shared buffer,
+ * written as it is. The axon receives exactly what `Validator.send` would send for the same image.
+ */
+class PrebuiltBigBodies {
+  static readonly #PLACEHOLDER = "IMAGE-PLACEHOLDER";
+  readonly #dendrite: Dendrite;
+  readonly #agent: Agent;
+  readonly #axon: { ip: string; port: number; hotkey: string };
+  readonly #tail: Buffer;
+  #sequence = 0;
+
+  constructor(pair: KeyringPair, jpeg: Uint8Array, localAddress: string, port: number, axonHotkey: string) {
+    this.#dendrite = dendriteOf(pair);
+    this.#agent = new Agent({ keepAlive: true, maxSockets: 8, localAddress });
+    this.#axon = { ip: "127.0.0.1", port, hotkey: axonHotkey };
+    this.#tail = Buffer.from(Buffer.from(jpeg.subarray(2)).toString("base64"));
+  }
+
+  /** SOI and a comment segment carrying `n`, padded so its length is a multiple of 3 (base64 splits cleanly after it). */
+  #head(n: number): Buffer {
+    let text = `roadwork-bench big ${n}`;
+    while ((2 + 4 + text.length) % 3 !== 0) text += " ";
+    const head = Buffer.alloc(2 + 4 + text.length);
+    head.writeUInt16BE(0xffd8, 0);
+    head.writeUInt16BE(0xfffe, 2);
+    head.writeUInt16BE(2 + text.length, 4);
+    head.write(text, 6, "latin1");
+    return Buffer.from(head.toString("base64"));
+  }
+
+  async send(_image: Uint8Array, timeoutS = 9): Promise<Sample> {
+    const head = this.#head(this.#sequence++);
+    const imageLength = head.length + this.#tail.length;
+    const placeholder = PrebuiltBigBodies.#PLACEHOLDER;
+    // total_size is the body's own byte length, its digits included: the dendrite's fixed point, over the real image.
+    const probe = this.#dendrite.buildRequest({
+      axon: this.#axon,
+      image: placeholder,
+      timeout: timeoutS,
+      totalSize: 0,
+    });
+    let total = Buffer.byteLength(probe.body) - 1 - placeholder.length + imageLength;
+    for (let i = 0; i < 2; i++)
+      total = Buffer.byteLength(probe.body) - 1 + String(total).length - placeholder.length + imageLength;
+    const req = this.#dendrite.buildRequest({
+      axon: this.#axon,
+      image: placeholder,
+      timeout: timeoutS,
+      totalSize: total,
+      nonceNs: probe.nonceNs,
+    });
+    const at = req.body.indexOf(`"${placeholder}"`) + 1;
+    const parts = [
+      Buffer.from(req.body.slice(0, at)),
+      head,
+      this.#tail,
+      Buffer.from(req.body.slice(at + placeholder.length)),
+    ];
+    const started = performance.now();
+    const status = await post(this.#axon.port, req.headers, parts, this.#agent, (timeoutS + 1) * 1000).catch(
+      (error: NodeJS.ErrnoException) => error.code ?? error.message,
+    );
+    return { status, ms: performance.now() - started };
+  }
+}
 
 // ---------------------------------------------------------------------------------------------------------------------
 // Images
