@@ -21,7 +21,6 @@ import {
   NonceStore,
   ProtocolError,
   parseRequestHeaders,
-  parseSynapseBodyBytes,
   protocolErrorResponse,
   type RequestHeaders,
   type SignatureVerifier,
@@ -35,7 +34,7 @@ import {
 import { type Context, Hono } from "hono";
 import { AddressAdmission, addressKey, type ShedReason } from "./admission.ts";
 import { Blacklist, type Caller } from "./blacklist.ts";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "./body.ts";
+import { BodyTooLargeError, checkDeclaredLength, parseBody, readBoundedBody } from "./body.ts";
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
@@ -347,7 +346,7 @@ export function createAxon(deps: AxonDeps): Axon {
       "body",
       readBoundedBody(c.req.raw.body, config.bodyLimitBytes, deadline.signal),
     );
-    const body = await parseSynapseBodyBytes(chunks, c.req.header("content-type"));
+    const body = await parseBody(chunks, c.req.header("content-type"));
     checkBodyHash(headers.computedBodyHash, body);
     const image = await decodeImageFieldSliced(body);
     const pixels = pixelCost(image, config.pixels.maxPerImage, scorer);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { BodyTooLargeError, checkDeclaredLength, readBoundedBody } from "../src/body.ts";
+import { BodyTooLargeError, checkDeclaredLength, parseBody, readBoundedBody } from "../src/body.ts";
 import { parseAxonConfig } from "../src/config.ts";
 import { HALF_NUDGED, NonFiniteScoreError, toWirePrediction } from "../src/prediction-guard.ts";
 import { HotkeyRateLimiter } from "../src/rate-limit.ts";
@@ -61,6 +61,53 @@ test("bounded body: the chunks come back as they arrived, in order", async () =>
   );
   assert.deepEqual(Buffer.concat(chunks), Buffer.from(bytes));
   assert.deepEqual(await readBoundedBody(null, 10, signal), []);
+});
+
+test("bounded body: a large body already buffered is read slice by slice, the event loop let through between", async () => {
+  const signal = new AbortController().signal;
+  const turnsDuring = async (chunks: number[], sliceBytes?: number) => {
+    let turns = 0;
+    let reading = true;
+    const tick = () => {
+      if (!reading) return;
+      turns++;
+      setImmediate(tick);
+    };
+    setImmediate(tick);
+    // Every chunk is queued before the read starts: without the pauses it completes in microtasks alone.
+    const body = await readBoundedBody(stream(chunks), 64 * 65_536, signal, sliceBytes);
+    reading = false;
+    assert.equal(
+      byteLength(body),
+      chunks.reduce((a, b) => a + b, 0),
+    );
+    return turns;
+  };
+  // 32 chunks of 64 KiB (2 MiB, what libuv hands over in one wake-up) in 128 KiB slices: a pause every 2 chunks.
+  assert.ok((await turnsDuring(Array(32).fill(65_536), 128 * 1024)) >= 15);
+  // A validator's 224×224 body (tens of KiB) is read without a pause.
+  assert.equal(await turnsDuring([16_384, 16_384]), 0);
+});
+
+test("parsed body: a large image's base64 is decoded slice by slice, the event loop let through between", async () => {
+  const image = Buffer.alloc(1536 * 1024);
+  for (let i = 0; i < image.length; i++) image[i] = (i * 2654435761) >>> 24;
+  const text = Buffer.from(JSON.stringify({ name: "ImageSynapse", timeout: 9, image: image.toString("base64") }));
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < text.length; at += 65_536) chunks.push(text.subarray(at, at + 65_536));
+  let turns = 0;
+  let parsing = true;
+  const tick = () => {
+    if (!parsing) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  const body = await parseBody(chunks, "application/json");
+  parsing = false;
+  assert.deepEqual(Buffer.from(body.imageBytes ?? []), image);
+  // 2 MiB of base64 in 128 KiB slices: 15 pauses (protocol's default 512 KiB slices would make 3).
+  assert.ok(turns >= 12, `${turns} turns`);
 });
 
 test("bounded body: an abort ends a read that never completes", async () => {
