@@ -2,6 +2,7 @@
 // (wrapped to be deliberately slow or blocking where a test needs time to pass).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import type { Scorer } from "@roadwork/inference";
 import { type PredictionRecord, toWirePrediction } from "@roadwork/miner";
@@ -19,6 +20,17 @@ import {
 } from "./harness.ts";
 
 const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+
+/** Name and niceness of each of this process's threads (the main thread first), from /proc/self/task. */
+function threadNices(): { name: string; nice: number }[] {
+  return readdirSync("/proc/self/task")
+    .sort((a, b) => Number(a) - Number(b))
+    .map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      return { name: readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim(), nice: Number(fields[16]) };
+    });
+}
 
 /** The real scorer, except that images in `slow` wait for `hold` (ignoring the abort signal: the worst case). */
 function holdingScorer(real: Scorer, slow: Set<string>, hold: () => Promise<void>): Scorer {
@@ -216,6 +228,16 @@ describe("axon scheduling over HTTP", () => {
       release();
       assert.equal((await first).status, 200);
       assert.equal((await second).status, 200);
+      if (process.platform === "linux") {
+        // The large images were decoded by libvips, whose worker threads now run at queue.largeDecodeNice (19).
+        const workers = threadNices().filter((t) => t.name === "libvips worker");
+        assert.ok(workers.length > 0, "libvips started its workers");
+        assert.deepEqual(
+          workers.map((t) => t.nice),
+          workers.map(() => 19),
+        );
+        assert.equal(threadNices()[0]?.nice, 0, "the event loop keeps its priority");
+      }
     } finally {
       release();
       await axon.close();

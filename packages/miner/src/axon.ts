@@ -38,6 +38,7 @@ import { BodyTooLargeError, checkDeclaredLength, parseBody, readBoundedBody } fr
 import type { ChallengeSampler } from "./capture.ts";
 import { type AxonConfig, type AxonConfigInput, parseAxonConfig } from "./config.ts";
 import { DeadlineExceededError, RequestDeadline } from "./deadline.ts";
+import { DecodeThreadPriority } from "./decode-priority.ts";
 import { pixelCost } from "./image-size.ts";
 import { type AxonLogger, createJsonLogger } from "./logger.ts";
 import type { MetagraphSource } from "./metagraph-source.ts";
@@ -124,6 +125,7 @@ export function createAxon(deps: AxonDeps): Axon {
     maxConcurrent: config.queue.maxConcurrentLarge,
     maxQueued: config.queue.maxQueued,
   });
+  const decodePriority = new DecodeThreadPriority(config.queue.largeDecodeNice);
   const verifyGate = new PriorityGate({
     maxConcurrent: config.admission.verifyConcurrency,
     maxQueued: config.admission.verifyQueue,
@@ -353,9 +355,14 @@ export function createAxon(deps: AxonDeps): Axon {
     const score = () =>
       gate.run(caller.stake, deadline.signal, () => scorer.score(image, { signal: deadline.signal }), pixels);
     const large = image.byteLength >= config.queue.largeImageBytes;
+    // Lowered before the decode, and again after it for the workers libvips started meanwhile.
+    const scoreLarge = () => {
+      decodePriority.apply();
+      return score().finally(() => decodePriority.apply());
+    };
     const scored = await deadline.during(
       "scoring",
-      large ? largeLane.run(caller.stake, deadline.signal, score) : score(),
+      large ? largeLane.run(caller.stake, deadline.signal, scoreLarge) : score(),
     );
     return { body, image, scored };
   };

@@ -53,6 +53,12 @@ export const AxonConfigSchema = z.object({
       /** Large images scored at once (stake-ordered, queued up to maxQueued): with one, large frames, however many
        * arrive together, take at most one core from the small images every validator sends. */
       maxConcurrentLarge: z.number().int().min(1).max(1024).default(1),
+      /**
+       * Niceness (0-19) of libvips' decode threads, which the large images' decodes run on (decode-priority.ts): at 19
+       * they only take CPU the event loop, the signature checks and inference leave. 0 leaves them as started. Applied
+       * before and after each large image; a thread once lowered stays lowered.
+       */
+      largeDecodeNice: z.number().int().min(0).max(19).default(19),
     })
     .prefault({}),
   /**
