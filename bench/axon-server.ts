@@ -29,6 +29,8 @@ const { values } = parseArgs({
     "max-concurrent": { type: "string", default: "16" },
     /** onnxruntime intra-op threads (0: one per core). */
     threads: { type: "string", default: "0" },
+    /** The head sessions' intra-op threads (the engine's default: 1, on the calling thread). */
+    "head-threads": { type: "string", default: "1" },
     /** Entries in the image-hash result cache (0: off, as the driver repeats images validators never repeat). */
     "cache-size": { type: "string", default: "0" },
   },
@@ -62,6 +64,7 @@ const scorer = await loadScorer({
   // The driver repeats a fixed set of images; validators never do (every challenge is freshly augmented).
   cacheSize: Number(values["cache-size"]),
   intraOpNumThreads: Number(values.threads),
+  headIntraOpNumThreads: Number(values["head-threads"]),
   // onnxruntime's thread behaviour, for trying it without a rebuild (BENCH_ORT_SPINNING=0, BENCH_ORT_DYNAMIC_BLOCK=4).
   ...(process.env.BENCH_ORT_SPINNING ? { allowSpinning: process.env.BENCH_ORT_SPINNING !== "0" } : {}),
   ...(process.env.BENCH_ORT_DYNAMIC_BLOCK ? { dynamicBlockBase: Number(process.env.BENCH_ORT_DYNAMIC_BLOCK) } : {}),

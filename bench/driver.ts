@@ -62,16 +62,20 @@ export interface BenchOptions {
   pauseIdle: boolean;
   /** More axons to measure beside "ours": the same bundle (or its int8 copy) under other settings. */
   variants: AxonVariant[];
+  /** node's own flags for every axon (what the container's CMD passes), unless a variant names its own. */
+  axonNodeFlags: string[];
 }
 
 /**
  * One more axon configuration, from `--variant 'name|bundle|node flags|axon flags|ENV=value ...'` (bundle: fp32 or
- * int8; the other fields space-separated, any may be empty). Measured as role `ours-<name>`.
+ * int8; the other fields space-separated, any may be empty; empty node flags inherit --axon-node-flags, "none" runs
+ * node without any). Measured as role `ours-<name>`.
  */
 export interface AxonVariant {
   name: string;
   bundle: "fp32" | "int8";
-  nodeFlags: string[];
+  /** undefined: --axon-node-flags. */
+  nodeFlags: string[] | undefined;
   axonArgs: string[];
   env: Record<string, string>;
 }
@@ -88,7 +92,8 @@ export function parseVariant(text: string): AxonVariant {
     if (eq <= 0) throw new Error(`--variant ${name}: '${pair}' is not ENV=value`);
     vars[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-  return { name, bundle, nodeFlags: words(nodeFlags), axonArgs: words(axonArgs), env: vars };
+  const node = nodeFlags.trim() === "" ? undefined : nodeFlags.trim() === "none" ? [] : words(nodeFlags);
+  return { name, bundle, nodeFlags: node, axonArgs: words(axonArgs), env: vars };
 }
 
 export const PYTHON_DEPENDENCIES = [
@@ -247,7 +252,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
     command: process.execPath,
     env: variant?.env,
     args: [
-      ...(variant?.nodeFlags ?? []),
+      ...(variant?.nodeFlags ?? o.axonNodeFlags),
       ...(o.axonEntry.endsWith(".ts") ? ["--import", "tsx"] : []),
       o.axonEntry,
       "--model",
@@ -511,6 +516,7 @@ export async function runBenchmark(o: BenchOptions): Promise<Record<string, unkn
         latency: "client round trip, request sent to response body read",
         axonResultCache: "disabled (the driver repeats images; validators do not)",
         serverCpus: o.pinCpus || "all",
+        axonNodeFlags: o.axonNodeFlags.join(" ") || "none",
         idleServers: o.pauseIdle ? "stopped (SIGSTOP) while another server is measured" : "left running",
         ...(o.variants.length > 0 ? { variants: o.variants } : {}),
         inferenceThreads: o.threads || "framework default (one per core)",
@@ -590,6 +596,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
       "target-int8-p99-ratio": { type: "string", default: "" },
       "pause-idle": { type: "boolean", default: false },
       variant: { type: "string", multiple: true, default: [] },
+      "axon-node-flags": { type: "string", default: "" },
     },
   });
   const device = values.device;
@@ -629,6 +636,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     targetInt8P99Ratio: parseRatios(values["target-int8-p99-ratio"]),
     pauseIdle: values["pause-idle"],
     variants: values.variant.map(parseVariant),
+    axonNodeFlags: values["axon-node-flags"].split(" ").filter(Boolean),
   };
 }
 

@@ -29,6 +29,9 @@ PY=${BENCH_PYTHON:-python3}
 DEVICE=${BENCH_DEVICE:-cuda}
 B_MODELS=${BENCH_B_MODELS:-dinov2-b14-reg}
 E_MODELS=${BENCH_E_MODELS:-dinov2-l14-reg,convnext-b}
+# node's flags for the axons, as the axon container's CMD passes them (containers/axon/Dockerfile, per target).
+GPU_NODE_FLAGS="--initial-old-space-size=256"
+CPU_NODE_FLAGS="--initial-old-space-size=256 --single-threaded-gc"
 # onnxruntime transformer fusion of the ViT backbones (bench/baseline/export.py --fusion): attention | all | none.
 FUSION=${BENCH_FUSION:-attention}
 mkdir -p "$STAGE"
@@ -181,7 +184,7 @@ all)
   OUT_FINAL=$OUT
   OUT=$R
   common=(--python "$PY" --device "$DEVICE" --fp16 --requests "${BENCH_REQUESTS:-300}" --warmup "${BENCH_WARMUP:-30}"
-    --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs --pause-idle)
+    --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs --pause-idle --axon-node-flags="$GPU_NODE_FLAGS")
   wait_export gpu-dinov2-b14-reg
   "$STAGE/node" bench/driver.mjs "${common[@]}" --models "$B_MODELS" --label gpu-dinov2-b14-reg \
     --work-dir "$MODELS/gpu-dinov2-b14-reg" --target-p99-ratio 1:0.7 --frames 1920x1080,1024x1024 \
@@ -198,7 +201,8 @@ all)
   taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
     --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$R" --axon-entry bench/axon-server.mjs \
     --label cpu2-dinov2-s14-reg --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 --threads 2 \
-    --concurrency 1 --int8 --heldout-images 64 --pause-idle --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 \
+    --concurrency 1 --int8 --heldout-images 64 --pause-idle --axon-node-flags="$CPU_NODE_FLAGS" \
+    --target-p99-ratio 1:0.9 --target-int8-p99-ratio 1:0.5 \
     >/dev/null || echo "[device] CPU bench failed: exit $?"
   # The int8 agreement on a trained head: a logistic head fitted on the backbone's embeddings of a procedural dataset
   # (carried as trainset.tar), checked on its held-out images.
@@ -235,7 +239,7 @@ cpu) # the CPU comparison alone, with configurations side by side (carry .gpucar
   taskset -c 4-15 "$STAGE/node" bench/driver.mjs --python "$PY" --device cpu --models dinov2-s14-reg \
     --requests "${BENCH_CPU_REQUESTS:-200}" --warmup 20 --rounds 4 --out "$OUT" --axon-entry bench/axon-server.mjs \
     --label "${BENCH_CPU_LABEL:-cpu2-dinov2-s14-reg-variants}" --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 \
-    --threads 2 --concurrency 1 --int8 --heldout-images 64 --pause-idle --target-p99-ratio 1:0.9 \
+    --threads 2 --concurrency 1 --int8 --heldout-images 64 --pause-idle --axon-node-flags="$CPU_NODE_FLAGS" --target-p99-ratio 1:0.9 \
     --target-int8-p99-ratio 1:0.5 "${vflags[@]}" >/dev/null || echo "[device] CPU bench failed: exit $?"
   summary
   ;;

@@ -201,6 +201,7 @@ export class MemberRunner {
         const headCreated = await createSession(join(dir, files.head), {
           ...options,
           executionProvider: created.device,
+          intraOpNumThreads: options.headIntraOpNumThreads ?? 1,
         });
         head = headCreated.session;
         const headIn = meta(head, "input", member.head.input, `${where} head`);

@@ -45,6 +45,12 @@ export interface SessionOptions {
    * as they free up, so one thread delayed by other work on its core no longer holds up the whole operator.
    */
   dynamicBlockBase?: number;
+  /**
+   * Intra-op threads of a member's head session (default 1: a linear layer over one embedding takes microseconds on
+   * the calling thread). Each session owns its pool, and a pool thread spins after its run: with the backbone's
+   * thread count, the head's idle spinner took a core from the backbone's next run on a CPU host.
+   */
+  headIntraOpNumThreads?: number;
   logger?: Logger;
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { mkdtemp, rm, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -165,7 +166,8 @@ test("ensemble + hflip TTA + threshold calibration equal the JS reference", asyn
   }
 });
 
-test("backbone + head members: CLS token of last_hidden_state feeds the head", async () => {
+/** A DINO-like bundle: a patchifying backbone with a mean "CLS" token ([N,17,4]) and a linear head on it. */
+async function writeDinoTiny(): Promise<{ dir: string; d: number }> {
   // Backbone: patchify 32x32 into 16 tokens of D=4, prepend a mean token as "CLS" → [N,17,4].
   const d = 4;
   const backbone = new GraphBuilder("backbone");
@@ -213,6 +215,41 @@ test("backbone + head members: CLS token of last_hidden_state feeds the head", a
     },
     { "backbone.onnx": backbone.toModel(), "head.onnx": head.toModel() },
   );
+  return { dir, d };
+}
+
+test(
+  "a head session runs on the calling thread: only the backbone's session adds pool threads",
+  {
+    skip: process.platform !== "linux" && "threads are counted in /proc/self/task",
+  },
+  async () => {
+    const { dir } = await writeDinoTiny();
+    const threads = () => readdirSync("/proc/self/task").length;
+    // Once first, so libuv's and the image decoder's lazily started threads exist before counting.
+    await (await loadScorer({ model: dir, logger: silentLogger, intraOpNumThreads: 3 })).close();
+    const added = async (headIntraOpNumThreads?: number) => {
+      const before = threads();
+      const scorer = await loadScorer({
+        model: dir,
+        logger: silentLogger,
+        intraOpNumThreads: 3,
+        headIntraOpNumThreads,
+      });
+      const grown = threads() - before;
+      await scorer.close();
+      return grown;
+    };
+    const byDefault = await added();
+    const headWithThree = await added(3);
+    // A pool of n intra-op threads is n - 1 threads beside the caller: the backbone's 2, and the head's 2 only on request.
+    assert.equal(headWithThree - byDefault, 2, `default ${byDefault}, head with 3 threads ${headWithThree}`);
+    assert.equal(byDefault, 2, `default ${byDefault}`);
+  },
+);
+
+test("backbone + head members: CLS token of last_hidden_state feeds the head", async () => {
+  const { dir, d } = await writeDinoTiny();
   const scorer = await loadScorer({ model: dir, logger: silentLogger });
   const bytes = await jpeg(
     rawImage(64, 48, (x, y) => [x * 4, y * 5, 128]),
