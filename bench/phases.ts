@@ -28,6 +28,8 @@ const { values } = parseArgs({
     model: { type: "string" },
     ep: { type: "string", default: "cpu" },
     n: { type: "string", default: "200" },
+    /** onnxruntime intra-op threads (0: one per core); with `taskset`, the phases on pinned cores. */
+    threads: { type: "string", default: "0" },
   },
 });
 if (!values.model) throw new Error("--model BUNDLE_DIR is required");
@@ -43,6 +45,7 @@ const scorer = await loadScorer({
   executionProvider: values.ep as ExecutionProviderChoice,
   maxWaitMs: 0,
   cacheSize: 0,
+  intraOpNumThreads: Number(values.threads),
 });
 const spec = parsePreprocessing({});
 

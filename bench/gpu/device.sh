@@ -241,6 +241,13 @@ cpu) # the CPU comparison alone, with configurations side by side (carry .gpucar
     --label "${BENCH_CPU_LABEL:-cpu2-dinov2-s14-reg-variants}" --work-dir "$MODELS/cpu2-dinov2-s14-reg" --pin-cpus 2,3 \
     --threads 2 --concurrency 1 --int8 --heldout-images 64 --pause-idle --axon-node-flags="$CPU_NODE_FLAGS" --target-p99-ratio 1:0.9 \
     --target-int8-p99-ratio 1:0.5 "${vflags[@]}" >/dev/null || echo "[device] CPU bench failed: exit $?"
+  # Where one request's time goes on the same 2 pinned cores, in-process (fp32, then the driver's int8 copy).
+  for b in fp32 int8; do
+    dir=$MODELS/cpu2-dinov2-s14-reg; [ $b = int8 ] && dir=$dir/int8
+    # shellcheck disable=SC2086 # the flags are words
+    taskset -c 2,3 "$STAGE/node" $CPU_NODE_FLAGS bench/phases.mjs --model "$dir" --ep cpu --threads 2 --n 100 \
+      >"$OUT/phases-cpu2-pinned-$b.json" 2>/dev/null || echo "[device] pinned phases ($b) failed"
+  done
   summary
   ;;
 cpu-graphs) # which graph and session options make the model itself beat torch on two pinned cores
