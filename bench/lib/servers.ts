@@ -152,6 +152,14 @@ export interface RoadworkServe {
 const READY = /roadwork axon ready hotkey=(\S+) address=http:\/\/\[?([\d.:a-f]+?)\]?:(\d+) model=(\S+)/;
 
 /**
+ * The axon container's malloc settings (containers/axon/Dockerfile, GLIBC_TUNABLES): buffers under 16 MiB (a body's
+ * chunks, a 6 MB image) come from the heap rather than fresh mmaps, and up to 128 MiB freed there stays mapped, so
+ * after the first few full-resolution frames the next ones reuse pages instead of touching new ones (~1,400 page faults
+ * per 8 MiB body without, ~100 with; the first touch of a page is slow on a small VM). Read by glibc at process start.
+ */
+export const AXON_GLIBC_TUNABLES = "glibc.malloc.mmap_threshold=16777216:glibc.malloc.trim_threshold=134217728";
+
+/**
  * `roadwork serve` (packages/cli) in its own process on a metagraph snapshot file, with `args` appended (port, host,
  * config, log level…) and `hotkeyMnemonic` as its hotkey; resolves once it prints its ready line.
  */
@@ -165,8 +173,8 @@ export async function startRoadworkServe(options: {
   const cli = new URL("../../packages/cli/bin/roadwork.mjs", import.meta.url).pathname;
   const child = spawn(
     process.execPath,
-    // The axon container's node flags (containers/axon/Dockerfile): a 256 MB initial old space, so a full-resolution
-    // frame's ~14 MB outside the heap does not start a full collection per body (docs/axon.md).
+    // The axon container's node flags and malloc settings (containers/axon/Dockerfile): a 256 MB initial old space, so a
+    // full-resolution frame's ~14 MB outside the heap does not start a full collection per body (docs/axon.md).
     [
       "--initial-old-space-size=256",
       cli,
@@ -177,7 +185,10 @@ export async function startRoadworkServe(options: {
       options.metagraph,
       ...options.args,
     ],
-    { env: { ...process.env, ROADWORK_HOTKEY_MNEMONIC: options.hotkeyMnemonic }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      env: { ...process.env, GLIBC_TUNABLES: AXON_GLIBC_TUNABLES, ROADWORK_HOTKEY_MNEMONIC: options.hotkeyMnemonic },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
   let stderr = "";
   child.stderr?.on("data", (c: Buffer) => {
