@@ -88,19 +88,59 @@ def quantize_backbone(original: Path, target: Path, method: str = "all", keep_fl
     )
 
 
-def quantize_bundle(src: Path, out: Path, method: str = "all", keep_float: str = "") -> dict:
+def quantize_bundle(
+    src: Path,
+    out: Path,
+    method: str = "all",
+    keep_float: str = "",
+    smooth_alpha: float | None = None,
+    compensate: bool = False,
+    calibration: Path | None = None,
+    calibration_limit: int = 64,
+    threads: int = 0,
+) -> tuple[dict, list[dict]]:
+    """Returns the int8 bundle's manifest and, per member, what calibration did (smoothed tensors, float32 check)."""
     manifest = json.loads((src / "manifest.json").read_text())
     out.mkdir(parents=True, exist_ok=True)
+    reports = []
     for member in manifest["members"]:
         original = src / member["onnx"]
         target = out / (Path(member["onnx"]).stem + ".int8.onnx")
         started = time.time()
-        quantize_backbone(original, target, method, keep_float)
+        report: dict = {"id": member["id"]}
+        if smooth_alpha is None and not compensate:
+            quantize_backbone(original, target, method, keep_float)
+        else:
+            # Imported here: the calibrated path needs the calibration images, the plain one does not.
+            from int8_calibration import calibration_pixels, compensate_rounding, max_abs_diff, smooth
+
+            if calibration is None:
+                raise SystemExit("--smooth / --compensate need --calibration DIR (training-split images)")
+            pixels = calibration_pixels(calibration, member, calibration_limit)
+            name = member["input"]["name"]
+            model = onnx.load(str(original))
+            report["calibrationImages"] = len(pixels)
+            source = original
+            if smooth_alpha is not None:
+                reference = onnx.load(str(original))
+                report["smoothedTensors"] = smooth(model, pixels, name, smooth_alpha, threads)
+                # Exact in float32: the same function up to rounding (max |difference| of the backbone's output).
+                report["smoothedFp32MaxAbsDiff"] = max_abs_diff(reference, model, pixels[:16], name, threads)
+                source = out / (Path(member["onnx"]).stem + ".smoothed.onnx")
+                onnx.save(model, str(source))
+            quantize_backbone(source, target, method, keep_float)
+            if compensate:
+                quantized = onnx.load(str(target))
+                report["compensatedWeights"] = compensate_rounding(quantized, model, pixels, name, threads)
+                onnx.save(quantized, str(target))
+            if source != original:
+                source.unlink()
         print(
             f"[quantize] {member['id']}: {original.stat().st_size / 2**20:.0f} MiB -> "
             f"{target.stat().st_size / 2**20:.0f} MiB in {time.time() - started:.1f} s",
             file=sys.stderr,
         )
+        reports.append(report)
         member["onnx"] = target.name
         member["sha256"] = sha256(target)
         member.pop("fp16", None)
@@ -109,7 +149,7 @@ def quantize_bundle(src: Path, out: Path, method: str = "all", keep_float: str =
     manifest["version"] = manifest["version"].split("+")[0] + "-int8"
     manifest["description"] = (manifest.get("description") or manifest["name"]) + ", int8 dynamic quantization"
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    return manifest
+    return manifest, reports
 
 
 class BundleRunner:
@@ -193,6 +233,30 @@ def agreement(fp32: Path, int8: Path, heldout: Path, limit: int, threads: int) -
     }
 
 
+def cpu_cost(fp32: Path, int8: Path, rounds: int) -> dict:
+    """Process CPU time per image of each bundle's first backbone: batch 1, one intra-op thread, no spinning. On a
+    shared machine this is steadier than wall time (a thread waiting for its core costs no CPU time)."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    runs = {}
+    for key, directory in (("fp32", fp32), ("int8", int8)):
+        member = json.loads((directory / "manifest.json").read_text())["members"][0]
+        session = ort.InferenceSession(str(directory / member["onnx"]), options, providers=["CPUExecutionProvider"])
+        pixels = np.random.default_rng(0).standard_normal([1, *member["input"]["shape"][1:]]).astype(np.float32)
+        runs[key] = (session, {member["input"]["name"]: pixels})
+    times: dict[str, list[float]] = {k: [] for k in runs}
+    for r in range(rounds + 2):
+        for key, (session, feed) in runs.items():  # interleaved: both see the same machine
+            started = time.process_time()
+            session.run(None, feed)
+            if r >= 2:
+                times[key].append(1000 * (time.process_time() - started))
+    fp32_ms, int8_ms = (float(np.median(times[k])) for k in ("fp32", "int8"))
+    return {"fp32": round(fp32_ms, 1), "int8": round(int8_ms, 1), "int8OverFp32": round(int8_ms / fp32_ms, 3), "rounds": rounds}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bundle", required=True, type=Path)
@@ -202,17 +266,38 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--method", choices=METHODS, default="all")
     ap.add_argument("--keep-float", default="", help=r"regex of nodes kept float32, e.g. 'layer\.0/|o_proj'")
+    ap.add_argument("--smooth", type=float, metavar="ALPHA", help="SmoothQuant migration strength, e.g. 0.5")
+    ap.add_argument("--compensate", action="store_true", help="GPTQ rounding of the int8 weights")
+    ap.add_argument("--calibration", type=Path, help="training-split images for --smooth / --compensate")
+    ap.add_argument("--calibration-limit", type=int, default=64)
+    ap.add_argument("--cpu-cost", type=int, default=0, metavar="ROUNDS", help="time fp32 and int8 backbones")
     args = ap.parse_args()
-    manifest = quantize_bundle(args.bundle, args.out, args.method, args.keep_float)
+    manifest, reports = quantize_bundle(
+        args.bundle,
+        args.out,
+        args.method,
+        args.keep_float,
+        args.smooth,
+        args.compensate,
+        args.calibration,
+        args.calibration_limit,
+        args.threads,
+    )
     result = {
         "quantization": "onnxruntime quantize_dynamic, MatMul/Gemm weights int8 per channel, activations uint8 per tensor",
         "method": args.method,
         "keepFloat": args.keep_float or None,
+        "smoothAlpha": args.smooth,
+        "compensatedRounding": args.compensate,
+        "calibration": str(args.calibration) if args.calibration else None,
+        "members": reports,
         "onnxruntime": ort.__version__,
         "bundle": f"{manifest['name']}@{manifest['version']}",
     }
     if args.heldout:
         result["int8VsFp32"] = agreement(args.bundle, args.out, args.heldout, args.limit, args.threads)
+    if args.cpu_cost:
+        result["cpuMsPerImage1Thread"] = cpu_cost(args.bundle, args.out, args.cpu_cost)
     print(json.dumps(result, indent=2))
 
 
