@@ -1,13 +1,27 @@
 """int8 backbones for CPU hosts: onnxruntime dynamic quantization of a bundle, checked on held-out images.
 
     python bench/baseline/quantize.py --bundle DIR --out DIR-int8 [--heldout DIR_OF_JPEGS] [--limit 512]
+        [--method all] [--keep-float REGEX] [--smooth ALPHA] [--compensate] [--calibration DIR] [--cpu-cost ROUNDS]
 
 Dynamic quantization (onnxruntime.quantization.quantize_dynamic): MatMul/Gemm weights are stored as int8, per output
 channel, and activations are quantized on the fly per tensor (uint8), so no calibration set is needed and the int8
 matrix products use the CPU's integer dot-product units (VNNI / AVX2). Convolutions (the ViT patch embedding,
 ConvNeXt's stem) stay float32: they are a small part of a ViT's time and quantize badly. Heads stay float32 too
 (a few thousand weights). The bundle is rewritten with the int8 backbones in place of the float32 ones (`fp16`
-variants dropped: they are for GPUs), its version suffixed `-int8`.
+variants dropped: they are for GPUs), its version suffixed `-int8`. Without the calibration options below this is
+plain quantize_dynamic, as before.
+
+Calibrated int8 (int8_calibration.py), both from --calibration DIR: images of the training split (never the held-out
+ones; `train_head.py --calibration-out` writes them), the first --calibration-limit (64) by name:
+  --smooth ALPHA  SmoothQuant: per input channel, the activations of each LayerNorm -> q/k/v|fc1 product and of each
+                  attention -> o_proj product are divided by s = max|X|^ALPHA / max|W|^(1-ALPHA) and the weight rows
+                  multiplied by s, folded into LayerNorm's gamma/beta and V's weights: the same function in float32
+                  (the JSON's smoothedFp32MaxAbsDiff), a narrower per-tensor activation range in int8, no added op.
+  --compensate    GPTQ: the int8 weights are re-rounded one input row at a time, each row's rounding error pushed onto
+                  the rows left in proportion to the calibration inputs' inverse second moment (minimises the product's
+                  error, not the weights'); quantize_dynamic's scales are kept, so the graph and its speed are the same.
+fc2 (after GELU, not linear) is not smoothed; --keep-float still picks what stays float32.
+--cpu-cost ROUNDS prints each first backbone's process CPU time per image (batch 1, one thread, no spinning).
 
 With --heldout, every image there is scored by the float32 and the int8 bundle with the same preprocessing as the
 benchmark's Python miner (PIL bilinear resize to the input size, ImageNet normalization), and the share of answers on

@@ -3,9 +3,11 @@ embeddings of a labelled procedural dataset (`roadwork synth --generator procedu
 head, so fp32 answers spread around 0.5 the way a real model's do (random weights put 99 % of them far from 0.5).
 
     python bench/baseline/train_head.py --bundle DIR --dataset STORE --out DIR [--heldout-out DIR] [--heldout-fraction 0.3]
+        [--calibration-out DIR] [--calibration-count 64]
 
 The dataset store's newest version gives each image's label; a seeded split (by image hash) keeps --heldout-fraction
-of the images out of training and copies them to --heldout-out for `quantize.py --heldout`. Preprocessing is
+of the images out of training and copies them to --heldout-out for `quantize.py --heldout`; --calibration-out gets the
+first --calibration-count training images for `quantize.py --calibration` (never held-out ones). Preprocessing is
 quantize.py's (PIL bilinear to the input size, ImageNet normalization). Prints one JSON document (accuracy on the
 training and held-out images, how close held-out answers sit to 0.5).
 """
@@ -84,6 +86,8 @@ def main() -> None:
     ap.add_argument("--out", required=True, type=Path)
     ap.add_argument("--heldout-out", type=Path)
     ap.add_argument("--heldout-fraction", type=float, default=0.3)
+    ap.add_argument("--calibration-out", type=Path)
+    ap.add_argument("--calibration-count", type=int, default=64)
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
 
@@ -129,6 +133,11 @@ def main() -> None:
         args.heldout_out.mkdir(parents=True, exist_ok=True)
         for i, (path, label, _) in enumerate(p for p, h in zip(images, held) if h):
             shutil.copy(path, args.heldout_out / f"{i:04d}-label{label}.jpg")
+    if args.calibration_out:
+        args.calibration_out.mkdir(parents=True, exist_ok=True)
+        training = [image for image, h in zip(images, held) if not h][: args.calibration_count]
+        for i, (path, label, _) in enumerate(training):
+            shutil.copy(path, args.calibration_out / f"{i:04d}-label{label}.jpg")
     p_held = 1 / (1 + np.exp(-(x[held] @ weights + bias)))
     print(
         json.dumps(
