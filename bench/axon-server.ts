@@ -24,8 +24,8 @@ const { values } = parseArgs({
     "max-wait-ms": { type: "string", default: "0" },
     /** auto ([1, max-batch] on CUDA), off, or a comma list of batch sizes. */
     "batch-buckets": { type: "string", default: "auto" },
-    /** Signature checks: auto (the axon's default: inline when the model runs on the CPU), pool, or inline. */
-    verify: { type: "string", default: "auto" },
+    /** Signature checks: pool (the axon's default), inline, or auto (inline when the model runs on the CPU). */
+    verify: { type: "string", default: "pool" },
     "max-concurrent": { type: "string", default: "16" },
     /** onnxruntime intra-op threads (0: one per core). */
     threads: { type: "string", default: "0" },

@@ -1,5 +1,5 @@
 // Signature verification on the worker pool and inline: the same answers, and racing replays of one signed request
-// are accepted exactly once either way. "auto" (the default) checks inline when the model runs on the CPU.
+// are accepted exactly once either way. "auto" checks inline when the model runs on the CPU.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Scorer } from "@roadwork/inference";
@@ -100,7 +100,7 @@ describe("signature verification: auto", () => {
           scorer: model,
           hotkey: keys.bob.address,
           metagraph: metagraphOf([neuron(0, keys.alice, 1000, true), neuron(1, keys.bob, 5, false)]),
-          config: { rateLimit: { burst: 10_000, refillPerSecond: 1_000 } },
+          config: { signatureVerification: "auto", rateLimit: { burst: 10_000, refillPerSecond: 1_000 } },
         });
         try {
           assert.equal(axon.axon.config.signatureVerification, "auto");

@@ -144,13 +144,14 @@ export const AxonConfigSchema = z.object({
     })
     .prefault({}),
   /**
-   * Where sr25519 signatures are checked: "pool" on the process-wide worker-thread pool, keeping ~0.5-3 ms of WASM
-   * per request off the event loop; "inline" on the event loop. Both apply exactly the same checks. "auto" (default):
-   * inline when the scorer runs the model on the CPU, the pool otherwise. On a CPU host onnxruntime's threads already
-   * occupy every core, so a worker thread hides nothing behind inference; it only takes a core from it at every wake-up
-   * and keeps an isolate (and its collections) of its own (docs/benchmarks.md, "CPU: where the request's time goes").
+   * Where sr25519 signatures are checked: "pool" (default) on the process-wide worker-thread pool, keeping ~0.5-3 ms
+   * of WASM per request off the event loop, which a flood of forged requests would otherwise take; "inline" on the
+   * event loop. Both apply exactly the same checks. "auto": inline when the scorer runs the model on the CPU, the pool
+   * otherwise; there onnxruntime's threads already occupy every core and a worker hides nothing behind inference, but
+   * at one request at a time on 2 cores it measured no better than the pool (docs/benchmarks.md, "CPU: where the
+   * request's time goes"), so the pool's flood margin decides the default.
    */
-  signatureVerification: z.enum(["auto", "pool", "inline"]).default("auto"),
+  signatureVerification: z.enum(["auto", "pool", "inline"]).default("pool"),
   /** Prediction records waiting for the sink; beyond this they are dropped (and counted), never awaited. */
   predictionSinkMaxPending: z.number().int().min(1).default(1000),
 });
