@@ -75,33 +75,43 @@ def _run_with_outputs(model: onnx.ModelProto, names: list[str], pixels: np.ndarr
         yield {n: v.reshape(-1, v.shape[-1]).astype(np.float64) for n, v in zip(names, values)}
 
 
-def _smoothing_sites(model: onnx.ModelProto) -> list[dict]:
-    """Each site: the tensor whose channels are scaled, how its producer absorbs 1/s, which weights absorb s."""
+def _constant(model: onnx.ModelProto, name: str) -> str | None:
+    """The initializer behind `name`, through Identity nodes (exporters alias deduplicated weights that way)."""
     inits = _initializers(model)
+    aliases = {n.output[0]: n.input[0] for n in model.graph.node if n.op_type == "Identity"}
+    while name not in inits and name in aliases:
+        name = aliases[name]
+    return name if name in inits else None
+
+
+def _smoothing_sites(model: onnx.ModelProto) -> list[dict]:
+    """Each site: the tensor whose channels are scaled, the node that absorbs 1/s, the products that absorb s."""
     consumers = _consumers(model)
     sites = []
     for n in model.graph.node:
-        if n.op_type == "LayerNormalization" and len(n.input) >= 3 and n.input[1] in inits and n.input[2] in inits:
-            users = consumers.get(n.output[0], [])
-            if users and all(
-                u.op_type in ("MatMul", "Attention") and u.input[0] == n.output[0] and u.input[1] in inits for u in users
-            ):
-                sites.append({"tensor": n.output[0], "producer": n, "weights": [u.input[1] for u in users]})
-        elif n.op_type == "Attention" and len(n.input) >= 3 and n.input[1] in inits and n.input[2] in inits:
-            users = consumers.get(n.output[0], [])
-            if len(users) == 1 and users[0].op_type == "MatMul" and users[0].input[1] in inits:
-                sites.append({"tensor": n.output[0], "producer": n, "weights": [users[0].input[1]]})
+        users = [u for u in consumers.get(n.output[0], []) if u.op_type != "Shape"] if n.output else []
+        products = users and all(
+            u.op_type in ("MatMul", "Attention") and u.input[0] == n.output[0] and _constant(model, u.input[1])
+            for u in users
+        )
+        if not products:
+            continue
+        if n.op_type == "LayerNormalization" and len(n.input) >= 3 and all(_constant(model, i) for i in n.input[1:3]):
+            sites.append({"tensor": n.output[0], "producer": n, "products": users})
+        elif n.op_type == "Attention" and len(users) == 1 and users[0].op_type == "MatMul" and all(
+            _constant(model, i) for i in n.input[1:3]
+        ):
+            sites.append({"tensor": n.output[0], "producer": n, "products": users})
     return sites
 
 
 def _own(model: onnx.ModelProto, node: onnx.NodeProto, index: int, suffix: str) -> np.ndarray:
-    """The node's initializer input as an array, first copied under a name of its own when other nodes share it
-    (random-weight exports share one gamma/beta across LayerNorms)."""
-    inits = _initializers(model)
-    name = node.input[index]
-    array = numpy_helper.to_array(inits[name]).copy()
-    if sum(i == name for m in model.graph.node for i in m.input) > 1:
-        name = f"{name}.{suffix}"
+    """The node's constant input as an array, first copied under a name of its own when it is aliased or other nodes
+    share it (random-weight exports share one gamma/beta across LayerNorms)."""
+    source = _constant(model, node.input[index])
+    array = numpy_helper.to_array(_initializers(model)[source]).copy()
+    if node.input[index] != source or sum(i == source for m in model.graph.node for i in m.input) > 1:
+        name = f"{source}.{suffix}"
         model.graph.initializer.append(numpy_helper.from_array(array, name))
         node.input[index] = name
     return array
@@ -114,17 +124,14 @@ def _set(model: onnx.ModelProto, name: str, array: np.ndarray) -> None:
 def smooth(model: onnx.ModelProto, pixels: np.ndarray, input_name: str, alpha: float, threads: int = 0) -> int:
     """Folds SmoothQuant scales into `model` in place; returns the number of smoothed tensors."""
     sites = _smoothing_sites(model)
-    inits = _initializers(model)
-    shared = [w for w in {w for s in sites for w in s["weights"]} if sum(w in s["weights"] for s in sites) > 1]
-    if shared:
-        raise ValueError(f"weights {shared} are fed by two smoothed tensors: no single scale fits both")
     peak = {s["tensor"]: None for s in sites}
     for batch in _run_with_outputs(model, list(peak), pixels, input_name, threads):
         for name, x in batch.items():
             m = np.abs(x).max(0)
             peak[name] = m if peak[name] is None else np.maximum(peak[name], m)
     for k, site in enumerate(sites):
-        weights = [numpy_helper.to_array(inits[w]) for w in site["weights"]]
+        # Own copies first: a weight shared by two products (or aliased) must not be scaled twice.
+        weights = [_own(model, u, 1, f"smooth{k}.{j}") for j, u in enumerate(site["products"])]
         w_peak = np.max([np.abs(w).max(1) for w in weights], axis=0)
         scale = np.clip(peak[site["tensor"]], 1e-5, None) ** alpha / np.clip(w_peak, 1e-5, None) ** (1 - alpha)
         scale = np.clip(scale, 1e-5, None)
@@ -142,8 +149,8 @@ def smooth(model: onnx.ModelProto, pixels: np.ndarray, input_name: str, alpha: f
             bias[2 * hidden :] /= scale
             _set(model, node.input[1], qkv)
             _set(model, node.input[2], bias)
-        for name, w in zip(site["weights"], weights):
-            _set(model, name, w * scale[:, None])
+        for u, w in zip(site["products"], weights):
+            _set(model, u.input[1], w * scale[:, None])
     return len(sites)
 
 
@@ -199,7 +206,7 @@ def compensate_rounding(
         for name, x in batch.items():
             second[name] = second[name] + x.T @ x
     for x, weight in targets:
-        w = numpy_helper.to_array(f_inits[weight])
+        w = numpy_helper.to_array(f_inits[_constant(float_model, weight) or weight])
         scale = numpy_helper.to_array(q_inits[f"{weight}_scale"]).astype(np.float64)
         current = numpy_helper.to_array(q_inits[f"{weight}_quantized"])
         zero = numpy_helper.to_array(q_inits[f"{weight}_zero_point"])
