@@ -208,13 +208,19 @@ all)
   # (carried as trainset.tar), checked on its held-out images.
   mkdir -p "$STAGE/trainset" && tar -xf "$STAGE/trainset.tar" -C "$STAGE/trainset"
   T=$MODELS/cpu2-trained
+  # Plain dynamic quantization, then calibrated (SmoothQuant folded into LayerNorm/V + GPTQ rounding, 64 training-split
+  # images, never held-out ones), then calibrated with the first MLPs kept float32 (docs/inference.md, int8).
   (cd bench/baseline && "$PY" train_head.py --bundle "$MODELS/cpu2-dinov2-s14-reg" --dataset "$STAGE/trainset" \
-    --out "$T" --heldout-out "$T-heldout" --heldout-fraction 0.5 >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
-    "$PY" quantize.py --bundle "$T" --out "$T-int8" --heldout "$T-heldout" --limit 100000 \
+    --out "$T" --heldout-out "$T-heldout" --heldout-fraction 0.5 --calibration-out "$T-calibration" \
+    >"$R/int8-trained-head-cpu.json" 2>"$STAGE/train-head.log" &&
+    "$PY" quantize.py --bundle "$T" --out "$T-int8" --heldout "$T-heldout" --limit 100000 --cpu-cost 20 \
       >"$R/int8-agreement-trained-cpu.json" 2>"$STAGE/agreement.log" &&
-    # The sensitive blocks kept float32 (first blocks, attention output projections; docs/inference.md)
+    "$PY" quantize.py --bundle "$T" --out "$T-int8-cal" --heldout "$T-heldout" --limit 100000 \
+      --smooth 0.5 --compensate --calibration "$T-calibration" --cpu-cost 20 \
+      >"$R/int8-agreement-trained-calibrated-cpu.json" 2>>"$STAGE/agreement.log" &&
     "$PY" quantize.py --bundle "$T" --out "$T-int8-kf" --heldout "$T-heldout" --limit 100000 \
-      --keep-float "${BENCH_INT8_KEEP_FLOAT:-layer\.[0-3]/|o_proj}" \
+      --smooth 0.5 --compensate --calibration "$T-calibration" --cpu-cost 20 \
+      --keep-float "${BENCH_INT8_KEEP_FLOAT:-layer\.[0-5]/mlp}" \
       >"$R/int8-agreement-trained-keep-float-cpu.json" 2>>"$STAGE/agreement.log") ||
     { echo "[device] trained-head int8 check failed"; tail -5 "$STAGE/train-head.log" "$STAGE/agreement.log"; }
   summary
