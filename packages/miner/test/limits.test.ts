@@ -63,20 +63,31 @@ test("bounded body: the chunks come back as they arrived, in order", async () =>
   assert.deepEqual(await readBoundedBody(null, 10, signal), []);
 });
 
+/** Runs `work`, counting the event loop's turns (setImmediate callbacks) until it settles. */
+async function loopTurnsDuring<T>(work: () => Promise<T>): Promise<{ turns: number; result: T }> {
+  let turns = 0;
+  let running = true;
+  const tick = () => {
+    if (!running) return;
+    turns++;
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  try {
+    const result = await work(); // before `turns` is read: the count is the one at the end
+    return { turns, result };
+  } finally {
+    running = false;
+  }
+}
+
 test("bounded body: a large body already buffered is read slice by slice, the event loop let through between", async () => {
   const signal = new AbortController().signal;
   const turnsDuring = async (chunks: number[], sliceBytes?: number) => {
-    let turns = 0;
-    let reading = true;
-    const tick = () => {
-      if (!reading) return;
-      turns++;
-      setImmediate(tick);
-    };
-    setImmediate(tick);
     // Every chunk is queued before the read starts: without the pauses it completes in microtasks alone.
-    const body = await readBoundedBody(stream(chunks), 64 * 65_536, signal, sliceBytes);
-    reading = false;
+    const { turns, result: body } = await loopTurnsDuring(() =>
+      readBoundedBody(stream(chunks), 64 * 65_536, signal, sliceBytes),
+    );
     assert.equal(
       byteLength(body),
       chunks.reduce((a, b) => a + b, 0),
@@ -95,16 +106,7 @@ test("parsed body: a large image's base64 is decoded slice by slice, the event l
   const text = Buffer.from(JSON.stringify({ name: "ImageSynapse", timeout: 9, image: image.toString("base64") }));
   const chunks: Uint8Array[] = [];
   for (let at = 0; at < text.length; at += 65_536) chunks.push(text.subarray(at, at + 65_536));
-  let turns = 0;
-  let parsing = true;
-  const tick = () => {
-    if (!parsing) return;
-    turns++;
-    setImmediate(tick);
-  };
-  setImmediate(tick);
-  const body = await parseBody(chunks, "application/json");
-  parsing = false;
+  const { turns, result: body } = await loopTurnsDuring(() => parseBody(chunks, "application/json"));
   assert.deepEqual(Buffer.from(body.imageBytes ?? []), image);
   // 2 MiB of base64 in 128 KiB slices: 15 pauses (protocol's default 512 KiB slices would make 3).
   assert.ok(turns >= 12, `${turns} turns`);
