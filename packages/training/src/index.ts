@@ -95,6 +95,7 @@ export {
 export {
   type BackboneInput,
   challengeView,
+  extractorSpec,
   type TrainRunOptions,
   type TrainRunResult,
   type TrainStage,

@@ -20,7 +20,7 @@ import {
 } from "@roadwork/data";
 import type { ExecutionProviderChoice, Manifest, Pooling, Preprocessing } from "@roadwork/inference";
 import { TrainingInterrupted } from "./checkpoint.ts";
-import { EmbeddingExtractor } from "./embed.ts";
+import { type BackboneSpec, EmbeddingExtractor } from "./embed.ts";
 import type { EmbeddingCache } from "./embedding-cache.ts";
 import { writeModelBundle } from "./export.ts";
 import { type HeadConfig, type HeadWeights, type Matrix, predictHead, trainHead } from "./head.ts";
@@ -47,6 +47,18 @@ export interface BackboneInput {
   description: string;
   /** Where the backbone came from (e.g. the Hugging Face repo, commit and file with its sha256), kept in the bundle. */
   provenance?: Record<string, unknown>;
+}
+
+/** What the embedding extractor needs of a backbone input (`model`: the same ONNX, already read, where it was). */
+export function extractorSpec(backbone: BackboneInput, model: string | Uint8Array = backbone.model): BackboneSpec {
+  return {
+    model,
+    preprocessing: backbone.preprocessing,
+    output: backbone.output,
+    token: backbone.token,
+    inputName: backbone.inputName,
+    ...(backbone.prefixTokens !== undefined ? { prefixTokens: backbone.prefixTokens } : {}),
+  };
 }
 
 export interface TrainRunOptions {
@@ -189,17 +201,9 @@ export async function trainFromDataset(options: TrainRunOptions): Promise<TrainR
         await cache?.flush();
         throw new TrainingInterrupted(stage, done, list.length);
       }
-      extractor ??= await EmbeddingExtractor.load(
-        {
-          model: backboneBytes,
-          preprocessing: options.backbone.preprocessing,
-          output: options.backbone.output,
-          token: options.backbone.token,
-          inputName: options.backbone.inputName,
-          ...(options.backbone.prefixTokens !== undefined ? { prefixTokens: options.backbone.prefixTokens } : {}),
-        },
-        { executionProvider: options.executionProvider ?? "cpu" },
-      );
+      extractor ??= await EmbeddingExtractor.load(extractorSpec(options.backbone, backboneBytes), {
+        executionProvider: options.executionProvider ?? "cpu",
+      });
       pool ??= new ViewPool(options.viewWorkers ?? viewWorkersFor(missing.length));
       const views = pool;
       const part = missing.slice(start, start + chunk);

@@ -6,18 +6,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generateDataset, recordPath } from "@roadwork/data";
-import { challengeView, demoBackboneInput, EmbeddingExtractor, ViewPool } from "../src/index.ts";
+import { challengeView, demoBackboneInput, EmbeddingExtractor, extractorSpec, ViewPool } from "../src/index.ts";
 
 test("a RowFeed embeds byte-identically to the single-thread path, with and without workers, and fails the same", async () => {
   const dir = await mkdtemp(join(tmpdir(), "roadwork-embed-feed-"));
-  const b = demoBackboneInput();
-  const spec = {
-    model: b.model,
-    preprocessing: b.preprocessing,
-    output: b.output,
-    token: b.token,
-    inputName: b.inputName,
-  };
+  const spec = extractorSpec(demoBackboneInput());
   const workers = new ViewPool(2);
   const here = new ViewPool(0);
   const extractors = await Promise.all(

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import sharp from "sharp";
-import { demoBackboneInput, EmbeddingExtractor } from "../src/index.ts";
+import { demoBackboneInput, EmbeddingExtractor, extractorSpec } from "../src/index.ts";
 
 async function jpeg(seed: number, width: number, height: number): Promise<Uint8Array> {
   const raw = Buffer.alloc(width * height * 3);
@@ -14,14 +14,7 @@ async function jpeg(seed: number, width: number, height: number): Promise<Uint8A
 }
 
 test("in-graph preprocessing embeds like the JS path, and the profile counts every batch", async () => {
-  const b = demoBackboneInput();
-  const spec = {
-    model: b.model,
-    preprocessing: b.preprocessing,
-    output: b.output,
-    token: b.token,
-    inputName: b.inputName,
-  };
+  const spec = extractorSpec(demoBackboneInput());
   // 224×224 crops and non-square frames (letterboxed before the graph), 7 images in batches of 3.
   const images = await Promise.all([0, 1, 2, 3, 4, 5, 6].map((i) => (i % 2 ? jpeg(i, 224, 224) : jpeg(i, 320, 240))));
   const inJs = await EmbeddingExtractor.load(spec, { preprocessInGraph: "never" });
