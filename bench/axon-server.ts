@@ -10,7 +10,6 @@ import { parseArgs } from "node:util";
 import { MetagraphSnapshot } from "@roadwork/chain/snapshot";
 import { type ExecutionProviderChoice, loadScorer } from "@roadwork/inference";
 import { createJsonLogger, SwappableMetagraph, startHotkeyFleet } from "@roadwork/miner";
-import { ensureCryptoReady } from "@roadwork/protocol";
 
 const { values } = parseArgs({
   options: {
@@ -53,8 +52,6 @@ if (verify !== "auto" && verify !== "pool" && verify !== "inline")
   throw new Error(`--verify must be auto, pool or inline, not ${verify}`);
 
 const logger = createJsonLogger({ level: "warn", base: { component: "bench-axon" } });
-// As `roadwork serve` does: an inline verifier checks on this thread and needs the sr25519 WASM loaded first.
-await ensureCryptoReady();
 const scorer = await loadScorer({
   model: required("model"),
   executionProvider: ep,
